@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Small text helpers shared by the policy parser and the CLI.
+
+#ifndef MESHCAP_SRC_TEXT_H_
+#define MESHCAP_SRC_TEXT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace meshcap::internal {
+
+// Abseil 20220623's string_view is its own type, not std::string_view.
+inline absl::string_view ToAbsl(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+// Istio's `config.Split`: comma-separated, empty items dropped. Items are
+// also trimmed of surrounding blanks.
+std::vector<std::string> SplitList(std::string_view s);
+
+// A whole decimal number in [lo, hi], or nullopt.
+std::optional<uint64_t> ParseDecimal(std::string_view s, uint64_t lo,
+                                     uint64_t hi);
+
+}  // namespace meshcap::internal
+
+#endif  // MESHCAP_SRC_TEXT_H_

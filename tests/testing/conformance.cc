@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+#include "tests/testing/conformance.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "nlohmann/json.hpp"
+
+namespace meshcap::testing {
+
+std::string ConformanceDir() {
+  std::string dir =
+      std::string(MESHCAP_SOURCE_ROOT) + "/../shared/conformance/istio";
+  struct stat st;
+  if (stat((dir + "/cases.json").c_str(), &st) != 0) return "";
+  return dir;
+}
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "cannot read " << path << "\n";
+    std::abort();
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<ConformanceCase> LoadConformanceCases() {
+  std::vector<ConformanceCase> out;
+  const std::string dir = ConformanceDir();
+  if (dir.empty()) return out;
+  nlohmann::json doc =
+      nlohmann::json::parse(ReadFileOrDie(dir + "/cases.json"));
+  for (const auto& c : doc["cases"]) {
+    nlohmann::json policy = doc["base"];
+    for (auto it = c["overrides"].begin(); it != c["overrides"].end(); ++it)
+      policy[it.key()] = it.value();
+    ConformanceCase cc;
+    cc.name = c["name"].get<std::string>();
+    cc.policy_json = policy.dump();
+    if (c["iptables_golden"].is_string())
+      cc.iptables_golden = dir + "/" + c["iptables_golden"].get<std::string>();
+    if (c["nftables_golden"].is_string())
+      cc.nftables_golden = dir + "/" + c["nftables_golden"].get<std::string>();
+    out.push_back(std::move(cc));
+  }
+  return out;
+}
+
+std::string IptablesGoldenRestoreInput(const std::string& golden_text) {
+  std::istringstream in(golden_text);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line == "iptables-save" || line == "ip6tables-save") continue;
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+bool EnsureConformanceGroups() {
+  for (const char* name : {"java", "ftp"}) {
+    if (getgrnam(name) != nullptr) continue;
+    if (geteuid() != 0) return false;
+    std::string cmd = std::string("groupadd -r ") + name + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0 || getgrnam(name) == nullptr)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace meshcap::testing

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Access to Istio's conformance corpus in ../shared/conformance/istio/.
+
+#ifndef MESHCAP_TESTS_TESTING_CONFORMANCE_H_
+#define MESHCAP_TESTS_TESTING_CONFORMANCE_H_
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace meshcap::testing {
+
+struct ConformanceCase {
+  std::string name;
+  std::string policy_json;  // base merged with the case's overrides
+  std::optional<std::string> iptables_golden;  // path, if any
+  std::optional<std::string> nftables_golden;  // path, if any
+};
+
+// gtest prints a case by name, not as bytes.
+inline void PrintTo(const ConformanceCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+// The corpus directory, or "" when ../shared is not beside the checkout.
+std::string ConformanceDir();
+
+// All cases of cases.json; empty when the corpus is absent.
+std::vector<ConformanceCase> LoadConformanceCases();
+
+std::string ReadFileOrDie(const std::string& path);
+
+// The iptables-restore input of an iptables golden: the file without the
+// recorded `iptables-save` / `ip6tables-save` command lines.
+std::string IptablesGoldenRestoreInput(const std::string& golden_text);
+
+// Creates the groups `java` and `ftp` that the owner-group cases name, when
+// they are missing and we are root. Returns false when they are still
+// missing.
+bool EnsureConformanceGroups();
+
+}  // namespace meshcap::testing
+
+#endif  // MESHCAP_TESTS_TESTING_CONFORMANCE_H_
