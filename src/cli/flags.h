@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The meshcap command line: istio-iptables' flags and environment variables
+// mapped onto a PolicyBuilder with Istio's precedence (default < primary env
+// < additional env < flag), plus meshcap's own additions. Kept apart from
+// main() so that tests can drive it with a fake environment.
+
+#ifndef MESHCAP_SRC_CLI_FLAGS_H_
+#define MESHCAP_SRC_CLI_FLAGS_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "meshcap/policy.h"
+
+namespace meshcap::cli {
+
+// What the process can see of its surroundings; injectable for tests.
+struct Environment {
+  std::function<std::optional<std::string>(const std::string&)> getenv;
+  // /etc/resolv.conf's path (read only when DNS capture needs servers).
+  std::string resolv_conf = "/etc/resolv.conf";
+  // Istio's IPv6 auto-detection; the argument is --dual-stack.
+  std::function<bool(bool)> detect_ipv6;
+  // The UID of a user name, for Istio's $ENVOY_USER default.
+  std::function<std::optional<uint32_t>(const std::string&)> lookup_uid;
+  // Reads a whole file (the --policy file, resolv.conf).
+  std::function<absl::StatusOr<std::string>(const std::string&)> read_file;
+
+  // The real process environment.
+  static Environment System();
+};
+
+enum class Mode { kMeshcap, kIstioIptables };
+
+struct Invocation {
+  // "render" (meshcap), or "istio-iptables" for the drop-in name. Empty when
+  // only --help or --version was asked for.
+  std::string command;
+  std::string backend = "nftables";
+  // Text for --help / --version, already complete; print and exit 0.
+  std::string early_output;
+
+  // istio-iptables options that are not part of the capture policy.
+  bool dry_run = false;
+  bool skip_rule_apply = false;
+  bool run_validation = false;
+  bool cleanup_only = false;
+  bool reconcile = false;
+  bool force_apply = false;
+  bool native_nftables = false;
+  bool cni_mode = false;
+  std::string force_iptables_binary;
+  std::string network_namespace;
+  std::string probe_port = "15002";
+  std::string probe_timeout = "5s";
+
+  PolicyBuilder builder;
+};
+
+// Parses `args` (args[0] is the program name). In kIstioIptables mode the
+// flags stand alone, exactly as istio-iptables takes them; in kMeshcap mode a
+// subcommand comes first. The returned builder has every knob set but is not
+// built yet.
+[[nodiscard]] absl::StatusOr<Invocation> ParseCommandLine(
+    const std::vector<std::string>& args, Mode mode, const Environment& env);
+
+// Parses and builds the policy: the usual path.
+[[nodiscard]] absl::StatusOr<CapturePolicy> BuildPolicy(const Invocation& inv);
+
+}  // namespace meshcap::cli
+
+#endif  // MESHCAP_SRC_CLI_FLAGS_H_
