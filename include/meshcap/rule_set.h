@@ -185,7 +185,7 @@ struct RuleEntry {
   Rule rule;
 };
 
-struct Table {
+struct MESHCAP_EXPORT Table {
   TableKind kind;
   // Chains that hold at least one rule, base chains first, in the order the
   // nftables transaction declares them.
@@ -195,7 +195,7 @@ struct Table {
   const ChainSpec* FindChain(const std::string& name) const;
 };
 
-struct RuleSet {
+struct MESHCAP_EXPORT RuleSet {
   // Whether the IPv6 family is in use. IPv6-scoped rules exist only if so.
   bool ipv6 = false;
   // Tables that hold at least one rule, in the order nat, mangle, raw.

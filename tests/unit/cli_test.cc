@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The command line's flag and environment mapping, with Istio's precedence:
+// default < primary env < additional env < flag.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "meshcap/compile.h"
+#include "meshcap/render.h"
+#include "src/cli/flags.h"
+#include "tests/testing/status_matchers.h"
+
+namespace meshcap::cli {
+namespace {
+
+using ::meshcap::testing::IsOk;
+using ::meshcap::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class CliTest : public ::testing::Test {
+ protected:
+  Environment Env() {
+    Environment env;
+    env.getenv = [this](const std::string& n) -> std::optional<std::string> {
+      auto it = vars_.find(n);
+      if (it == vars_.end()) return std::nullopt;
+      return it->second;
+    };
+    env.detect_ipv6 = [this](bool dual) {
+      detect_calls_.push_back(dual);
+      return detected_ipv6_;
+    };
+    env.lookup_uid =
+        [this](const std::string& user) -> std::optional<uint32_t> {
+      looked_up_.push_back(user);
+      if (user == "istio-proxy" && istio_proxy_uid_) return istio_proxy_uid_;
+      if (user == "envoy") return 101;
+      return std::nullopt;
+    };
+    env.resolv_conf = "/fake/resolv.conf";
+    env.read_file =
+        [this](const std::string& path) -> absl::StatusOr<std::string> {
+      auto it = files_.find(path);
+      if (it == files_.end()) return absl::NotFoundError(path);
+      return it->second;
+    };
+    return env;
+  }
+
+  absl::StatusOr<CapturePolicy> Parse(std::vector<std::string> args,
+                                      Mode mode = Mode::kMeshcap) {
+    args.insert(args.begin(),
+                mode == Mode::kMeshcap ? "meshcap" : "istio-iptables");
+    if (mode == Mode::kMeshcap) args.insert(args.begin() + 1, "render");
+    absl::StatusOr<Invocation> inv = ParseCommandLine(args, mode, Env());
+    if (!inv.ok()) return inv.status();
+    last_ = *inv;
+    return BuildPolicy(*inv);
+  }
+
+  std::map<std::string, std::string> vars_;
+  std::map<std::string, std::string> files_;
+  bool detected_ipv6_ = false;
+  std::vector<bool> detect_calls_;
+  std::optional<uint32_t> istio_proxy_uid_;
+  std::vector<std::string> looked_up_;
+  Invocation last_;
+};
+
+TEST_F(CliTest, ShortAndLongFlagsMapToKnobs) {
+  absl::StatusOr<CapturePolicy> p = Parse({"-p", "15101",
+                                           "-z", "15106",
+                                           "-e", "15108",
+                                           "-u", "3,4",
+                                           "-g", "5",
+                                           "-m", "TPROXY",
+                                           "-b", "80,443",
+                                           "-d", "9",
+                                           "-c", "eth9",
+                                           "-i", "198.51.100.0/24",
+                                           "-x", "203.0.113.0/24",
+                                           "-q", "8080",
+                                           "-o", "22",
+                                           "-k", "veth1",
+                                           "-t", "7",
+                                           "-r", "77"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->proxy_port(), 15101);
+  EXPECT_EQ(p->inbound_capture_port(), 15106);
+  EXPECT_EQ(p->inbound_tunnel_port(), 15108);
+  EXPECT_THAT(p->proxy_uids(), ElementsAre(3u, 4u));
+  EXPECT_THAT(p->proxy_gids(), ElementsAre(5u));
+  EXPECT_EQ(p->intercept_mode(), InterceptMode::kTproxy);
+  EXPECT_THAT(p->inbound_ports().ports, ElementsAre(80, 443));
+  EXPECT_THAT(p->inbound_ports_exclude(), ElementsAre(9));
+  EXPECT_THAT(p->exclude_interfaces(), ElementsAre("eth9"));
+  EXPECT_EQ(p->outbound_cidrs_include().cidrs[0].ToString(), "198.51.100.0/24");
+  EXPECT_EQ(p->outbound_cidrs_exclude()[0].ToString(), "203.0.113.0/24");
+  EXPECT_THAT(p->outbound_ports_include(), ElementsAre(8080));
+  EXPECT_THAT(p->outbound_ports_exclude(), ElementsAre(22));
+  EXPECT_THAT(p->kube_virt_interfaces(), ElementsAre("veth1"));
+  EXPECT_EQ(p->tproxy_mark(), 7u);
+  EXPECT_EQ(p->tproxy_route_table(), 77u);
+
+  absl::StatusOr<CapturePolicy> l =
+      Parse({"--envoy-port=15101", "--istio-inbound-ports", "*",
+             "--istio-service-cidr=*", "--kube-virt-interfaces=veth1,veth2"});
+  ASSERT_THAT(l, IsOk());
+  EXPECT_EQ(l->proxy_port(), 15101);
+  EXPECT_TRUE(l->inbound_ports().all);
+  EXPECT_TRUE(l->outbound_cidrs_include().all);
+  EXPECT_THAT(l->kube_virt_interfaces(), ElementsAre("veth1", "veth2"));
+}
+
+TEST_F(CliTest, EnvIsReadAndFlagsOverrideIt) {
+  vars_["ISTIO_INBOUND_PORTS"] = "80";
+  vars_["INBOUND_CAPTURE_PORT"] = "15106";
+  absl::StatusOr<CapturePolicy> p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(p->inbound_ports().ports, ElementsAre(80));
+  EXPECT_EQ(p->inbound_capture_port(), 15106);
+  p = Parse({"-b", "443"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(p->inbound_ports().ports, ElementsAre(443));
+}
+
+TEST_F(CliTest, EnvoyPortHasNoEnvironmentVariable) {
+  vars_["ENVOY_PORT"] = "16001";
+  absl::StatusOr<CapturePolicy> p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->proxy_port(), 15001);
+}
+
+TEST_F(CliTest, EmptyFlagMeansUnset) {
+  vars_["ISTIO_INBOUND_PORTS"] = "80";
+  absl::StatusOr<CapturePolicy> p =
+      Parse({"--istio-inbound-ports=", "-x", "", "--envoy-port="});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_TRUE(p->inbound_ports().empty());
+  EXPECT_EQ(p->proxy_port(), 15001);
+  // "--flag=" must not swallow the next argument.
+  p = Parse({"--istio-service-cidr=", "-z", "15106"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->inbound_capture_port(), 15106);
+  EXPECT_TRUE(p->outbound_cidrs_include().empty());
+}
+
+TEST_F(CliTest, AdditionalEnvOverridesPrimaryAndFlagOverridesBoth) {
+  vars_["REDIRECT_DNS"] = "false";
+  vars_["ISTIO_META_DNS_CAPTURE"] = "true";
+  vars_["CAPTURE_ALL_DNS"] = "1";
+  absl::StatusOr<CapturePolicy> p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_TRUE(p->redirect_dns());
+  p = Parse({"--redirect-dns=false"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_FALSE(p->redirect_dns());
+
+  vars_["DROP_INVALID"] = "true";
+  vars_["INVALID_DROP"] = "False";
+  p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_FALSE(p->drop_invalid());
+  p = Parse({"--drop-invalid"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_TRUE(p->drop_invalid());
+}
+
+TEST_F(CliTest, BadEnvBooleanIsAnError) {
+  vars_["DROP_INVALID"] = "yes";
+  EXPECT_THAT(Parse({}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                  HasSubstr("DROP_INVALID='yes'")));
+}
+
+TEST_F(CliTest, EnvOnlyKnobs) {
+  vars_["ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE"] = "888";
+  vars_["ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR"] = "127.0.0.0/8";
+  absl::StatusOr<CapturePolicy> p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  ASSERT_EQ(p->owner_groups_exclude().size(), 1u);
+  EXPECT_EQ(p->owner_groups_exclude()[0].gid, 888u);
+  EXPECT_EQ(p->ipv4_loopback_cidr().ToString(), "127.0.0.0/8");
+  vars_["ISTIO_OUTBOUND_OWNER_GROUPS"] = "202,203";
+  p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  ASSERT_TRUE(p->owner_groups_include().has_value());
+  EXPECT_EQ(p->owner_groups_include()->size(), 2u);
+}
+
+TEST_F(CliTest, ProxyUidDefaultsToEnvoyUser) {
+  absl::StatusOr<CapturePolicy> p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(p->proxy_uids(), ElementsAre(1337u));  // no istio-proxy user
+  EXPECT_THAT(looked_up_, ElementsAre("istio-proxy"));
+  istio_proxy_uid_ = 999;
+  p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(p->proxy_uids(), ElementsAre(999u));
+  EXPECT_THAT(p->proxy_gids(), ElementsAre(999u));
+  vars_["ENVOY_USER"] = "envoy";
+  p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(p->proxy_uids(), ElementsAre(101u));
+  looked_up_.clear();
+  p = Parse({"-u", "7"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(p->proxy_uids(), ElementsAre(7u));
+  EXPECT_TRUE(looked_up_.empty());
+}
+
+TEST_F(CliTest, DnsServersFromResolvConfOnlyWhenIstioWouldRead) {
+  files_["/fake/resolv.conf"] =
+      "search svc.cluster.local\nnameserver 198.51.100.53\n"
+      "nameserver 2001:db8::53\noptions ndots:5\n";
+  absl::StatusOr<CapturePolicy> p = Parse({"--redirect-dns"});
+  ASSERT_THAT(p, IsOk());
+  ASSERT_EQ(p->dns_servers_v4().size(), 1u);
+  EXPECT_EQ(p->dns_servers_v4()[0].AddressString(), "198.51.100.53");
+  ASSERT_EQ(p->dns_servers_v6().size(), 1u);
+  // Capture-all: resolv.conf is not read.
+  p = Parse({"--redirect-dns", "--capture-all-dns"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_TRUE(p->dns_servers_v4().empty());
+  // Explicit list wins; empty means none.
+  p = Parse({"--redirect-dns", "--dns-servers=203.0.113.53"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->dns_servers_v4()[0].AddressString(), "203.0.113.53");
+  p = Parse({"--redirect-dns", "--dns-servers="});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_FALSE(p->dns_capture_enabled());
+  EXPECT_THAT(
+      Parse({"--dns-servers=not-an-ip"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'not-an-ip'")));
+}
+
+TEST_F(CliTest, Ipv6AutoUsesDetectionWithDualStack) {
+  detected_ipv6_ = true;
+  absl::StatusOr<CapturePolicy> p = Parse({});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_TRUE(p->ipv6());
+  vars_["ISTIO_DUAL_STACK"] = "true";
+  p = Parse({"--ipv6=auto"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(detect_calls_, ElementsAre(false, true));
+  p = Parse({"--ipv6=false"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_FALSE(p->ipv6());
+  EXPECT_THAT(
+      Parse({"--ipv6=maybe"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'maybe'")));
+}
+
+TEST_F(CliTest, PolicyFileIsExclusive) {
+  files_["/p.json"] = R"({"InboundPortsInclude": "*", "EnableIPv6": true})";
+  absl::StatusOr<CapturePolicy> p = Parse({"--policy", "/p.json"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_TRUE(p->inbound_ports().all);
+  EXPECT_TRUE(p->ipv6());
+  EXPECT_THAT(Parse({"--policy", "/p.json", "-b", "80"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--istio-inbound-ports")));
+  EXPECT_THAT(
+      Parse({"--policy", "/missing.json"}),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("/missing.json")));
+}
+
+TEST_F(CliTest, UnknownFlagAndBadValuesAreErrors) {
+  EXPECT_THAT(
+      Parse({"--no-such-flag"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no-such-flag")));
+  EXPECT_THAT(
+      Parse({"-p", "99999"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'99999'")));
+  EXPECT_THAT(
+      Parse({"--force-iptables-binary=iptables"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'iptables'")));
+}
+
+TEST_F(CliTest, IstioIptablesNameTakesTheSameFlags) {
+  absl::StatusOr<CapturePolicy> p =
+      Parse({"-p", "15001", "-z", "15006", "-u", "1337", "-m", "REDIRECT", "-i",
+             "*", "-x", "", "-b", "*", "-d", "15090,15021,15020", "-n"},
+            Mode::kIstioIptables);
+  ASSERT_THAT(p, IsOk());
+  EXPECT_TRUE(last_.dry_run);
+  EXPECT_EQ(last_.command, "istio-iptables");
+  EXPECT_TRUE(p->inbound_ports().all);
+}
+
+}  // namespace
+}  // namespace meshcap::cli
