@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// A program built only from the installed headers and `pkg-config meshcap`.
+
+#include <meshcap/meshcap.h>
+
+#include <cstdio>
+
+int main() {
+  absl::StatusOr<meshcap::CapturePolicy> policy = meshcap::PolicyBuilder()
+                                                      .SetOutboundCidrsInclude("*")
+                                                      .SetInboundPorts("*")
+                                                      .Build();
+  if (!policy.ok()) return 1;
+  std::fputs(meshcap::RenderIptablesRestore(meshcap::Compile(*policy)).c_str(),
+             stdout);
+  std::printf("version %s\n", MESHCAP_VERSION);
+  return 0;
+}
