@@ -6,10 +6,11 @@
 #include <cstdio>
 
 int main() {
-  absl::StatusOr<meshcap::CapturePolicy> policy = meshcap::PolicyBuilder()
-                                                      .SetOutboundCidrsInclude("*")
-                                                      .SetInboundPorts("*")
-                                                      .Build();
+  absl::StatusOr<meshcap::CapturePolicy> policy =
+      meshcap::PolicyBuilder()
+          .SetOutboundCidrsInclude("*")
+          .SetInboundPorts("*")
+          .Build();
   if (!policy.ok()) return 1;
   std::fputs(meshcap::RenderIptablesRestore(meshcap::Compile(*policy)).c_str(),
              stdout);

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Installs everything meshcap needs to build, test and benchmark, from
+# Debian 12 packages only. Run as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  g++ meson ninja-build pkg-config python3 clang-format \
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
+  libcli11-dev nlohmann-json3-dev \
+  libnftnl-dev libmnl-dev libiptc-dev \
+  iptables nftables iproute2 >/dev/null
