@@ -190,6 +190,9 @@ void AddPolicyOptions(CLI::App& app, Collected& c) {
   c.policy_opt = app.add_option(
       "--policy", c.policy_file,
       "JSON policy file (Istio Config field names) instead of flags");
+  // Go's pflag lets a repeated flag override the earlier one.
+  for (CLI::Option* o : app.get_options())
+    o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 absl::StatusOr<bool> EnvBool(const Environment& env, const char* name,

@@ -129,6 +129,16 @@ TEST_F(CliTest, EnvIsReadAndFlagsOverrideIt) {
   EXPECT_THAT(p->inbound_ports().ports, ElementsAre(443));
 }
 
+TEST_F(CliTest, RepeatedFlagTakesTheLastValue) {
+  absl::StatusOr<CapturePolicy> p =
+      Parse({"-b", "80", "--istio-inbound-ports=443", "--ipv6=true",
+             "--ipv6=false", "--drop-invalid", "--drop-invalid=false"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(p->inbound_ports().ports, ElementsAre(443));
+  EXPECT_FALSE(p->ipv6());
+  EXPECT_FALSE(p->drop_invalid());
+}
+
 TEST_F(CliTest, EnvoyPortHasNoEnvironmentVariable) {
   vars_["ENVOY_PORT"] = "16001";
   absl::StatusOr<CapturePolicy> p = Parse({});
