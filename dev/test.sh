@@ -4,8 +4,12 @@
 # Ends with "N passed, N failed" counted over individual test cases.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash dev/setup-debian.sh || exit 1
-bash dev/build.sh >/dev/null || { bash dev/build.sh; exit 1; }
+bash dev/setup-debian.sh || { echo "0 passed, 1 failed"; exit 1; }
+if ! bash dev/build.sh >/dev/null; then
+  bash dev/build.sh  # again, to show the errors
+  echo "0 passed, 1 failed"  # the build itself failed
+  exit 1
+fi
 
 meson test -C build --print-errorlogs --num-processes 2
 meson_rc=$?

@@ -393,7 +393,8 @@ void Compiler::Dns() {
   if (!dns_) return;
   const bool all = p_.capture_all_dns();
   const auto& v4 = p_.dns_servers_v4();
-  const auto& v6 = p_.ipv6() ? p_.dns_servers_v6() : std::vector<Cidr>{};
+  static const std::vector<Cidr> kNone;
+  const std::vector<Cidr>& v6 = p_.ipv6() ? p_.dns_servers_v6() : kNone;
 
   out_.Append(kRaw, kOutput, R().Then(Jump(kOutputDns)));
   if (auto s = ScopeOf(all || !v4.empty(), all || !v6.empty())) {
