@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "meshcap/render.h"
+#include "src/nft_text.h"
 
 namespace meshcap {
 namespace {
@@ -134,6 +135,45 @@ struct VerdictPrinter {
 
 }  // namespace
 
+namespace internal {
+
+std::string NftMatchText(const Match& match) {
+  std::string out;
+  std::visit(MatchPrinter{out}, match);
+  return out.substr(1);
+}
+
+std::string NftVerdictText(const Verdict& verdict, Scope scope) {
+  std::string out;
+  std::visit(VerdictPrinter{out, scope}, verdict);
+  return out.substr(1);
+}
+
+std::string NftRuleText(const Rule& rule) {
+  std::string out;
+  MatchPrinter mp{out};
+  for (const Match& m : rule.matches) std::visit(mp, m);
+  std::visit(VerdictPrinter{out, rule.scope}, rule.verdict);
+  return out.substr(1);
+}
+
+std::map<std::string, std::vector<const Rule*>> NftChainRules(
+    const Table& table) {
+  std::map<std::string, std::vector<const Rule*>> chains;
+  for (const RuleEntry& e : table.entries) {
+    std::vector<const Rule*>& rules = chains[e.chain];
+    const size_t index = e.position > 0 ? e.position - 1 : rules.size();
+    if (e.position > 0 && !rules.empty() && index < rules.size()) {
+      rules.insert(rules.begin() + index, &e.rule);
+    } else {
+      rules.push_back(&e.rule);
+    }
+  }
+  return chains;
+}
+
+}  // namespace internal
+
 std::string RenderNftables(const RuleSet& rules) {
   std::string out;
   for (const Table& t : rules.tables) {
@@ -160,9 +200,8 @@ std::string RenderNftables(const RuleSet& rules) {
       } else {
         absl::StrAppend(&out, "add rule inet ", table, " ", chain);
       }
-      MatchPrinter mp{out};
-      for (const Match& m : e.rule.matches) std::visit(mp, m);
-      std::visit(VerdictPrinter{out, e.rule.scope}, e.rule.verdict);
+      out += ' ';
+      out += internal::NftRuleText(e.rule);
       out += '\n';
       ++n;
     }
