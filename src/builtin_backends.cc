@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The backends compiled into this build, registered explicitly.
+
+#include "config.h"
+#include "src/backend.h"
+
+#ifdef MESHCAP_HAVE_NFTABLES
+#include "backends/nftables/nft_backend.h"
+#endif
+
+namespace meshcap {
+
+const std::vector<const BackendFactory*>& BuiltinBackends() {
+  static const std::vector<const BackendFactory*> kFactories = [] {
+    std::vector<const BackendFactory*> v;
+#ifdef MESHCAP_HAVE_NFTABLES
+    v.push_back(&NftablesBackendFactory());
+#endif
+    return v;
+  }();
+  return kFactories;
+}
+
+}  // namespace meshcap
