@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <deque>
 #include <fstream>
 #include <sstream>
 
@@ -432,7 +433,9 @@ Environment Environment::System() {
 absl::StatusOr<Invocation> ParseCommandLine(
     const std::vector<std::string>& args, Mode mode, const Environment& env) {
   Invocation inv;
-  Collected c;
+  // One set of policy options per subcommand (CLI11 binds options to one
+  // app); the parsed subcommand's set is the one that counts.
+  std::deque<Collected> collected;
   CLI::App app{mode == Mode::kIstioIptables
                    ? "istio-iptables drop-in: capture a pod's traffic into "
                      "its sidecar proxy (meshcap)"
@@ -441,15 +444,38 @@ absl::StatusOr<Invocation> ParseCommandLine(
                mode == Mode::kIstioIptables ? "istio-iptables" : "meshcap"};
   bool version = false;
   app.add_flag("--version", version, "print the version and exit");
-  CLI::App* policy_app = &app;
-  CLI::App* render = nullptr;
+  struct Subcommand {
+    CLI::App* app;
+    Collected* c;
+  };
+  std::vector<Subcommand> subcommands;
+  std::string render_backend = "nftables";
   if (mode == Mode::kMeshcap) {
-    render = app.add_subcommand(
+    CLI::App* render = app.add_subcommand(
         "render", "print the rules a policy produces, without applying them");
-    render->add_option("--backend", inv.backend, "nftables or iptables-legacy");
-    policy_app = render;
+    render->add_option("--backend", render_backend,
+                       "nftables or iptables-legacy");
+    subcommands.push_back({render, &collected.emplace_back()});
+    const std::pair<const char*, const char*> kKernelCommands[] = {
+        {"apply", "install the policy's rules in one transaction"},
+        {"verify",
+         "compare the kernel's rules with the policy's; exit 1 on a "
+         "difference"},
+        {"clean", "remove every rule and table of ours"},
+    };
+    for (const auto& [name, help] : kKernelCommands) {
+      CLI::App* sub = app.add_subcommand(name, help);
+      sub->add_option("--backend", inv.backend,
+                      "auto, nftables or iptables-legacy");
+      sub->add_option("--netns", inv.netns,
+                      "target network namespace file (/proc/PID/ns/net, "
+                      "/var/run/netns/NAME)");
+      subcommands.push_back({sub, &collected.emplace_back()});
+    }
+  } else {
+    subcommands.push_back({&app, &collected.emplace_back()});
   }
-  AddPolicyOptions(*policy_app, c);
+  for (Subcommand& s : subcommands) AddPolicyOptions(*s.app, *s.c);
 
   // "--flag=" (empty value) means unset, as in Go's pflag. CLI11 would take
   // the next argument as the value instead, so pass the empty value apart.
@@ -487,20 +513,34 @@ absl::StatusOr<Invocation> ParseCommandLine(
     inv.early_output = absl::StrCat("meshcap ", MESHCAP_VERSION, "\n");
     return inv;
   }
+  const Subcommand* chosen = nullptr;
   if (mode == Mode::kIstioIptables) {
     inv.command = "istio-iptables";
-  } else if (render != nullptr && render->parsed()) {
-    inv.command = "render";
-    if (inv.backend != "nftables" && inv.backend != "iptables-legacy") {
+    chosen = &subcommands.front();
+  } else {
+    for (const Subcommand& s : subcommands) {
+      if (s.app->parsed()) chosen = &s;
+    }
+    if (chosen == nullptr) {
+      inv.early_output = app.help();
+      return inv;
+    }
+    inv.command = chosen->app->get_name();
+    if (inv.command == "render") {
+      inv.backend = render_backend;
+      if (inv.backend != "nftables" && inv.backend != "iptables-legacy") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--backend: '", inv.backend,
+                         "' is not one of nftables, iptables-legacy"));
+      }
+    } else if (inv.backend != "auto" && inv.backend != "nftables" &&
+               inv.backend != "iptables-legacy") {
       return absl::InvalidArgumentError(
           absl::StrCat("--backend: '", inv.backend,
-                       "' is not one of nftables, iptables-legacy"));
+                       "' is not one of auto, nftables, iptables-legacy"));
     }
-  } else {
-    inv.early_output = app.help();
-    return inv;
   }
-  MESHCAP_RETURN_IF_ERROR(ApplyPrecedence(c, env, inv));
+  MESHCAP_RETURN_IF_ERROR(ApplyPrecedence(*chosen->c, env, inv));
   return inv;
 }
 

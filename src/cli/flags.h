@@ -37,10 +37,14 @@ struct Environment {
 enum class Mode { kMeshcap, kIstioIptables };
 
 struct Invocation {
-  // "render" (meshcap), or "istio-iptables" for the drop-in name. Empty when
-  // only --help or --version was asked for.
+  // "render", "apply", "verify", "clean" (meshcap), or "istio-iptables" for
+  // the drop-in name. Empty when only --help or --version was asked for.
   std::string command;
-  std::string backend = "nftables";
+  // render: "nftables" or "iptables-legacy"; apply, verify, clean: also
+  // "auto".
+  std::string backend = "auto";
+  // apply, verify, clean: the target network namespace file.
+  std::string netns;
   // Text for --help / --version, already complete; print and exit 0.
   std::string early_output;
 

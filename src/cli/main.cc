@@ -3,10 +3,12 @@
 // meshcap, and istio-iptables when run under that name.
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "meshcap/compile.h"
+#include "meshcap/engine.h"
 #include "meshcap/render.h"
 #include "src/cli/flags.h"
 
@@ -21,6 +23,40 @@ int Fail(const std::string& prog, const absl::Status& s) {
 std::string BaseName(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// apply, verify, clean against the kernel.
+int RunKernelCommand(const std::string& prog, const std::string& command,
+                     const std::string& backend, const std::string& netns,
+                     const meshcap::RuleSet& rules) {
+  meshcap::EngineOptions options;
+  options.backend = backend;
+  options.netns_path = netns;
+  absl::StatusOr<std::unique_ptr<meshcap::Engine>> engine =
+      meshcap::Engine::Create(options);
+  if (!engine.ok()) return Fail(prog, engine.status());
+  if (command == "apply") {
+    absl::Status s = (*engine)->Apply(rules);
+    return s.ok() ? 0 : Fail(prog, s);
+  }
+  if (command == "clean") {
+    absl::Status s = (*engine)->Remove();
+    return s.ok() ? 0 : Fail(prog, s);
+  }
+  absl::StatusOr<meshcap::VerifyReport> report = (*engine)->Verify(rules);
+  if (!report.ok()) return Fail(prog, report.status());
+  if (report->matches()) {
+    std::printf("%s: the kernel holds exactly the policy's rules (%s)\n",
+                prog.c_str(), std::string((*engine)->backend_name()).c_str());
+    return 0;
+  }
+  std::printf("%s: %zu difference(s) between the kernel and the policy (%s):\n",
+              prog.c_str(), report->differences.size(),
+              std::string((*engine)->backend_name()).c_str());
+  for (const meshcap::Difference& d : report->differences) {
+    std::printf("  %s\n", d.ToString().c_str());
+  }
+  return 1;
 }
 
 }  // namespace
@@ -50,6 +86,10 @@ int main(int argc, char** argv) {
     std::fputs(text.c_str(), stdout);
     return 0;
   }
+  if (inv->command != "istio-iptables") {
+    return RunKernelCommand(prog, inv->command, inv->backend, inv->netns,
+                            rules);
+  }
   // istio-iptables
   if (inv->skip_rule_apply) return 0;
   if (inv->dry_run) {
@@ -59,7 +99,7 @@ int main(int argc, char** argv) {
     std::fputs(text.c_str(), stdout);
     return 0;
   }
-  return Fail(prog, absl::UnimplementedError(
-                        "applying rules needs a kernel backend, and this "
-                        "build of meshcap has none yet; use --dry-run"));
+  const std::string backend = inv->native_nftables ? "nftables" : "auto";
+  return RunKernelCommand(prog, inv->cleanup_only ? "clean" : "apply", backend,
+                          inv->network_namespace, rules);
 }
