@@ -423,10 +423,8 @@ void DiffTable(const LoweredTable& want, ActualTable& have,
   }
 }
 
-}  // namespace
-
-absl::StatusOr<VerifyReport> VerifyTables(NetlinkSocket& sock,
-                                          const LoweredRuleSet& desired) {
+absl::StatusOr<VerifyReport> ReadAndCompare(NetlinkSocket& sock,
+                                            const LoweredRuleSet& desired) {
   VerifyReport report;
   MESHCAP_ASSIGN_OR_RETURN(report.generation, sock.GetGeneration());
   MESHCAP_ASSIGN_OR_RETURN(std::set<std::string> present,
@@ -452,6 +450,20 @@ absl::StatusOr<VerifyReport> VerifyTables(NetlinkSocket& sock,
     ActualTable have;
     MESHCAP_RETURN_IF_ERROR(ReadTable(sock, name, &have));
     DiffTable(*want, have, &report.differences);
+  }
+  return report;
+}
+
+}  // namespace
+
+absl::StatusOr<VerifyReport> VerifyTables(NetlinkSocket& sock,
+                                          const LoweredRuleSet& desired) {
+  // A dump that races with a commit is flagged by the kernel; read again.
+  constexpr int kAttempts = 5;
+  absl::StatusOr<VerifyReport> report;
+  for (int i = 0; i < kAttempts; ++i) {
+    report = ReadAndCompare(sock, desired);
+    if (!absl::IsAborted(report.status())) break;
   }
   return report;
 }

@@ -157,6 +157,7 @@ absl::Status NetlinkSocket::Request(
     return ErrnoStatus(errno, "cannot send a netlink request");
   }
   const bool dump = (request->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+  bool interrupted = false;
   for (;;) {
     const ssize_t n = mnl_socket_recvfrom(sock_, rx_.data(), rx_.size());
     if (n < 0) {
@@ -170,7 +171,14 @@ absl::Status NetlinkSocket::Request(
         nlh = mnl_nlmsg_next(nlh, &remaining);
         continue;  // a late answer to something else
       }
-      if (nlh->nlmsg_type == NLMSG_DONE) return absl::OkStatus();
+      if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+      if (nlh->nlmsg_type == NLMSG_DONE) {
+        if (interrupted) {
+          return absl::AbortedError(
+              "a netlink dump was interrupted by a concurrent change");
+        }
+        return absl::OkStatus();
+      }
       if (nlh->nlmsg_type == NLMSG_ERROR) {
         const auto* err =
             static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));

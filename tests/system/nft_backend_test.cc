@@ -26,8 +26,8 @@ namespace {
 using ::meshcap::testing::CommandResult;
 using ::meshcap::testing::ConformanceCase;
 using ::meshcap::testing::IsOk;
-using ::meshcap::testing::RunIn;
 using ::meshcap::testing::ScopedNetns;
+using ::meshcap::testing::ShellIn;
 using ::meshcap::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -35,7 +35,7 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 
 CommandResult Sh(const std::string& command) {
-  return ::meshcap::testing::Run(command);
+  return ::meshcap::testing::Shell(command);
 }
 
 std::string ListRuleset() {
@@ -45,7 +45,7 @@ std::string ListRuleset() {
 }
 
 std::string ListRulesetIn(int fd) {
-  CommandResult r = RunIn(fd, "nft list ruleset");
+  CommandResult r = ShellIn(fd, "nft list ruleset");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return r.output;
 }

@@ -57,10 +57,10 @@ DetachedNetns::~DetachedNetns() {
 }
 
 std::string DetachedNetns::path() const {
-  return "/proc/self/fd/" + std::to_string(fd_);
+  return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd_);
 }
 
-CommandResult Run(const std::string& command) {
+CommandResult Shell(const std::string& command) {
   CommandResult r;
   FILE* p = popen((command + " 2>&1").c_str(), "r");
   if (p == nullptr) return r;
@@ -72,14 +72,14 @@ CommandResult Run(const std::string& command) {
   return r;
 }
 
-CommandResult RunIn(int netns_fd, const std::string& command) {
+CommandResult ShellIn(int netns_fd, const std::string& command) {
   CommandResult r;
   std::thread t([&] {
     if (setns(netns_fd, CLONE_NEWNET) != 0) {
       r.output = std::string("setns: ") + strerror(errno);
       return;
     }
-    r = Run(command);
+    r = Shell(command);
   });
   t.join();
   return r;
@@ -92,7 +92,7 @@ unsigned long CurrentNetnsInode() {
 }
 
 bool HaveProgram(const std::string& program) {
-  return Run("command -v " + program + " >/dev/null").exit_code == 0;
+  return Shell("command -v " + program + " >/dev/null").exit_code == 0;
 }
 
 }  // namespace meshcap::testing

@@ -42,7 +42,8 @@ class DetachedNetns {
 
   bool ok() const { return fd_ >= 0; }
   int fd() const { return fd_; }
-  // "/proc/self/fd/N": a path that opens this namespace.
+  // "/proc/PID/fd/N": a path that opens this namespace, also from a child
+  // process.
   std::string path() const;
 
  private:
@@ -55,10 +56,10 @@ struct CommandResult {
 };
 
 // Runs `command` with /bin/sh in the calling thread's network namespace.
-CommandResult Run(const std::string& command);
+CommandResult Shell(const std::string& command);
 
 // Runs `command` inside the namespace behind `netns_fd`.
-CommandResult RunIn(int netns_fd, const std::string& command);
+CommandResult ShellIn(int netns_fd, const std::string& command);
 
 // The inode of the calling thread's network namespace.
 unsigned long CurrentNetnsInode();

@@ -302,5 +302,35 @@ TEST_F(CliTest, IstioIptablesNameTakesTheSameFlags) {
   EXPECT_TRUE(p->inbound_ports().all);
 }
 
+TEST_F(CliTest, KernelSubcommandsTakeBackendNetnsAndPolicyFlags) {
+  for (const char* command : {"apply", "verify", "clean"}) {
+    absl::StatusOr<Invocation> inv =
+        ParseCommandLine({"meshcap", command, "--backend=nftables", "--netns",
+                          "/var/run/netns/pod", "-p", "15101"},
+                         Mode::kMeshcap, Env());
+    ASSERT_THAT(inv, IsOk()) << command;
+    EXPECT_EQ(inv->command, command);
+    EXPECT_EQ(inv->backend, "nftables");
+    EXPECT_EQ(inv->netns, "/var/run/netns/pod");
+    absl::StatusOr<CapturePolicy> p = BuildPolicy(*inv);
+    ASSERT_THAT(p, IsOk());
+    EXPECT_EQ(p->proxy_port(), 15101);
+  }
+  absl::StatusOr<Invocation> inv =
+      ParseCommandLine({"meshcap", "apply"}, Mode::kMeshcap, Env());
+  ASSERT_THAT(inv, IsOk());
+  EXPECT_EQ(inv->backend, "auto");
+  EXPECT_THAT(
+      ParseCommandLine({"meshcap", "apply", "--backend=pf"}, Mode::kMeshcap,
+                       Env()),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("'pf' is not one of auto, nftables, iptables-legacy")));
+  EXPECT_THAT(
+      ParseCommandLine({"meshcap", "render", "--backend=auto"}, Mode::kMeshcap,
+                       Env()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'auto'")));
+}
+
 }  // namespace
 }  // namespace meshcap::cli
