@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/nft_text.h"
+#include "src/seq_diff.h"
 #include "src/status_macros.h"
 
 namespace meshcap::nft {
@@ -299,20 +300,9 @@ void DiffRules(const LoweredTable& want, const std::string& chain,
                const std::vector<const LoweredRule*>& desired,
                const SetResolver& rd, const ActualChain& have,
                const SetResolver& ra, std::vector<Difference>* out) {
-  const size_t n = desired.size();
-  const size_t m = have.rules.size();
   auto eq = [&](size_t i, size_t j) {
     return RuleEqual(desired[i]->rule.get(), rd, have.rules[j].get(), ra);
   };
-  // Longest common subsequence, so a single missing rule is reported as
-  // that, not as every later rule changed.
-  std::vector<std::vector<uint16_t>> lcs(n + 1, std::vector<uint16_t>(m + 1));
-  for (size_t i = n; i-- > 0;) {
-    for (size_t j = m; j-- > 0;) {
-      lcs[i][j] = eq(i, j) ? lcs[i + 1][j + 1] + 1
-                           : std::max(lcs[i + 1][j], lcs[i][j + 1]);
-    }
-  }
   auto text_of_actual = [&](size_t j) {
     for (const LoweredRule* d : desired) {
       if (RuleEqual(d->rule.get(), rd, have.rules[j].get(), ra)) {
@@ -321,45 +311,30 @@ void DiffRules(const LoweredTable& want, const std::string& chain,
     }
     return DescribeActual(have.rules[j].get(), ra);
   };
-  size_t i = 0, j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && eq(i, j)) {
-      ++i;
-      ++j;
-      continue;
-    }
-    // Collect the run of unmatched rules on both sides up to the next match.
-    std::vector<size_t> gone, extra;
-    while (i < n || j < m) {
-      if (i < n && j < m && eq(i, j)) break;
-      if (j >= m || (i < n && lcs[i + 1][j] >= lcs[i][j + 1])) {
-        gone.push_back(i++);
-      } else {
-        extra.push_back(j++);
-      }
-    }
-    const size_t paired = std::min(gone.size(), extra.size());
-    for (size_t k = 0; k < gone.size(); ++k) {
+  for (const internal::DiffRun& run :
+       internal::AlignSequences(desired.size(), have.rules.size(), eq)) {
+    const size_t paired = std::min(run.desired.size(), run.actual.size());
+    for (size_t k = 0; k < run.desired.size(); ++k) {
       Difference d;
       d.table = want.name;
       d.chain = chain;
-      d.position = static_cast<int>(gone[k]) + 1;
-      d.desired = internal::NftRuleText(*desired[gone[k]]->source);
+      d.position = static_cast<int>(run.desired[k]) + 1;
+      d.desired = internal::NftRuleText(*desired[run.desired[k]]->source);
       if (k < paired) {
         d.kind = Difference::Kind::kChanged;
-        d.actual = text_of_actual(extra[k]);
+        d.actual = text_of_actual(run.actual[k]);
       } else {
         d.kind = Difference::Kind::kMissing;
       }
       out->push_back(std::move(d));
     }
-    for (size_t k = paired; k < extra.size(); ++k) {
+    for (size_t k = paired; k < run.actual.size(); ++k) {
       Difference d;
       d.kind = Difference::Kind::kExtra;
       d.table = want.name;
       d.chain = chain;
-      d.position = static_cast<int>(extra[k]) + 1;
-      d.actual = text_of_actual(extra[k]);
+      d.position = static_cast<int>(run.actual[k]) + 1;
+      d.actual = text_of_actual(run.actual[k]);
       out->push_back(std::move(d));
     }
   }
