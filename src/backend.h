@@ -5,7 +5,9 @@
 #ifndef MESHCAP_SRC_BACKEND_H_
 #define MESHCAP_SRC_BACKEND_H_
 
+#include <chrono>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +21,8 @@ namespace meshcap {
 struct BackendOptions {
   // The target network namespace (borrowed), or -1 for the caller's.
   int netns_fd = -1;
+  std::string xtables_lock_path;
+  std::chrono::milliseconds xtables_lock_timeout{10000};
 };
 
 class Backend {
@@ -44,6 +48,12 @@ class BackendFactory {
   // needs and the caller may use it. "auto" picks the first factory, by
   // priority, whose probe is OK and which says it is preferred there.
   virtual absl::Status Probe(const BackendOptions& options) const = 0;
+  // Whether this backend's tables in the namespace already hold rules: under
+  // "auto" such a backend wins over a higher-priority one, so that a node
+  // whose rules live in legacy iptables keeps them there.
+  virtual bool HoldsRules(const BackendOptions& /*options*/) const {
+    return false;
+  }
   virtual absl::StatusOr<std::unique_ptr<Backend>> Create(
       const BackendOptions& options) const = 0;
 };

@@ -7,6 +7,9 @@
 #ifdef MESHCAP_HAVE_NFTABLES
 #include "backends/nftables/nft_backend.h"
 #endif
+#ifdef MESHCAP_HAVE_IPTABLES_LEGACY
+#include "backends/iptables_legacy/ipt_backend.h"
+#endif
 
 namespace meshcap {
 
@@ -15,6 +18,9 @@ const std::vector<const BackendFactory*>& BuiltinBackends() {
     std::vector<const BackendFactory*> v;
 #ifdef MESHCAP_HAVE_NFTABLES
     v.push_back(&NftablesBackendFactory());
+#endif
+#ifdef MESHCAP_HAVE_IPTABLES_LEGACY
+    v.push_back(&IptablesLegacyBackendFactory());
 #endif
     return v;
   }();

@@ -48,6 +48,9 @@ absl::StatusOr<const BackendFactory*> SelectBackend(
   }
   std::vector<std::string> why;
   for (const BackendFactory* f : factories) {
+    if (f->HoldsRules(options) && f->Probe(options).ok()) return f;
+  }
+  for (const BackendFactory* f : factories) {
     absl::Status s = f->Probe(options);
     if (s.ok()) return f;
     // Permission problems are the caller's to fix, not a reason to fall
@@ -88,6 +91,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
   int owned_fd = -1;
   BackendOptions backend_options;
   backend_options.netns_fd = options.netns_fd;
+  backend_options.xtables_lock_path = options.xtables_lock_path;
+  backend_options.xtables_lock_timeout = options.xtables_lock_timeout;
   if (!options.netns_path.empty()) {
     MESHCAP_ASSIGN_OR_RETURN(owned_fd, internal::OpenNetns(options.netns_path));
     backend_options.netns_fd = owned_fd;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "meshcap/render.h"
+#include "src/ipt_text.h"
 
 namespace meshcap {
 namespace {
@@ -147,6 +148,17 @@ void RenderRule(const RuleEntry& e, std::string& out) {
 }
 
 }  // namespace
+
+namespace internal {
+
+std::string IptablesRuleText(const std::string& chain, const Rule& rule) {
+  std::string out;
+  RenderRule(RuleEntry{chain, 0, rule}, out);
+  out.pop_back();  // the newline
+  return out;
+}
+
+}  // namespace internal
 
 std::string RenderIptablesRestore(const RuleSet& rules, IpFamily family) {
   if (family == IpFamily::kIpv6 && !rules.ipv6) return "";

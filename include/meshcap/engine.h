@@ -33,6 +33,7 @@
 #ifndef MESHCAP_ENGINE_H_
 #define MESHCAP_ENGINE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -58,6 +59,13 @@ struct EngineOptions {
   // namespace; work inside another one runs on a short-lived helper thread.
   std::string netns_path;
   int netns_fd = -1;
+
+  // iptables-legacy only: the xtables lock, taken with flock() for the whole
+  // transaction as iptables does. Empty: $XTABLES_LOCKFILE when set, else
+  // /run/xtables.lock. A pod-scoped path keeps concurrent pods apart (Istio's
+  // CNI mode). A lock still held after the timeout is kUnavailable.
+  std::string xtables_lock_path;
+  std::chrono::milliseconds xtables_lock_timeout{10000};
 };
 
 struct ApplyOptions {
@@ -65,6 +73,7 @@ struct ApplyOptions {
   // returned by `Verify`). A concurrent change in between makes `Apply` fail
   // with kAborted and change nothing. nftables: the generation is checked by
   // the kernel inside the transaction (NFNL_BATCH_GENID, Linux >= 4.19).
+  // iptables-legacy has no generation: setting it there is kInvalidArgument.
   std::optional<uint32_t> expected_generation;
 };
 

@@ -99,7 +99,19 @@ int main(int argc, char** argv) {
     std::fputs(text.c_str(), stdout);
     return 0;
   }
-  const std::string backend = inv->native_nftables ? "nftables" : "auto";
+  // Istio's choices: --native-nftables, else --force-iptables-binary, else
+  // detection (legacy when its nat table already holds rules).
+  std::string backend = "auto";
+  if (inv->native_nftables) {
+    backend = "nftables";
+  } else if (inv->force_iptables_binary == "legacy") {
+    backend = "iptables-legacy";
+  } else if (inv->force_iptables_binary == "nft") {
+    return Fail(prog, absl::UnimplementedError(
+                          "--force-iptables-binary=nft: meshcap has no "
+                          "iptables-nft backend; use --native-nftables for "
+                          "nftables, or legacy"));
+  }
   return RunKernelCommand(prog, inv->cleanup_only ? "clean" : "apply", backend,
                           inv->network_namespace, rules);
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -65,6 +66,23 @@ std::string IptablesGoldenRestoreInput(const std::string& golden_text) {
     out += '\n';
   }
   return out;
+}
+
+IptablesGoldenParts SplitIptablesGolden(const std::string& golden_text) {
+  IptablesGoldenParts parts;
+  std::istringstream in(IptablesGoldenRestoreInput(golden_text));
+  std::string line;
+  std::vector<std::string> seen;
+  bool v6 = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("* ", 0) == 0) {
+      const std::string table = line.substr(2);
+      if (std::find(seen.begin(), seen.end(), table) != seen.end()) v6 = true;
+      seen.push_back(table);
+    }
+    (v6 ? parts.ipv6 : parts.ipv4) += line + "\n";
+  }
+  return parts;
 }
 
 bool EnsureConformanceGroups() {

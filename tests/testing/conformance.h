@@ -38,6 +38,14 @@ std::string IptablesGoldenRestoreInput(const std::string& golden_text);
 // Creates the groups `java` and `ftp` that the owner-group cases name, when
 // they are missing and we are root. Returns false when they are still
 // missing.
+// The golden's iptables-restore input split into its IPv4 and IPv6 parts
+// (the IPv6 part starts where a `* table` header repeats).
+struct IptablesGoldenParts {
+  std::string ipv4;
+  std::string ipv6;
+};
+IptablesGoldenParts SplitIptablesGolden(const std::string& golden_text);
+
 bool EnsureConformanceGroups();
 
 }  // namespace meshcap::testing

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+#include "backends/iptables_legacy/xtables_lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace meshcap::ipt {
+
+std::string XtablesLock::DefaultPath() {
+  const char* env = getenv("XTABLES_LOCKFILE");
+  return env != nullptr && *env != '\0' ? env : "/run/xtables.lock";
+}
+
+absl::StatusOr<XtablesLock> XtablesLock::Acquire(
+    const std::string& path, std::chrono::milliseconds timeout) {
+  const std::string file = path.empty() ? DefaultPath() : path;
+  const int fd = open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    const std::string msg = absl::StrCat("cannot open the xtables lock ", file,
+                                         ": ", strerror(err));
+    return err == EACCES || err == EPERM ? absl::PermissionDeniedError(msg)
+                                         : absl::UnavailableError(msg);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::microseconds(200);
+  for (;;) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return XtablesLock(fd);
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      const int err = errno;
+      close(fd);
+      return absl::UnavailableError(absl::StrCat(
+          "cannot lock the xtables lock ", file, ": ", strerror(err)));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(20000));
+  }
+  close(fd);
+  return absl::UnavailableError(absl::StrCat(
+      "the xtables lock ", file, " is held by another process; waited ",
+      timeout.count(), " ms; nothing was changed"));
+}
+
+XtablesLock::XtablesLock(XtablesLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)) {}
+
+XtablesLock::~XtablesLock() {
+  if (fd_ >= 0) close(fd_);  // closing releases the flock
+}
+
+}  // namespace meshcap::ipt

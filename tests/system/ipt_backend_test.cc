@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The legacy iptables backend against the real kernel. Every test runs in a
+// fresh network namespace and reads the result back with
+// iptables-legacy-save and ip6tables-legacy-save.
+
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "meshcap/compile.h"
+#include "meshcap/engine.h"
+#include "meshcap/policy_json.h"
+#include "tests/testing/conformance.h"
+#include "tests/testing/netns.h"
+#include "tests/testing/status_matchers.h"
+
+namespace meshcap {
+namespace {
+
+using ::meshcap::testing::CommandResult;
+using ::meshcap::testing::ConformanceCase;
+using ::meshcap::testing::IsOk;
+using ::meshcap::testing::ScopedNetns;
+using ::meshcap::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+CommandResult Sh(const std::string& command) {
+  return ::meshcap::testing::Shell(command);
+}
+
+// Both families' save output without the `#` comment lines.
+std::string Save() {
+  std::string out;
+  for (const char* tool : {"iptables-legacy-save", "ip6tables-legacy-save"}) {
+    CommandResult r = Sh(tool);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::istringstream in(r.output);
+    std::string line;
+    out += std::string("## ") + tool + "\n";
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      out += line + "\n";
+    }
+  }
+  return out;
+}
+
+// Save() without tables that hold nothing (only built-in chains with the
+// ACCEPT policy): a legacy table, once instantiated in a namespace, cannot be
+// unregistered, so a rolled-back transaction may leave one behind, empty.
+std::string SaveNonEmpty() {
+  std::istringstream in(Save());
+  std::string out, block, line;
+  bool content = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("*", 0) == 0) {
+      block = line + "\n";
+      content = false;
+      continue;
+    }
+    if (!block.empty()) {
+      block += line + "\n";
+      if (line.rfind("-A ", 0) == 0 || line.find(" - [") != std::string::npos)
+        content = true;
+      if (line == "COMMIT") {
+        if (content) out += block;
+        block.clear();
+      }
+      continue;
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+void Restore(const char* tool, const std::string& text) {
+  if (text.empty()) return;
+  char path[] = "/tmp/meshcap-ipt-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, text.data(), text.size()),
+            static_cast<ssize_t>(text.size()));
+  close(fd);
+  CommandResult r = Sh(std::string(tool) + " --noflush " + path);
+  unlink(path);
+  ASSERT_EQ(r.exit_code, 0) << r.output << "\n" << text;
+}
+
+RuleSet CompileJson(const std::string& json = "{}") {
+  absl::StatusOr<CapturePolicy> p = PolicyFromJson(json);
+  EXPECT_THAT(p, IsOk()) << json;
+  return p.ok() ? Compile(*p) : RuleSet{};
+}
+
+constexpr char kTproxyAll[] =
+    R"({"InboundInterceptionMode": "TPROXY", "InboundPortsInclude": "*",
+        "EnableIPv6": true, "DNSServersV4": "198.51.100.53",
+        "RedirectDNS": true, "DropInvalid": true})";
+
+std::unique_ptr<Engine> LegacyEngine(EngineOptions o = {}) {
+  o.backend = "iptables-legacy";
+  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Create(o);
+  EXPECT_THAT(e, IsOk());
+  return e.ok() ? *std::move(e) : nullptr;
+}
+
+bool HaveTools() {
+  return ::meshcap::testing::HaveProgram("iptables-legacy-save") &&
+         ::meshcap::testing::HaveProgram("ip6tables-legacy-restore");
+}
+
+// kube-proxy-like rules, in the same tables we use.
+constexpr char kKubeProxy[] = R"(*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-WEB - [0:0]
+:KUBE-POSTROUTING - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -j KUBE-POSTROUTING
+-A KUBE-SERVICES -d 198.51.100.10/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-WEB
+-A KUBE-SVC-WEB -p tcp -j DNAT --to-destination 198.51.100.20:8080
+-A KUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE
+COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -i eth0 -j MARK --set-xmark 0x10/0xffffffff
+COMMIT
+)";
+
+class IptBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveTools()) GTEST_SKIP() << "iptables-legacy tools not installed";
+    netns_ = std::make_unique<ScopedNetns>();
+    if (!netns_->ok()) GTEST_SKIP() << netns_->error();
+  }
+  void TearDown() override { netns_.reset(); }
+  std::unique_ptr<ScopedNetns> netns_;
+};
+
+// --- Conformance
+// ---------------------------------------------------------------
+
+class IptConformanceTest : public ::testing::TestWithParam<ConformanceCase> {
+ protected:
+  static void SetUpTestSuite() {
+    groups_ok_ = ::meshcap::testing::EnsureConformanceGroups();
+  }
+  void SetUp() override {
+    if (!HaveTools()) GTEST_SKIP() << "no iptables-legacy tools";
+    const ConformanceCase& c = GetParam();
+    if (!c.iptables_golden) GTEST_SKIP() << "no iptables golden";
+    if ((c.policy_json.find("java") != std::string::npos ||
+         c.policy_json.find("ftp") != std::string::npos) &&
+        !groups_ok_) {
+      GTEST_SKIP() << "groups java/ftp missing and not root";
+    }
+  }
+  static bool groups_ok_;
+};
+bool IptConformanceTest::groups_ok_ = false;
+
+TEST_P(IptConformanceTest, KernelTablesEqualIstioGolden) {
+  const ConformanceCase& c = GetParam();
+  absl::StatusOr<CapturePolicy> policy = PolicyFromJson(c.policy_json);
+  ASSERT_THAT(policy, IsOk());
+  const RuleSet rules = Compile(*policy);
+  const auto parts = ::meshcap::testing::SplitIptablesGolden(
+      ::meshcap::testing::ReadFileOrDie(*c.iptables_golden));
+
+  std::string istio;
+  {
+    ScopedNetns a;
+    if (!a.ok()) GTEST_SKIP() << a.error();
+    Restore("iptables-legacy-restore", parts.ipv4);
+    Restore("ip6tables-legacy-restore", parts.ipv6);
+    istio = Save();
+    auto engine = LegacyEngine();
+    ASSERT_NE(engine, nullptr);
+    // Istio's own rules carry no tag of ours: Verify sees them as ours by
+    // their chains, and reports only the untagged built-in rules.
+  }
+  ScopedNetns b;
+  if (!b.ok()) GTEST_SKIP() << b.error();
+  auto engine = LegacyEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(rules), IsOk());
+  EXPECT_EQ(Save(), istio);
+  absl::StatusOr<VerifyReport> report = engine->Verify(rules);
+  ASSERT_THAT(report, IsOk());
+  for (const Difference& d : report->differences) {
+    ADD_FAILURE() << "Verify after apply: " << d.ToString();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Istio, IptConformanceTest,
+    ::testing::ValuesIn(::meshcap::testing::LoadConformanceCases()),
+    [](const ::testing::TestParamInfo<ConformanceCase>& info) {
+      std::string n = info.param.name;
+      for (char& ch : n)
+        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return n;
+    });
+
+// --- Idempotence, replacement, removal, foreign rules
+// --------------------------
+
+TEST_F(IptBackendTest, ApplyingAgainChangesNothing) {
+  auto engine = LegacyEngine();
+  ASSERT_NE(engine, nullptr);
+  const RuleSet rules = CompileJson(kTproxyAll);
+  ASSERT_THAT(engine->Apply(rules), IsOk());
+  const std::string once = Save();
+  ASSERT_THAT(engine->Apply(rules), IsOk());
+  EXPECT_EQ(Save(), once);
+  EXPECT_TRUE(engine->Verify(rules)->matches());
+}
+
+TEST_F(IptBackendTest, ApplyingAThenBLeavesWhatBAloneLeaves) {
+  const RuleSet a = CompileJson(kTproxyAll);
+  const RuleSet b = CompileJson(
+      R"({"InboundPortsInclude": "8080", "ExcludeInterfaces": "eth9",
+          "OutboundIPRangesExclude": "198.51.100.0/24"})");
+  std::string b_alone;
+  {
+    ScopedNetns fresh;
+    ASSERT_TRUE(fresh.ok());
+    auto engine = LegacyEngine();
+    ASSERT_NE(engine, nullptr);
+    // The same tables exist on both sides, so that only rules can differ.
+    ASSERT_THAT(engine->Apply(a), IsOk());
+    ASSERT_THAT(engine->Remove(), IsOk());
+    ASSERT_THAT(engine->Apply(b), IsOk());
+    b_alone = Save();
+  }
+  auto engine = LegacyEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(a), IsOk());
+  ASSERT_THAT(Save(), HasSubstr("-j TPROXY"));
+  ASSERT_THAT(engine->Apply(b), IsOk());
+  EXPECT_EQ(Save(), b_alone);
+  EXPECT_TRUE(engine->Verify(b)->matches());
+}
+
+TEST_F(IptBackendTest, RemoveLeavesNothingOfOurs) {
+  auto engine = LegacyEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(CompileJson(kTproxyAll)), IsOk());
+  ASSERT_THAT(engine->Remove(), IsOk());
+  const std::string after = Save();
+  EXPECT_THAT(after, Not(HasSubstr("ISTIO")));
+  EXPECT_THAT(after, Not(HasSubstr("-A ")));
+  EXPECT_THAT(engine->Remove(), IsOk());
+}
+
+TEST_F(IptBackendTest, ForeignRulesSurviveApplyReapplyAndRemove) {
+  Restore("iptables-legacy-restore", kKubeProxy);
+  const std::string foreign = Save();
+  auto engine = LegacyEngine();
+  ASSERT_NE(engine, nullptr);
+  const RuleSet rules = CompileJson(kTproxyAll);
+  ASSERT_THAT(engine->Apply(rules), IsOk());
+  ASSERT_THAT(engine->Apply(rules), IsOk());
+  const std::string applied = Save();
+  EXPECT_THAT(applied, HasSubstr("-A KUBE-SVC-WEB -p tcp -j DNAT"));
+  EXPECT_THAT(applied, HasSubstr("-A PREROUTING -i eth0 -j MARK"));
+  EXPECT_TRUE(engine->Verify(rules)->matches());
+  ASSERT_THAT(engine->Remove(), IsOk());
+  // Tables we created for ourselves stay, empty; compare the foreign ones.
+  std::string after = Save();
+  for (const char* t : {"*nat", "*mangle"}) {
+    const auto cut = [&](const std::string& s) {
+      const auto b = s.find(t);
+      return b == std::string::npos ? std::string()
+                                    : s.substr(b, s.find("COMMIT", b) - b);
+    };
+    EXPECT_EQ(cut(after), cut(foreign)) << t;
+  }
+}
+
+// --- All or nothing
+// --------------------------------------------------------------
+
+TEST_F(IptBackendTest, AFailureInALaterFamilyRestoresEarlierTables) {
+  auto engine = LegacyEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(CompileJson()), IsOk());
+  Restore("iptables-legacy-restore", kKubeProxy);
+  const std::string before = SaveNonEmpty();
+
+  // IPv4 nat, mangle and raw commit first; then IPv6 raw gets a REDIRECT,
+  // which the kernel only takes in nat.
+  RuleSet broken = CompileJson(kTproxyAll);
+  Table* raw = nullptr;
+  for (Table& t : broken.tables)
+    if (t.kind == TableKind::kRaw) raw = &t;
+  ASSERT_NE(raw, nullptr);
+  RuleEntry bad;
+  bad.chain = "OUTPUT";
+  bad.rule.scope = Scope::kIpv6;
+  bad.rule.matches.push_back(ProtocolMatch{L4Proto::kTcp});
+  bad.rule.verdict = RedirectVerdict{15001};
+  raw->entries.push_back(bad);
+  absl::Status s = engine->Apply(broken);
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kInternal,
+                       AllOf(HasSubstr("IPv6 table raw"),
+                             HasSubstr("restored to their previous contents"),
+                             HasSubstr("IPv4 table nat"))));
+  EXPECT_EQ(SaveNonEmpty(), before);
+}
+
+// --- The xtables lock
+// ---------------------------------------------------------------
+
+TEST_F(IptBackendTest, AHeldLockMakesApplyWaitThenFailChangingNothing) {
+  char path[] = "/tmp/meshcap-xtables-lock-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const pid_t holder = fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {  // another process holds the lock for a while
+    flock(fd, LOCK_EX);
+    sleep(30);
+    _exit(0);
+  }
+  close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::string before = Save();
+  EngineOptions o;
+  o.xtables_lock_path = path;
+  o.xtables_lock_timeout = std::chrono::milliseconds(300);
+  auto engine = LegacyEngine(o);
+  ASSERT_NE(engine, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status s = engine->Apply(CompileJson());
+  const auto waited = std::chrono::steady_clock::now() - start;
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  unlink(path);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable,
+                          AllOf(HasSubstr(path), HasSubstr("300 ms"),
+                                HasSubstr("nothing was changed"))));
+  EXPECT_GE(waited, std::chrono::milliseconds(300));
+  EXPECT_EQ(Save(), before);
+}
+
+TEST_F(IptBackendTest, AConcurrentRestoreWriterLosesNothing) {
+  // A writer loop of iptables-legacy-restore --noflush (which takes the same
+  // lock) adds its own chain's rules while we apply over and over.
+  char path[] = "/tmp/meshcap-writer-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string lockfile = std::string(path) + ".lock";
+  close(fd);
+  const pid_t writer = fork();
+  ASSERT_GE(writer, 0);
+  if (writer == 0) {
+    for (int i = 0; i < 40; ++i) {
+      const std::string rules = "*nat\n:WRITER-" + std::to_string(i) +
+                                " - [0:0]\n-A WRITER-" + std::to_string(i) +
+                                " -d 203.0.113." + std::to_string(i) +
+                                "/32 -j RETURN\nCOMMIT\n";
+      std::ofstream(path) << rules;
+      const std::string cmd = "XTABLES_LOCKFILE=" + lockfile +
+                              " iptables-legacy-restore -w --noflush " + path;
+      if (std::system(cmd.c_str()) != 0) _exit(1);
+    }
+    _exit(0);
+  }
+  EngineOptions o;
+  o.xtables_lock_path = lockfile;
+  auto engine = LegacyEngine(o);
+  ASSERT_NE(engine, nullptr);
+  const RuleSet rules = CompileJson(kTproxyAll);
+  for (int i = 0; i < 40; ++i) ASSERT_THAT(engine->Apply(rules), IsOk());
+  int status = 0;
+  waitpid(writer, &status, 0);
+  unlink(path);
+  unlink(lockfile.c_str());
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const std::string after = Save();
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_THAT(after, HasSubstr("-A WRITER-" + std::to_string(i) +
+                                 " -d 203.0.113." + std::to_string(i)));
+  }
+  EXPECT_TRUE(engine->Verify(rules)->matches());
+}
+
+// --- Namespaces, detection
+// ---------------------------------------------------------
+
+TEST_F(IptBackendTest, TargetsANamespaceByPath) {
+  ::meshcap::testing::DetachedNetns target;
+  ASSERT_TRUE(target.ok());
+  EngineOptions o;
+  o.netns_path = target.path();
+  auto engine = LegacyEngine(o);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(CompileJson()), IsOk());
+  EXPECT_THAT(Save(), Not(HasSubstr("ISTIO")));
+  EXPECT_THAT(
+      ::meshcap::testing::ShellIn(target.fd(), "iptables-legacy-save").output,
+      HasSubstr("-A ISTIO_OUTPUT"));
+  ASSERT_THAT(engine->Remove(), IsOk());
+  EXPECT_THAT(
+      ::meshcap::testing::ShellIn(target.fd(), "iptables-legacy-save").output,
+      Not(HasSubstr("ISTIO")));
+}
+
+TEST_F(IptBackendTest, AutoPicksLegacyOnlyWhenItsNatTableHoldsRules) {
+  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Create({});
+  ASSERT_THAT(e, IsOk());
+  EXPECT_EQ((*e)->backend_name(), "nftables");
+  Restore("iptables-legacy-restore", kKubeProxy);
+  e = Engine::Create({});
+  ASSERT_THAT(e, IsOk());
+  EXPECT_EQ((*e)->backend_name(), "iptables-legacy");
+  EngineOptions explicit_choice;
+  explicit_choice.backend = "nftables";
+  e = Engine::Create(explicit_choice);
+  ASSERT_THAT(e, IsOk());
+  EXPECT_EQ((*e)->backend_name(), "nftables");
+}
+
+}  // namespace
+}  // namespace meshcap
