@@ -83,9 +83,11 @@ bool ResetKernel(int64_t foreign_rules) {
       "table ip foreign {\n chain forward {\n  type filter hook forward "
       "priority 0; policy accept;\n";
   for (int64_t i = 0; i < foreign_rules; ++i) {
-    text += "  ip saddr 198.51." + std::to_string(100 + (i >> 16) % 2) + "." +
-            std::to_string((i >> 8) & 255) + " tcp dport " +
-            std::to_string(1024 + (i & 255)) + " counter accept\n";
+    // Documentation-range addresses; the port keeps every rule distinct.
+    text += std::string("  ip saddr ") +
+            (i % 2 == 0 ? "198.51.100." : "203.0.113.") +
+            std::to_string((i / 2) % 256) + " tcp dport " +
+            std::to_string(1024 + i / 512) + " counter accept\n";
   }
   text += " }\n}\n";
   const std::string path = WriteTemp(text);

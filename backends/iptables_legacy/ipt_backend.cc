@@ -285,56 +285,91 @@ absl::Status AddNew(const Ops& ops, const LoweredTable& want, xtc_handle* h) {
   return absl::OkStatus();
 }
 
-// Makes `h` hold exactly what `from` holds: every chain, rule and policy.
-absl::Status CopyTable(const Ops& ops, TableKind kind, xtc_handle* from,
-                       xtc_handle* h) {
-  const std::vector<std::string> now = Chains(ops, h);
-  for (const std::string& c : now) {
-    if (!ops.flush(c.c_str(), h))
-      return LibiptcError(ops, kind, "flush", errno);
+// A table as the kernel hands it out (IPT_SO_GET_ENTRIES), and handed
+// back unchanged (IPT_SO_SET_REPLACE) to undo a commit. Taking it costs a
+// copy, not a libiptc parse. ip6t_getinfo and friends have the same layout
+// as their IPv4 twins.
+struct RawTable {
+  ipt_getinfo info{};
+  std::vector<uint8_t> entries;
+};
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) close(fd);
   }
-  for (const std::string& c : now) {
-    if (!ops.builtin(c.c_str(), h) && !ops.delete_chain(c.c_str(), h)) {
-      return LibiptcError(ops, kind, "delete chain", errno);
+};
+
+absl::StatusOr<int> RawSocket(const Ops& ops, TableKind kind) {
+  const int fd = socket(ops.family == IpFamily::kIpv4 ? AF_INET : AF_INET6,
+                        SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (fd < 0)
+    return LibiptcError(ops, kind, "cannot open a raw socket for", errno);
+  return fd;
+}
+
+int Level(const Ops& ops) {
+  return ops.family == IpFamily::kIpv4 ? IPPROTO_IP : IPPROTO_IPV6;
+}
+
+absl::StatusOr<ipt_getinfo> GetInfo(const Ops& ops, TableKind kind, int fd) {
+  ipt_getinfo info{};
+  strncpy(info.name, TableName(kind), sizeof(info.name) - 1);
+  socklen_t len = sizeof(info);
+  if (getsockopt(fd, Level(ops), IPT_SO_GET_INFO, &info, &len) != 0) {
+    return LibiptcError(ops, kind, "cannot read", errno);
+  }
+  return info;
+}
+
+absl::StatusOr<RawTable> ReadRaw(const Ops& ops, TableKind kind) {
+  Fd fd;
+  MESHCAP_ASSIGN_OR_RETURN(fd.fd, RawSocket(ops, kind));
+  for (int attempt = 0;; ++attempt) {
+    RawTable raw;
+    MESHCAP_ASSIGN_OR_RETURN(raw.info, GetInfo(ops, kind, fd.fd));
+    std::vector<uint8_t> buf(sizeof(ipt_get_entries) + raw.info.size);
+    auto* ge = reinterpret_cast<ipt_get_entries*>(buf.data());
+    strncpy(ge->name, TableName(kind), sizeof(ge->name) - 1);
+    ge->size = raw.info.size;
+    socklen_t len = static_cast<socklen_t>(buf.size());
+    if (getsockopt(fd.fd, Level(ops), IPT_SO_GET_ENTRIES, ge, &len) == 0) {
+      raw.entries.assign(buf.begin() + sizeof(ipt_get_entries), buf.end());
+      return raw;
+    }
+    if (errno != EAGAIN || attempt >= kEagainRetries) {
+      return LibiptcError(ops, kind, "cannot read", errno);
     }
   }
-  const std::vector<std::string> then = Chains(ops, from);
-  for (const std::string& c : then) {
-    if (!ops.builtin(c.c_str(), from) && !ops.create_chain(c.c_str(), h)) {
-      return LibiptcError(ops, kind, "create chain", errno);
+}
+
+absl::Status WriteRaw(const Ops& ops, TableKind kind, const RawTable& raw) {
+  Fd fd;
+  MESHCAP_ASSIGN_OR_RETURN(fd.fd, RawSocket(ops, kind));
+  for (int attempt = 0;; ++attempt) {
+    MESHCAP_ASSIGN_OR_RETURN(ipt_getinfo now, GetInfo(ops, kind, fd.fd));
+    std::vector<xt_counters> counters(now.num_entries);
+    std::vector<uint8_t> buf(sizeof(ipt_replace) + raw.entries.size());
+    auto* r = reinterpret_cast<ipt_replace*>(buf.data());
+    strncpy(r->name, TableName(kind), sizeof(r->name) - 1);
+    r->valid_hooks = raw.info.valid_hooks;
+    r->num_entries = raw.info.num_entries;
+    r->size = raw.info.size;
+    memcpy(r->hook_entry, raw.info.hook_entry, sizeof(r->hook_entry));
+    memcpy(r->underflow, raw.info.underflow, sizeof(r->underflow));
+    r->num_counters = now.num_entries;
+    r->counters = counters.data();
+    memcpy(buf.data() + sizeof(ipt_replace), raw.entries.data(),
+           raw.entries.size());
+    if (setsockopt(fd.fd, Level(ops), IPT_SO_SET_REPLACE, buf.data(),
+                   static_cast<socklen_t>(buf.size())) == 0) {
+      return absl::OkStatus();
+    }
+    if (errno != EAGAIN || attempt >= kEagainRetries) {
+      return LibiptcError(ops, kind, "cannot restore", errno);
     }
   }
-  std::vector<uint8_t> buf;
-  for (const std::string& c : then) {
-    if (ops.builtin(c.c_str(), from)) {
-      xt_counters counters{};
-      const char* policy = ops.get_policy(c.c_str(), &counters, from);
-      if (policy != nullptr &&
-          !ops.set_policy(c.c_str(), policy, &counters, h)) {
-        return LibiptcError(ops, kind, "set policy", errno);
-      }
-    }
-    for (const void* e = ops.first_rule(c.c_str(), from); e != nullptr;
-         e = ops.next_rule(e, from)) {
-      // A standard target comes back as a verdict; name it again so that
-      // libiptc can map it in the new blob.
-      const uint16_t next = ops.next_offset(e);
-      buf.assign(static_cast<const uint8_t*>(e),
-                 static_cast<const uint8_t*>(e) + next);
-      auto* t =
-          reinterpret_cast<xt_entry_target*>(buf.data() + ops.target_offset(e));
-      const char* target = ops.get_target(e, from);
-      if (target != nullptr &&
-          (t->u.user.name[0] == '\0' || strcmp(t->u.user.name, "ERROR") == 0)) {
-        memset(t->u.user.name, 0, sizeof(t->u.user.name));
-        strncpy(t->u.user.name, target, sizeof(t->u.user.name) - 1);
-      }
-      if (!ops.append(c.c_str(), buf.data(), h)) {
-        return LibiptcError(ops, kind, "restore a rule in", errno);
-      }
-    }
-  }
-  return absl::OkStatus();
 }
 
 // One (family, table) of the transaction.
@@ -343,13 +378,17 @@ struct Step {
   TableKind kind;
   const LoweredTable* want = nullptr;  // null: only remove ours
   Handle work{nullptr, HandleDeleter{nullptr}};
-  Handle snapshot{nullptr, HandleDeleter{nullptr}};
+  RawTable snapshot;
+  bool needs_snapshot = true;  // false for the table committed last
+  uint32_t size = 0;           // the table's size in bytes, before
   bool committed = false;
 };
 
 absl::Status Prepare(Step& s) {
   MESHCAP_ASSIGN_OR_RETURN(s.work, Open(*s.ops, s.kind));
-  MESHCAP_ASSIGN_OR_RETURN(s.snapshot, Open(*s.ops, s.kind));
+  if (s.needs_snapshot) {
+    MESHCAP_ASSIGN_OR_RETURN(s.snapshot, ReadRaw(*s.ops, s.kind));
+  }
   MESHCAP_RETURN_IF_ERROR(RemoveOurs(*s.ops, s.kind, s.work.get()));
   if (s.want != nullptr) {
     MESHCAP_RETURN_IF_ERROR(AddNew(*s.ops, *s.want, s.work.get()));
@@ -373,17 +412,7 @@ absl::Status Commit(Step& s) {
   }
 }
 
-absl::Status Restore(Step& s) {
-  for (int attempt = 0;; ++attempt) {
-    MESHCAP_ASSIGN_OR_RETURN(Handle h, Open(*s.ops, s.kind));
-    MESHCAP_RETURN_IF_ERROR(
-        CopyTable(*s.ops, s.kind, s.snapshot.get(), h.get()));
-    if (s.ops->commit(h.get())) return absl::OkStatus();
-    if (errno != EAGAIN || attempt >= kEagainRetries) {
-      return LibiptcError(*s.ops, s.kind, "cannot restore", errno);
-    }
-  }
-}
+absl::Status Restore(Step& s) { return WriteRaw(*s.ops, s.kind, s.snapshot); }
 
 // Runs the transaction. `lowered[f]` null: the family only loses ours.
 absl::Status Transact(const std::vector<LoweredTable>* lowered_v4,
@@ -405,6 +434,20 @@ absl::Status Transact(const std::vector<LoweredTable>* lowered_v4,
       s.want = want;
     }
   }
+  // Reading a table's size instantiates it; do that in the order above.
+  for (Step& s : steps) {
+    Fd fd;
+    MESHCAP_ASSIGN_OR_RETURN(fd.fd, RawSocket(*s.ops, s.kind));
+    MESHCAP_ASSIGN_OR_RETURN(ipt_getinfo info, GetInfo(*s.ops, s.kind, fd.fd));
+    s.size = info.size;
+  }
+  // Commit the biggest table last: a table committed last never has to be
+  // restored, so it needs no snapshot, and its snapshot is the costly one
+  // (the kernel copies a 20,000-rule table out in ~12 ms).
+  std::stable_sort(
+      steps.begin(), steps.end(),
+      [](const Step& a, const Step& b) { return a.size < b.size; });
+  if (!steps.empty()) steps.back().needs_snapshot = false;
   for (Step& s : steps) MESHCAP_RETURN_IF_ERROR(Prepare(s));
   for (Step& s : steps) {
     absl::Status st = Commit(s);

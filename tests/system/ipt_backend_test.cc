@@ -306,8 +306,9 @@ TEST_F(IptBackendTest, AFailureInALaterFamilyRestoresEarlierTables) {
   Restore("iptables-legacy-restore", kKubeProxy);
   const std::string before = SaveNonEmpty();
 
-  // IPv4 nat, mangle and raw commit first; then IPv6 raw gets a REDIRECT,
-  // which the kernel only takes in nat.
+  // IPv6 raw gets a REDIRECT, which the kernel only takes in nat. Tables
+  // commit smallest first, so the small IPv4 raw table has committed by then
+  // and must be put back.
   RuleSet broken = CompileJson(kTproxyAll);
   Table* raw = nullptr;
   for (Table& t : broken.tables)
@@ -320,11 +321,10 @@ TEST_F(IptBackendTest, AFailureInALaterFamilyRestoresEarlierTables) {
   bad.rule.verdict = RedirectVerdict{15001};
   raw->entries.push_back(bad);
   absl::Status s = engine->Apply(broken);
-  EXPECT_THAT(s,
-              StatusIs(absl::StatusCode::kInternal,
-                       AllOf(HasSubstr("IPv6 table raw"),
-                             HasSubstr("restored to their previous contents"),
-                             HasSubstr("IPv4 table nat"))));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInternal,
+                          AllOf(HasSubstr("the kernel refused IPv6 table raw"),
+                                HasSubstr("restored to their previous "
+                                          "contents: IPv4 table raw"))));
   EXPECT_EQ(SaveNonEmpty(), before);
 }
 
