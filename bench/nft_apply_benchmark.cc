@@ -10,7 +10,7 @@
 //   - RawFloor:      the prebuilt batch bytes replayed on a bare netlink
 //                    socket: the kernel's share, nothing of ours.
 // Each runs with 0, 1,000 and 20,000 foreign rules in another table.
-// bench/nft_ratios.py runs this and prints the ratios the README quotes.
+// bench/ratios.py runs this and prints the ratios the README quotes.
 
 #include <benchmark/benchmark.h>
 #include <errno.h>
