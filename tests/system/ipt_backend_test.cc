@@ -192,10 +192,6 @@ TEST_P(IptConformanceTest, KernelTablesEqualIstioGolden) {
     Restore("iptables-legacy-restore", parts.ipv4);
     Restore("ip6tables-legacy-restore", parts.ipv6);
     istio = Save();
-    auto engine = LegacyEngine();
-    ASSERT_NE(engine, nullptr);
-    // Istio's own rules carry no tag of ours: Verify sees them as ours by
-    // their chains, and reports only the untagged built-in rules.
   }
   ScopedNetns b;
   if (!b.ok()) GTEST_SKIP() << b.error();
