@@ -553,7 +553,14 @@ RuleSet Compiler::Run() && {
   Dns();
   OutboundDestinations();
   TproxyTail();
-  return std::move(out_).Finish();
+  RuleSet set = std::move(out_).Finish();
+  // Istio configures the routes only when inbound capture is on
+  // (`configureTProxyRoutes`).
+  if (p_.intercept_mode() == InterceptMode::kTproxy &&
+      !p_.inbound_ports().empty()) {
+    set.routing = PolicyRouting{p_.tproxy_mark(), p_.tproxy_route_table()};
+  }
+  return set;
 }
 
 }  // namespace

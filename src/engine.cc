@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "src/backend.h"
 #include "src/netns.h"
+#include "src/routing.h"
 #include "src/status_macros.h"
 
 namespace meshcap {
@@ -104,11 +105,15 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
     if (owned_fd >= 0) close(owned_fd);
     return backend.status();
   }
-  return std::unique_ptr<Engine>(new Engine(*std::move(backend), owned_fd));
+  return std::unique_ptr<Engine>(
+      new Engine(*std::move(backend), owned_fd, backend_options.netns_fd));
 }
 
-Engine::Engine(std::unique_ptr<Backend> backend, int owned_netns_fd)
-    : backend_(std::move(backend)), owned_netns_fd_(owned_netns_fd) {}
+Engine::Engine(std::unique_ptr<Backend> backend, int owned_netns_fd,
+               int netns_fd)
+    : backend_(std::move(backend)),
+      owned_netns_fd_(owned_netns_fd),
+      netns_fd_(netns_fd) {}
 
 Engine::~Engine() {
   backend_.reset();
@@ -116,10 +121,49 @@ Engine::~Engine() {
 }
 
 absl::Status Engine::Apply(const RuleSet& rules, const ApplyOptions& options) {
-  return backend_->Apply(rules, options);
+  const bool needs_routing = rules.routing.has_value() || rules.ipv6;
+  internal::RoutingChanges added;
+  if (needs_routing) {
+    MESHCAP_RETURN_IF_ERROR(internal::RunInNetns(netns_fd_, [&] {
+      MESHCAP_ASSIGN_OR_RETURN(added, internal::InstallRouting(rules));
+      return absl::OkStatus();
+    }));
+  }
+  absl::Status s = backend_->Apply(rules, options);
+  if (!s.ok()) {
+    absl::Status undo = internal::RunInNetns(
+        netns_fd_, [&] { return internal::UndoRouting(added); });
+    known_routing_.reset();
+    if (!undo.ok()) {
+      return absl::Status(s.code(), absl::StrCat(s.message(),
+                                                 "; and undoing the routing "
+                                                 "this apply added failed: ",
+                                                 undo.message()));
+    }
+    return s;
+  }
+  const bool same =
+      known_routing_.has_value() && known_routing_->ipv6 == rules.ipv6 &&
+      known_routing_->routing.has_value() == rules.routing.has_value() &&
+      (!rules.routing.has_value() ||
+       (known_routing_->routing->mark == rules.routing->mark &&
+        known_routing_->routing->table == rules.routing->table));
+  if (!same) {
+    // Routing an earlier policy of ours left and this one does not want.
+    MESHCAP_RETURN_IF_ERROR(internal::RunInNetns(
+        netns_fd_, [&] { return internal::RemoveRouting(&rules); }));
+  }
+  known_routing_ = RoutingState{rules.routing, rules.ipv6};
+  return absl::OkStatus();
 }
 
-absl::Status Engine::Remove() { return backend_->Remove(); }
+absl::Status Engine::Remove() {
+  MESHCAP_RETURN_IF_ERROR(backend_->Remove());
+  MESHCAP_RETURN_IF_ERROR(internal::RunInNetns(
+      netns_fd_, [] { return internal::RemoveRouting(nullptr); }));
+  known_routing_ = RoutingState{};
+  return absl::OkStatus();
+}
 
 absl::StatusOr<VerifyReport> Engine::Verify(const RuleSet& rules) {
   return backend_->Verify(rules);

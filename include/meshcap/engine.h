@@ -116,9 +116,13 @@ class MESHCAP_EXPORT Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Installs `rules`, replacing whatever of ours is there, in one
-  // transaction.
+  // transaction. With `rules.routing` (TPROXY) it first adds the policy
+  // routing (`fwmark -> table`, `local default dev lo` in that table, per
+  // family), and with `rules.ipv6` the `::6/128` address on lo; whatever this
+  // call added is taken away again if the firewall transaction fails. Routing
+  // of ours that `rules` no longer needs is removed after it succeeds.
   absl::Status Apply(const RuleSet& rules, const ApplyOptions& options = {});
-  // Removes everything of ours, in one transaction. Removing nothing is OK.
+  // Removes everything of ours, firewall and routing. Removing nothing is OK.
   absl::Status Remove();
   // Reads our tables back and compares them with `rules`.
   absl::StatusOr<VerifyReport> Verify(const RuleSet& rules);
@@ -127,10 +131,18 @@ class MESHCAP_EXPORT Engine {
   std::string_view backend_name() const;
 
  private:
-  Engine(std::unique_ptr<Backend> backend, int owned_netns_fd);
+  Engine(std::unique_ptr<Backend> backend, int owned_netns_fd, int netns_fd);
 
   std::unique_ptr<Backend> backend_;
   int owned_netns_fd_;
+  int netns_fd_;  // owned or borrowed; -1: the caller's namespace
+  // The routing of ours this engine last left in the kernel, if known: an
+  // Apply that wants the same skips looking for leftovers.
+  struct RoutingState {
+    std::optional<PolicyRouting> routing;
+    bool ipv6 = false;
+  };
+  std::optional<RoutingState> known_routing_;
 };
 
 // The backends this build has, in probe order.

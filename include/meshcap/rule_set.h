@@ -195,11 +195,23 @@ struct MESHCAP_EXPORT Table {
   const ChainSpec* FindChain(const std::string& name) const;
 };
 
+// What TPROXY needs besides firewall rules: packets carrying `mark` are
+// looked up in `table`, which delivers everything locally
+// (`ip rule add fwmark M lookup T`, `ip route add local default dev lo
+// table T`), for IPv4 and, when the set is IPv6, for IPv6 too.
+struct PolicyRouting {
+  uint32_t mark = 1337;
+  uint32_t table = 133;
+};
+
 struct MESHCAP_EXPORT RuleSet {
   // Whether the IPv6 family is in use. IPv6-scoped rules exist only if so.
+  // It also means `::6/128` on lo, the proxy's inbound source address.
   bool ipv6 = false;
   // Tables that hold at least one rule, in the order nat, mangle, raw.
   std::vector<Table> tables;
+  // Set in TPROXY mode with inbound capture on.
+  std::optional<PolicyRouting> routing;
 
   const Table* FindTable(TableKind kind) const;
 };

@@ -4,9 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +17,22 @@
 #include <thread>
 
 namespace meshcap::testing {
+namespace {
+
+// Sets lo up in the calling thread's namespace, as it is in every pod.
+bool LoopbackUp() {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  ifreq ifr{};
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  bool ok = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+  ifr.ifr_flags |= IFF_UP;
+  ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
 
 ScopedNetns::ScopedNetns() {
   saved_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -27,8 +46,8 @@ ScopedNetns::ScopedNetns() {
     return;
   }
   fd_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  ok_ = fd_ >= 0;
-  if (!ok_) error_ = "cannot open the new namespace";
+  ok_ = fd_ >= 0 && LoopbackUp();
+  if (!ok_) error_ = "cannot open the new namespace or set lo up";
 }
 
 ScopedNetns::~ScopedNetns() {
@@ -45,7 +64,7 @@ ScopedNetns::~ScopedNetns() {
 
 DetachedNetns::DetachedNetns() {
   std::thread t([this] {
-    if (unshare(CLONE_NEWNET) == 0) {
+    if (unshare(CLONE_NEWNET) == 0 && LoopbackUp()) {
       fd_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     }
   });

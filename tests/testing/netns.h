@@ -9,9 +9,10 @@
 
 namespace meshcap::testing {
 
-// Moves the calling thread into a new, empty network namespace for its
-// lifetime, and back on destruction. `ok()` is false (with `error()`) when
-// the process may not create one; tests then skip.
+// Moves the calling thread into a new network namespace, empty but for lo
+// (set up, as in every pod), for its lifetime, and back on destruction. `ok()`
+// is false (with `error()`) when the process may not create one; tests then
+// skip.
 class ScopedNetns {
  public:
   ScopedNetns();
