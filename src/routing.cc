@@ -172,6 +172,38 @@ nlmsghdr* AddressMessage(char* buf, uint16_t type, uint16_t flags,
   return nlh;
 }
 
+// Whether `family` already has a `fwmark M lookup T` rule, whoever added it.
+// The kernel cannot tell: a rule without a priority gets a fresh one each
+// time, so NLM_F_EXCL never sees a duplicate.
+absl::StatusOr<bool> HasRule(Rtnl& rtnl, int family, const PolicyRouting& r) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_GETRULE;
+  auto* frh = static_cast<fib_rule_hdr*>(
+      mnl_nlmsg_put_extra_header(nlh, sizeof(fib_rule_hdr)));
+  frh->family = static_cast<uint8_t>(family);
+  bool found = false;
+  const int err = rtnl.Dump(nlh, [&](const nlmsghdr* m) {
+    const auto* h = static_cast<const fib_rule_hdr*>(mnl_nlmsg_get_payload(m));
+    uint32_t mark = 0, table = h->table;
+    bool has_mark = false;
+    ForEachAttr(m, sizeof(fib_rule_hdr), [&](const nlattr* a) {
+      if (mnl_attr_get_type(a) == FRA_FWMARK) {
+        mark = mnl_attr_get_u32(a);
+        has_mark = true;
+      } else if (mnl_attr_get_type(a) == FRA_TABLE) {
+        table = mnl_attr_get_u32(a);
+      }
+    });
+    if (has_mark && mark == r.mark && table == r.table &&
+        h->action == FR_ACT_TO_TBL) {
+      found = true;
+    }
+  });
+  if (err != 0) return RtnlError(err, "cannot list the routing rules");
+  return found;
+}
+
 absl::StatusOr<uint32_t> Loopback() {
   const unsigned int lo = if_nametoindex("lo");
   if (lo == 0) return RtnlError(errno, "cannot find lo");
@@ -204,8 +236,11 @@ absl::StatusOr<RoutingChanges> InstallRouting(const RuleSet& rules) {
   std::vector<int> families = {AF_INET};
   if (rules.ipv6) families.push_back(AF_INET6);
   for (int family : families) {
-    int err = rtnl->Call(RuleMessage(
-        buf, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, family, *rules.routing));
+    absl::StatusOr<bool> exists = HasRule(*rtnl, family, *rules.routing);
+    if (!exists.ok()) return undo_on_error(exists.status());
+    int err = *exists ? EEXIST
+                      : rtnl->Call(RuleMessage(buf, RTM_NEWRULE, NLM_F_CREATE,
+                                               family, *rules.routing));
     if (err == 0) {
       changes.added.push_back({RoutingChanges::Item::kRule, family});
     } else if (err != EEXIST) {
