@@ -15,6 +15,7 @@
 #include "meshcap/policy_json.h"
 #include "meshcap/render.h"
 #include "meshcap/rule_set.h"
+#include "meshcap/validate.h"
 #include "meshcap/version.h"
 
 #endif  // MESHCAP_MESHCAP_H_

@@ -462,6 +462,9 @@ absl::StatusOr<Invocation> ParseCommandLine(
          "compare the kernel's rules with the policy's; exit 1 on a "
          "difference"},
         {"clean", "remove every rule and table of ours"},
+        {"validate",
+         "Istio's validation probe: is a connection really captured? exit "
+         "126 if not"},
     };
     for (const auto& [name, help] : kKernelCommands) {
       CLI::App* sub = app.add_subcommand(name, help);
@@ -542,6 +545,31 @@ absl::StatusOr<Invocation> ParseCommandLine(
   }
   MESHCAP_RETURN_IF_ERROR(ApplyPrecedence(*chosen->c, env, inv));
   return inv;
+}
+
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view s) {
+  // Go's time.ParseDuration for what a probe timeout needs: a decimal
+  // number with one unit of ms, s, m or h ("5s", "500ms", "1.5s").
+  size_t i = 0;
+  while (i < s.size() &&
+         (isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) {
+    ++i;
+  }
+  const std::string number(s.substr(0, i));
+  const std::string_view unit = s.substr(i);
+  double scale = 0;
+  if (unit == "ms") scale = 1;
+  if (unit == "s") scale = 1000;
+  if (unit == "m") scale = 60000;
+  if (unit == "h") scale = 3600000;
+  char* end = nullptr;
+  const double value = number.empty() ? -1 : std::strtod(number.c_str(), &end);
+  if (scale == 0 || value < 0 || end == nullptr || *end != '\0') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "duration '", internal::ToAbsl(s),
+        "' is not a number with a unit of ms, s, m or h (e.g. 5s)"));
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(value * scale));
 }
 
 absl::StatusOr<CapturePolicy> BuildPolicy(const Invocation& inv) {

@@ -8,9 +8,11 @@
 #ifndef MESHCAP_SRC_CLI_FLAGS_H_
 #define MESHCAP_SRC_CLI_FLAGS_H_
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -71,6 +73,10 @@ struct Invocation {
 // built yet.
 [[nodiscard]] absl::StatusOr<Invocation> ParseCommandLine(
     const std::vector<std::string>& args, Mode mode, const Environment& env);
+
+// "5s", "500ms", "1m": Go duration syntax for --probe-timeout.
+[[nodiscard]] absl::StatusOr<std::chrono::milliseconds> ParseDuration(
+    std::string_view s);
 
 // Parses and builds the policy: the usual path.
 [[nodiscard]] absl::StatusOr<CapturePolicy> BuildPolicy(const Invocation& inv);

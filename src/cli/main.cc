@@ -2,6 +2,7 @@
 //
 // meshcap, and istio-iptables when run under that name.
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,7 +11,9 @@
 #include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/render.h"
+#include "meshcap/validate.h"
 #include "src/cli/flags.h"
+#include "src/text.h"
 
 namespace {
 
@@ -59,6 +62,37 @@ int RunKernelCommand(const std::string& prog, const std::string& command,
   return 1;
 }
 
+// Istio's validation probe; exit 126 when the traffic is not captured.
+int RunValidation(const std::string& prog, const meshcap::cli::Invocation& inv,
+                  const meshcap::CapturePolicy& policy,
+                  const std::string& netns) {
+  meshcap::ValidateOptions o;
+  o.netns_path = netns;
+  o.outbound_port = policy.proxy_port();
+  o.inbound_port = policy.inbound_capture_port();
+  if (!policy.proxy_uids().empty()) o.uid = policy.proxy_uids().front();
+  if (!policy.proxy_gids().empty()) o.gid = policy.proxy_gids().front();
+  const auto port = meshcap::internal::ParseDecimal(inv.probe_port, 1, 65535);
+  if (!port.has_value()) {
+    return Fail(prog,
+                absl::InvalidArgumentError("--iptables-probe-port: '" +
+                                           inv.probe_port + "' is not a port"));
+  }
+  o.probe_port = static_cast<uint16_t>(*port);
+  absl::StatusOr<std::chrono::milliseconds> timeout =
+      meshcap::cli::ParseDuration(inv.probe_timeout);
+  if (!timeout.ok()) return Fail(prog, timeout.status());
+  o.timeout = *timeout;
+  absl::Status s = meshcap::ValidateCapture(o);
+  if (!s.ok()) {
+    Fail(prog, s);
+    return 126;
+  }
+  std::printf("%s: validation passed: 127.0.0.6:%u was captured\n",
+              prog.c_str(), static_cast<unsigned>(o.probe_port));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,11 +120,17 @@ int main(int argc, char** argv) {
     std::fputs(text.c_str(), stdout);
     return 0;
   }
+  if (inv->command == "validate") {
+    return RunValidation(prog, *inv, *policy, inv->netns);
+  }
   if (inv->command != "istio-iptables") {
     return RunKernelCommand(prog, inv->command, inv->backend, inv->netns,
                             rules);
   }
   // istio-iptables
+  if (inv->run_validation) {
+    return RunValidation(prog, *inv, *policy, inv->network_namespace);
+  }
   if (inv->skip_rule_apply) return 0;
   if (inv->dry_run) {
     std::string text = inv->native_nftables
