@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// Real connections through the installed rules, with both backends. A pod
+// namespace (this thread's) is joined by a veth pair to a peer namespace:
+//   pod  eth0: 198.51.100.2/24, 203.0.113.2/24, 2001:db8::2/64
+//   peer eth0: 198.51.100.1/24, 198.51.100.53/24, 203.0.113.1/24,
+//              2001:db8::1/64
+// Listeners stand in for the proxy (15001, 15006), the DNS agent (15053),
+// the app and the peer's services.
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "meshcap/compile.h"
+#include "meshcap/engine.h"
+#include "meshcap/policy_json.h"
+#include "meshcap/validate.h"
+#include "tests/testing/netns.h"
+#include "tests/testing/status_matchers.h"
+
+namespace meshcap {
+namespace {
+
+using ::meshcap::testing::IsOk;
+
+constexpr int kWaitMs = 2000;
+
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd, o.fd);
+    return *this;
+  }
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+  bool ok() const { return fd >= 0; }
+};
+
+struct Endpoint {
+  std::string ip;
+  uint16_t port;
+  bool v6() const { return ip.find(':') != std::string::npos; }
+};
+
+sockaddr_storage ToSockaddr(const Endpoint& e, socklen_t* len) {
+  sockaddr_storage ss{};
+  if (e.v6()) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(e.port);
+    inet_pton(AF_INET6, e.ip.c_str(), &a->sin6_addr);
+    *len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(e.port);
+    inet_pton(AF_INET, e.ip.c_str(), &a->sin_addr);
+    *len = sizeof(*a);
+  }
+  return ss;
+}
+
+std::string ToString(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
+    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+  inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
+  return std::string(buf) + ":" + std::to_string(ntohs(a->sin_port));
+}
+
+std::string ToString(const Endpoint& e) {
+  return e.v6() ? "[" + e.ip + "]:" + std::to_string(e.port)
+                : e.ip + ":" + std::to_string(e.port);
+}
+
+// Runs `fn` on a thread inside `netns_fd` (-1: this thread's namespace) with
+// the given identity (-1: unchanged); the thread ends with `fn`.
+void OnThread(int netns_fd, int uid, int gid, const std::function<void()>& fn) {
+  std::thread t([&] {
+    if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) return;
+    if (gid >= 0 && syscall(SYS_setresgid, gid, gid, gid) != 0) return;
+    if (uid >= 0 && syscall(SYS_setresuid, uid, uid, uid) != 0) return;
+    fn();
+  });
+  t.join();
+}
+
+Fd Listen(int netns_fd, int type, const Endpoint& at,
+          bool transparent = false) {
+  Fd fd;
+  OnThread(netns_fd, -1, -1, [&] {
+    Fd s(socket(at.v6() ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0));
+    const int on = 1;
+    setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (transparent) {
+      setsockopt(s.fd, at.v6() ? SOL_IPV6 : SOL_IP,
+                 at.v6() ? IPV6_TRANSPARENT : IP_TRANSPARENT, &on, sizeof(on));
+    }
+    if (at.v6()) {
+      setsockopt(s.fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    }
+    socklen_t len;
+    sockaddr_storage a = ToSockaddr(at, &len);
+    if (bind(s.fd, reinterpret_cast<sockaddr*>(&a), len) != 0) return;
+    if (type == SOCK_STREAM && listen(s.fd, 16) != 0) return;
+    fd = std::move(s);
+  });
+  return fd;
+}
+
+// A TCP connection to `to`, made in `netns_fd` as `uid`/`gid`.
+Fd Connect(const Endpoint& to, int netns_fd = -1, int uid = -1, int gid = -1) {
+  Fd fd;
+  OnThread(netns_fd, uid, gid, [&] {
+    Fd s(socket(to.v6() ? AF_INET6 : AF_INET,
+                SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    socklen_t len;
+    sockaddr_storage a = ToSockaddr(to, &len);
+    if (connect(s.fd, reinterpret_cast<sockaddr*>(&a), len) != 0 &&
+        errno != EINPROGRESS) {
+      return;
+    }
+    pollfd p{s.fd, POLLOUT, 0};
+    int err = 0;
+    socklen_t el = sizeof(err);
+    if (poll(&p, 1, kWaitMs) != 1 ||
+        getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+      return;
+    }
+    fd = std::move(s);
+  });
+  return fd;
+}
+
+// A UDP datagram to `to`, sent in `netns_fd` as `uid`.
+bool SendUdp(const Endpoint& to, int netns_fd = -1, int uid = -1) {
+  bool sent = false;
+  OnThread(netns_fd, uid, -1, [&] {
+    Fd s(socket(to.v6() ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    socklen_t len;
+    sockaddr_storage a = ToSockaddr(to, &len);
+    sent = sendto(s.fd, "q", 1, 0, reinterpret_cast<sockaddr*>(&a), len) == 1;
+  });
+  return sent;
+}
+
+bool Readable(int fd, int ms = kWaitMs) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, ms) == 1;
+}
+
+Fd Accept(const Fd& listener, int ms = kWaitMs) {
+  if (!Readable(listener.fd, ms)) return Fd();
+  return Fd(accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC));
+}
+
+std::string OriginalDst(const Fd& fd, bool v6) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  const int r =
+      v6 ? getsockopt(fd.fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss, &len)
+         : getsockopt(fd.fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len);
+  return r == 0 ? ToString(ss) : std::string("(none: ") + strerror(errno) + ")";
+}
+
+std::string LocalAddr(const Fd& fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  getsockname(fd.fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  return ToString(ss);
+}
+
+const Endpoint kPeer{"198.51.100.1", 8080};
+const Endpoint kPeerOther{"203.0.113.1", 8080};
+const Endpoint kPeer6{"2001:db8::1", 8080};
+const Endpoint kResolver{"198.51.100.53", 53};
+
+class TrafficTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    if (!::meshcap::testing::HaveProgram("ip")) GTEST_SKIP() << "no ip";
+    pod_ = std::make_unique<::meshcap::testing::ScopedNetns>();
+    if (!pod_->ok()) GTEST_SKIP() << pod_->error();
+    peer_ = std::make_unique<::meshcap::testing::DetachedNetns>();
+    ASSERT_TRUE(peer_->ok());
+    Sh("ip link add eth0 type veth peer name eth0 netns " + peer_->path());
+    Sh("ip addr add 198.51.100.2/24 dev eth0 && "
+       "ip addr add 203.0.113.2/24 dev eth0 && "
+       "ip -6 addr add 2001:db8::2/64 dev eth0 nodad && ip link set eth0 up");
+    ShPeer(
+        "ip addr add 198.51.100.1/24 dev eth0 && "
+        "ip addr add 198.51.100.53/24 dev eth0 && "
+        "ip addr add 203.0.113.1/24 dev eth0 && "
+        "ip -6 addr add 2001:db8::1/64 dev eth0 nodad && "
+        "ip link set eth0 up");
+    proxy_out_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15001});
+    proxy_in_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15006});
+    proxy_out6_ = Listen(-1, SOCK_STREAM, {"::", 15001});
+    proxy_in6_ = Listen(-1, SOCK_STREAM, {"::", 15006});
+    peer_svc_ = Listen(peer_->fd(), SOCK_STREAM, {"0.0.0.0", 8080});
+    peer_svc6_ = Listen(peer_->fd(), SOCK_STREAM, {"::", 8080});
+    ASSERT_TRUE(proxy_out_.ok() && proxy_in_.ok() && proxy_out6_.ok() &&
+                proxy_in6_.ok() && peer_svc_.ok() && peer_svc6_.ok());
+  }
+
+  void TearDown() override {
+    engine_.reset();
+    peer_.reset();
+    pod_.reset();
+  }
+
+  void Sh(const std::string& cmd) {
+    auto r = ::meshcap::testing::Shell(cmd);
+    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+  }
+  void ShPeer(const std::string& cmd) {
+    auto r = ::meshcap::testing::ShellIn(peer_->fd(), cmd);
+    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+  }
+
+  // Applies an Istio Config (JSON) with the backend under test.
+  void Apply(const std::string& json) {
+    absl::StatusOr<CapturePolicy> p = PolicyFromJson(json);
+    ASSERT_THAT(p, IsOk()) << json;
+    EngineOptions o;
+    o.backend = GetParam();
+    auto e = Engine::Create(o);
+    ASSERT_THAT(e, IsOk());
+    engine_ = *std::move(e);
+    ASSERT_THAT(engine_->Apply(Compile(*p)), IsOk());
+  }
+
+  // Expects a connection to `to` from the pod to land on the outbound
+  // proxy with `to` as its original destination.
+  void ExpectCaptured(const Endpoint& to, int uid = -1, int gid = -1) {
+    Fd c = Connect(to, -1, uid, gid);
+    ASSERT_TRUE(c.ok()) << "connect to " << ToString(to);
+    Fd got = Accept(to.v6() ? proxy_out6_ : proxy_out_);
+    ASSERT_TRUE(got.ok()) << ToString(to) << " did not reach the proxy";
+    EXPECT_EQ(OriginalDst(got, to.v6()), ToString(to));
+    EXPECT_FALSE(Readable((to.v6() ? peer_svc6_ : peer_svc_).fd, 50))
+        << "the peer saw it too";
+  }
+
+  // Expects a connection to `to` from the pod to reach the peer itself.
+  void ExpectDirect(const Endpoint& to, int uid = -1, int gid = -1) {
+    Fd c = Connect(to, -1, uid, gid);
+    ASSERT_TRUE(c.ok()) << "connect to " << ToString(to);
+    Fd got = Accept(to.v6() ? peer_svc6_ : peer_svc_);
+    ASSERT_TRUE(got.ok()) << ToString(to) << " did not reach the peer";
+    EXPECT_FALSE(Readable((to.v6() ? proxy_out6_ : proxy_out_).fd, 50))
+        << "the proxy saw it";
+  }
+
+  std::unique_ptr<::meshcap::testing::ScopedNetns> pod_;
+  std::unique_ptr<::meshcap::testing::DetachedNetns> peer_;
+  std::unique_ptr<Engine> engine_;
+  Fd proxy_out_, proxy_in_, proxy_out6_, proxy_in6_, peer_svc_, peer_svc6_;
+};
+
+constexpr char kIstioInit[] =
+    R"({"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*",
+        "InboundPortsExclude": "15090,15021,15020", "EnableIPv6": true})";
+
+TEST_P(TrafficTest, OutboundLandsOnTheProxyWithItsOriginalDestination) {
+  Apply(kIstioInit);
+  ExpectCaptured(kPeer);
+  ExpectCaptured(kPeer6);
+}
+
+TEST_P(TrafficTest, TheProxyUidAndGidGoDirect) {
+  Apply(kIstioInit);
+  ExpectDirect(kPeer, /*uid=*/1337, /*gid=*/1337);
+  ExpectDirect(kPeer, /*uid=*/4242, /*gid=*/1337);
+  ExpectDirect(kPeer6, /*uid=*/1337, /*gid=*/1337);
+  ExpectCaptured(kPeer, /*uid=*/4242, /*gid=*/4242);
+}
+
+TEST_P(TrafficTest, ExcludedCidrsAndPortsGoDirect) {
+  Apply(R"({"OutboundIPRangesInclude": "*",
+            "OutboundIPRangesExclude": "203.0.113.0/24",
+            "OutboundPortsExclude": "8081"})");
+  ExpectDirect(kPeerOther);
+  ExpectCaptured(kPeer);
+  Fd other = Listen(peer_->fd(), SOCK_STREAM, {"198.51.100.1", 8081});
+  ASSERT_TRUE(other.ok());
+  Fd c = Connect({"198.51.100.1", 8081});
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(Accept(other).ok()) << "port 8081 is excluded";
+}
+
+TEST_P(TrafficTest, WithAnIncludeListOnlyListedDestinationsAreCaptured) {
+  Apply(R"({"OutboundIPRangesInclude": "203.0.113.0/24"})");
+  ExpectCaptured(kPeerOther);
+  ExpectDirect(kPeer);
+  // Ports are an include list of their own: with no CIDR include, only the
+  // listed port is captured (with `*` everything would be).
+  Apply(R"({"OutboundIPRangesInclude": "", "OutboundPortsInclude": "8080"})");
+  ExpectCaptured(kPeer);
+  Fd other = Listen(peer_->fd(), SOCK_STREAM, {"198.51.100.1", 8081});
+  ASSERT_TRUE(other.ok());
+  Fd c = Connect({"198.51.100.1", 8081});
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(Accept(other).ok()) << "only port 8080 is captured";
+}
+
+TEST_P(TrafficTest, InboundLandsOnTheInboundPortAndExclusionsReachTheApp) {
+  Apply(R"({"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*",
+            "InboundPortsExclude": "9091", "EnableIPv6": true})");
+  for (const char* addr : {"198.51.100.2", "2001:db8::2"}) {
+    const Endpoint app{addr, 9090};
+    Fd c = Connect(app, peer_->fd());
+    ASSERT_TRUE(c.ok()) << ToString(app);
+    Fd got = Accept(app.v6() ? proxy_in6_ : proxy_in_);
+    ASSERT_TRUE(got.ok()) << ToString(app) << " did not reach 15006";
+    EXPECT_EQ(OriginalDst(got, app.v6()), ToString(app));
+  }
+  for (uint16_t port : {9091, 15008}) {
+    Fd own = Listen(-1, SOCK_STREAM, {"0.0.0.0", port});
+    ASSERT_TRUE(own.ok());
+    Fd c = Connect({"198.51.100.2", port}, peer_->fd());
+    ASSERT_TRUE(c.ok()) << port;
+    EXPECT_TRUE(Accept(own).ok()) << "port " << port << " was captured";
+  }
+}
+
+TEST_P(TrafficTest, TproxyDeliversToATransparentListenerAndRepliesFlow) {
+  Apply(R"({"InboundInterceptionMode": "TPROXY", "InboundPortsInclude": "*",
+            "EnableIPv6": true})");
+  // The inbound port 15006 now belongs to a transparent listener.
+  proxy_in_ = Fd();
+  Fd tproxy = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15006}, /*transparent=*/true);
+  ASSERT_TRUE(tproxy.ok());
+  const Endpoint app{"198.51.100.2", 9090};
+  Fd c = Connect(app, peer_->fd());
+  ASSERT_TRUE(c.ok());
+  Fd got = Accept(tproxy);
+  ASSERT_TRUE(got.ok()) << "the TPROXY listener got nothing";
+  EXPECT_EQ(LocalAddr(got), ToString(app));  // the original destination
+  ASSERT_EQ(write(got.fd, "pong", 4), 4);
+  ASSERT_TRUE(Readable(c.fd));
+  char buf[8] = {};
+  EXPECT_EQ(read(c.fd, buf, sizeof(buf)), 4);
+  EXPECT_STREQ(buf, "pong");
+}
+
+TEST_P(TrafficTest, DnsReachesTheAgentAndTheAgentReachesTheResolver) {
+  Apply(R"({"OutboundIPRangesInclude": "*", "RedirectDNS": true,
+            "DNSServersV4": "198.51.100.53"})");
+  Fd agent_udp = Listen(-1, SOCK_DGRAM, {"0.0.0.0", 15053});
+  Fd agent_tcp = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15053});
+  Fd resolver = Listen(peer_->fd(), SOCK_DGRAM, kResolver);
+  ASSERT_TRUE(agent_udp.ok() && agent_tcp.ok() && resolver.ok());
+  ASSERT_TRUE(SendUdp(kResolver));
+  EXPECT_TRUE(Readable(agent_udp.fd)) << "UDP 53 did not reach 15053";
+  Fd c = Connect(kResolver);
+  ASSERT_TRUE(c.ok());
+  Fd got = Accept(agent_tcp);
+  ASSERT_TRUE(got.ok()) << "TCP 53 did not reach 15053";
+  EXPECT_EQ(OriginalDst(got, false), ToString(kResolver));
+  // The agent itself (proxy UID) asks upstream.
+  ASSERT_TRUE(SendUdp(kResolver, -1, /*uid=*/1337));
+  EXPECT_TRUE(Readable(resolver.fd)) << "the agent's query was captured";
+}
+
+TEST_P(TrafficTest, AnExcludedInterfaceIsNotCaptured) {
+  Apply(R"({"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*",
+            "ExcludeInterfaces": "eth0"})");
+  ExpectDirect(kPeer);
+  Fd own = Listen(-1, SOCK_STREAM, {"0.0.0.0", 9090});
+  ASSERT_TRUE(own.ok());
+  Fd c = Connect({"198.51.100.2", 9090}, peer_->fd());
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(Accept(own).ok()) << "inbound on eth0 was captured";
+}
+
+TEST_P(TrafficTest, ValidateProbePassesAfterApplyAndFailsWithout) {
+  // The probe brings its own listeners on 127.0.0.1:15001/15006.
+  proxy_out_ = Fd();
+  proxy_in_ = Fd();
+  ValidateOptions o;
+  o.timeout = std::chrono::milliseconds(600);
+  EXPECT_THAT(ValidateCapture(o), ::meshcap::testing::StatusIs(
+                                      absl::StatusCode::kDeadlineExceeded,
+                                      ::testing::HasSubstr("not captured")));
+  Apply(kIstioInit);
+  o.timeout = std::chrono::milliseconds(5000);
+  EXPECT_THAT(ValidateCapture(o), IsOk());
+  // And through the namespace's fd, as a node agent would call it.
+  o.netns_fd = pod_->fd();
+  EXPECT_THAT(ValidateCapture(o), IsOk());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TrafficTest,
+                         ::testing::Values("nftables", "iptables-legacy"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "nftables"
+                                      ? "nftables"
+                                      : "iptables_legacy";
+                         });
+
+}  // namespace
+}  // namespace meshcap
