@@ -131,5 +131,21 @@ TEST_F(CliSystemTest, IstioIptablesForcedLegacyAppliesAndCleansUp) {
   EXPECT_THAT(r.output, HasSubstr("no iptables-nft backend"));
 }
 
+TEST_F(CliSystemTest, ValidateExits126WithoutRulesAndPassesAfterApply) {
+  CommandResult r = Shell(kMeshcap + " validate --probe-timeout=300ms");
+  EXPECT_EQ(r.exit_code, 126) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("was not captured"));
+  ::meshcap::testing::DetachedNetns pod;
+  ASSERT_TRUE(pod.ok());
+  r = Shell(kMeshcap + " apply --backend=nftables --netns=" + pod.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Shell(kMeshcap + " validate --netns=" + pod.path());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("validation passed"));
+  r = Shell(kMeshcap + " validate --probe-timeout=5 --netns=" + pod.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("duration '5'"));
+}
+
 }  // namespace
 }  // namespace meshcap
