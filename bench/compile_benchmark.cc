@@ -5,23 +5,14 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench/bench_util.h"
 #include "meshcap/compile.h"
 #include "meshcap/policy.h"
 #include "meshcap/render.h"
 
 namespace {
 
-meshcap::PolicyBuilder IstioInit() {
-  meshcap::PolicyBuilder b;
-  b.SetProxyPort("15001")
-      .SetInboundCapturePort("15006")
-      .SetProxyUids("1337")
-      .SetInterceptMode("REDIRECT")
-      .SetOutboundCidrsInclude("*")
-      .SetInboundPorts("*")
-      .SetInboundPortsExclude("15090,15021,15020");
-  return b;
-}
+using ::meshcap::bench::IstioInit;
 
 meshcap::PolicyBuilder Heavy() {
   meshcap::PolicyBuilder b = IstioInit();

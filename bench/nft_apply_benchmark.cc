@@ -17,11 +17,9 @@
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <sched.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -30,48 +28,19 @@
 
 #include "backends/nftables/nft_backend.h"
 #include "backends/nftables/nft_lower.h"
+#include "bench/bench_util.h"
 #include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/policy.h"
 #include "meshcap/render.h"
 
-extern char** environ;
-
 namespace {
 
+using ::meshcap::bench::RunProgram;
+using ::meshcap::bench::WriteTemp;
+
 meshcap::RuleSet IstioInitRules() {
-  meshcap::PolicyBuilder b;
-  b.SetProxyPort("15001")
-      .SetInboundCapturePort("15006")
-      .SetProxyUids("1337")
-      .SetInterceptMode("REDIRECT")
-      .SetOutboundCidrsInclude("*")
-      .SetInboundPorts("*")
-      .SetInboundPortsExclude("15090,15021,15020")
-      .SetIpv6(true);
-  return meshcap::Compile(*b.Build());
-}
-
-int RunProgram(const char* const argv[]) {
-  pid_t pid;
-  if (posix_spawnp(&pid, argv[0], nullptr, nullptr,
-                   const_cast<char* const*>(argv), environ) != 0) {
-    return -1;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string WriteTemp(const std::string& text) {
-  char path[] = "/tmp/meshcap-bench-XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0 || write(fd, text.data(), text.size()) !=
-                    static_cast<ssize_t>(text.size())) {
-    std::abort();
-  }
-  close(fd);
-  return path;
+  return ::meshcap::bench::IstioInitDualStackRules();
 }
 
 // An empty ruleset plus `n` foreign rules in `table ip foreign`.

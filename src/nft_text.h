@@ -13,6 +13,11 @@
 
 namespace meshcap::internal {
 
+// "filter", "nat", "route".
+const char* NftChainTypeName(ChainType type);
+// "prerouting", "output".
+const char* NftHookName(Hook hook);
+
 // "tcp dport != { 53, 15008 }".
 std::string NftMatchText(const Match& match);
 // "counter redirect to :15001"; the scope picks `tproxy ip` or `tproxy ip6`.

@@ -33,22 +33,6 @@ const char* CtStateName(CtState s) {
   return "?";
 }
 
-const char* HookName(Hook h) {
-  return h == Hook::kPrerouting ? "prerouting" : "output";
-}
-
-const char* ChainTypeName(ChainType t) {
-  switch (t) {
-    case ChainType::kFilter:
-      return "filter";
-    case ChainType::kNat:
-      return "nat";
-    case ChainType::kRoute:
-      return "route";
-  }
-  return "?";
-}
-
 struct MatchPrinter {
   std::string& out;
 
@@ -137,6 +121,22 @@ struct VerdictPrinter {
 
 namespace internal {
 
+const char* NftHookName(Hook h) {
+  return h == Hook::kPrerouting ? "prerouting" : "output";
+}
+
+const char* NftChainTypeName(ChainType t) {
+  switch (t) {
+    case ChainType::kFilter:
+      return "filter";
+    case ChainType::kNat:
+      return "nat";
+    case ChainType::kRoute:
+      return "route";
+  }
+  return "filter";
+}
+
 std::string NftMatchText(const Match& match) {
   std::string out;
   std::visit(MatchPrinter{out}, match);
@@ -184,8 +184,9 @@ std::string RenderNftables(const RuleSet& rules) {
       absl::StrAppend(&out, "add chain inet ", table, " ",
                       NftablesChainName(c.name));
       if (c.is_base()) {
-        absl::StrAppend(&out, " { type ", ChainTypeName(c.type), " hook ",
-                        HookName(*c.hook), " priority ", c.priority, " ; }");
+        absl::StrAppend(&out, " { type ", internal::NftChainTypeName(c.type),
+                        " hook ", internal::NftHookName(*c.hook), " priority ",
+                        c.priority, " ; }");
       }
       out += '\n';
     }

@@ -51,12 +51,8 @@ absl::Status ExplainError(const Batch& batch, const BatchError& e,
       if (unsupported && c.is_base()) {
         return absl::UnavailableError(absl::StrCat(
             what, ": the kernel cannot hold base chain ", m->table, "/",
-            m->chain->name, " (type ",
-            c.type == ChainType::kNat
-                ? "nat"
-                : (c.type == ChainType::kRoute ? "route" : "filter"),
-            " hook ", *c.hook == Hook::kPrerouting ? "prerouting" : "output",
-            "): ", kernel_text));
+            m->chain->name, " (type ", internal::NftChainTypeName(c.type),
+            " hook ", internal::NftHookName(*c.hook), "): ", kernel_text));
       }
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": the kernel refused chain ", m->table, "/",

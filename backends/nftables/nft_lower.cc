@@ -43,18 +43,6 @@ constexpr uint32_t kBigEndianTag = 2;
 // building it; no message of ours comes near.
 constexpr size_t kMessageRoom = 64 * 1024;
 
-const char* ChainTypeName(ChainType t) {
-  switch (t) {
-    case ChainType::kFilter:
-      return "filter";
-    case ChainType::kNat:
-      return "nat";
-    case ChainType::kRoute:
-      return "route";
-  }
-  return "filter";
-}
-
 uint8_t IpProto(L4Proto p) {
   return p == L4Proto::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
 }
@@ -537,7 +525,8 @@ absl::StatusOr<LoweredRuleSet> Lower(const RuleSet& rules) {
                             *c.hook == Hook::kPrerouting ? NF_INET_PRE_ROUTING
                                                          : NF_INET_LOCAL_OUT);
         nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c.priority);
-        nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, ChainTypeName(c.type));
+        nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE,
+                            internal::NftChainTypeName(c.type));
       }
     }
 

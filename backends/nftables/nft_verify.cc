@@ -368,10 +368,7 @@ void DiffTable(const LoweredTable& want, ActualTable& have,
         spec.is_base(),
         spec.is_base() && *spec.hook == Hook::kPrerouting ? NF_INET_PRE_ROUTING
                                                           : NF_INET_LOCAL_OUT,
-        spec.priority,
-        spec.type == ChainType::kNat
-            ? "nat"
-            : (spec.type == ChainType::kRoute ? "route" : "filter"));
+        spec.priority, internal::NftChainTypeName(spec.type));
     if (ac == nullptr) {
       out->push_back(
           {Difference::Kind::kMissing, want.name, c.name, 0, want_spec, ""});

@@ -13,6 +13,7 @@
 #include "meshcap/policy_json.h"
 #include "meshcap/render.h"
 #include "tests/testing/conformance.h"
+#include "tests/testing/kernel.h"
 #include "tests/testing/status_matchers.h"
 
 namespace meshcap {
@@ -67,14 +68,9 @@ std::vector<ConformanceCase> Cases() {
   return cases;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Istio, RenderConformanceTest, ::testing::ValuesIn(Cases()),
-    [](const ::testing::TestParamInfo<ConformanceCase>& info) {
-      std::string n = info.param.name;
-      for (char& ch : n)
-        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Istio, RenderConformanceTest,
+                         ::testing::ValuesIn(Cases()),
+                         ::meshcap::testing::CaseName);
 
 // The corpus must be there: a silent zero-case run would pass anything.
 TEST(RenderConformanceCorpus, HasAllCases) {

@@ -21,6 +21,7 @@
 #include "meshcap/engine.h"
 #include "meshcap/policy_json.h"
 #include "tests/testing/conformance.h"
+#include "tests/testing/kernel.h"
 #include "tests/testing/netns.h"
 #include "tests/testing/status_matchers.h"
 
@@ -28,6 +29,7 @@ namespace meshcap {
 namespace {
 
 using ::meshcap::testing::CommandResult;
+using ::meshcap::testing::CompileJson;
 using ::meshcap::testing::ConformanceCase;
 using ::meshcap::testing::IsOk;
 using ::meshcap::testing::ScopedNetns;
@@ -96,12 +98,6 @@ void Restore(const char* tool, const std::string& text) {
   CommandResult r = Sh(std::string(tool) + " --noflush " + path);
   unlink(path);
   ASSERT_EQ(r.exit_code, 0) << r.output << "\n" << text;
-}
-
-RuleSet CompileJson(const std::string& json = "{}") {
-  absl::StatusOr<CapturePolicy> p = PolicyFromJson(json);
-  EXPECT_THAT(p, IsOk()) << json;
-  return p.ok() ? Compile(*p) : RuleSet{};
 }
 
 constexpr char kTproxyAll[] =
@@ -209,12 +205,7 @@ TEST_P(IptConformanceTest, KernelTablesEqualIstioGolden) {
 INSTANTIATE_TEST_SUITE_P(
     Istio, IptConformanceTest,
     ::testing::ValuesIn(::meshcap::testing::LoadConformanceCases()),
-    [](const ::testing::TestParamInfo<ConformanceCase>& info) {
-      std::string n = info.param.name;
-      for (char& ch : n)
-        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return n;
-    });
+    ::meshcap::testing::CaseName);
 
 // --- Idempotence, replacement, removal, foreign rules
 // --------------------------

@@ -17,6 +17,7 @@
 #include "meshcap/policy.h"
 #include "meshcap/policy_json.h"
 #include "tests/testing/conformance.h"
+#include "tests/testing/kernel.h"
 #include "tests/testing/netns.h"
 #include "tests/testing/status_matchers.h"
 
@@ -24,6 +25,7 @@ namespace meshcap {
 namespace {
 
 using ::meshcap::testing::CommandResult;
+using ::meshcap::testing::CompileJson;
 using ::meshcap::testing::ConformanceCase;
 using ::meshcap::testing::IsOk;
 using ::meshcap::testing::ScopedNetns;
@@ -60,13 +62,6 @@ void LoadNft(const std::string& text) {
   CommandResult r = Sh(std::string("nft -f ") + path);
   unlink(path);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-}
-
-// A policy from Istio's Config fields (JSON), compiled.
-RuleSet CompileJson(const std::string& json = "{}") {
-  absl::StatusOr<CapturePolicy> p = PolicyFromJson(json);
-  EXPECT_THAT(p, IsOk()) << json;
-  return p.ok() ? Compile(*p) : RuleSet{};
 }
 
 constexpr char kTproxyAll[] =
@@ -171,12 +166,7 @@ TEST_P(NftConformanceTest, KernelRulesetEqualsIstioGolden) {
 INSTANTIATE_TEST_SUITE_P(
     Istio, NftConformanceTest,
     ::testing::ValuesIn(::meshcap::testing::LoadConformanceCases()),
-    [](const ::testing::TestParamInfo<ConformanceCase>& info) {
-      std::string n = info.param.name;
-      for (char& ch : n)
-        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return n;
-    });
+    ::meshcap::testing::CaseName);
 
 // --- Idempotence, replacement, removal ---------------------------------------
 

@@ -11,12 +11,14 @@
 #include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/policy_json.h"
+#include "tests/testing/kernel.h"
 #include "tests/testing/netns.h"
 #include "tests/testing/status_matchers.h"
 
 namespace meshcap {
 namespace {
 
+using ::meshcap::testing::CompileJson;
 using ::meshcap::testing::IsOk;
 using ::meshcap::testing::ScopedNetns;
 using ::meshcap::testing::StatusIs;
@@ -36,12 +38,6 @@ int Count(const std::string& text, const std::string& needle) {
     ++n;
   }
   return n;
-}
-
-RuleSet CompileJson(const std::string& json) {
-  absl::StatusOr<CapturePolicy> p = PolicyFromJson(json);
-  EXPECT_THAT(p, IsOk()) << json;
-  return p.ok() ? Compile(*p) : RuleSet{};
 }
 
 constexpr char kTproxy[] =
@@ -138,11 +134,7 @@ TEST_P(RoutingTest, AFailedFirewallTakesBackOnlyWhatThisApplyAdded) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, RoutingTest,
                          ::testing::Values("nftables", "iptables-legacy"),
-                         [](const auto& info) {
-                           return std::string(info.param) == "nftables"
-                                      ? "nftables"
-                                      : "iptables_legacy";
-                         });
+                         ::meshcap::testing::BackendName);
 
 }  // namespace
 }  // namespace meshcap

@@ -33,6 +33,7 @@
 #include "meshcap/engine.h"
 #include "meshcap/policy_json.h"
 #include "meshcap/validate.h"
+#include "tests/testing/kernel.h"
 #include "tests/testing/netns.h"
 #include "tests/testing/status_matchers.h"
 
@@ -419,11 +420,7 @@ TEST_P(TrafficTest, ValidateProbePassesAfterApplyAndFailsWithout) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrafficTest,
                          ::testing::Values("nftables", "iptables-legacy"),
-                         [](const auto& info) {
-                           return std::string(info.param) == "nftables"
-                                      ? "nftables"
-                                      : "iptables_legacy";
-                         });
+                         ::meshcap::testing::BackendName);
 
 }  // namespace
 }  // namespace meshcap

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// What the benchmark programs share: the istio-init policy and running the
+// subprocess tools they are compared with.
+
+#ifndef MESHCAP_BENCH_BENCH_UTIL_H_
+#define MESHCAP_BENCH_BENCH_UTIL_H_
+
+#include <string>
+
+#include "meshcap/policy.h"
+#include "meshcap/rule_set.h"
+
+namespace meshcap::bench {
+
+// istio-init's defaults: -p 15001 -z 15006 -u 1337 -m REDIRECT -i '*' -b '*'
+// -d 15090,15021,15020.
+PolicyBuilder IstioInit();
+
+// The istio-init policy with IPv4 and IPv6, compiled.
+RuleSet IstioInitDualStackRules();
+
+// Runs argv (searched on PATH) and returns its exit status, -1 on failure.
+int RunProgram(const char* const argv[]);
+
+// Writes `text` to a new temporary file and returns its path.
+std::string WriteTemp(const std::string& text);
+
+}  // namespace meshcap::bench
+
+#endif  // MESHCAP_BENCH_BENCH_UTIL_H_

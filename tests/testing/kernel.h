@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Small helpers the kernel tests share.
+
+#ifndef MESHCAP_TESTS_TESTING_KERNEL_H_
+#define MESHCAP_TESTS_TESTING_KERNEL_H_
+
+#include <cctype>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "meshcap/compile.h"
+#include "meshcap/policy_json.h"
+#include "tests/testing/conformance.h"
+#include "tests/testing/status_matchers.h"
+
+namespace meshcap::testing {
+
+// A policy from Istio's Config fields (JSON), compiled; a bad policy fails
+// the test and gives an empty set.
+inline RuleSet CompileJson(const std::string& json = "{}") {
+  absl::StatusOr<CapturePolicy> p = PolicyFromJson(json);
+  EXPECT_THAT(p, IsOk()) << json;
+  return p.ok() ? Compile(*p) : RuleSet{};
+}
+
+// gtest parameter names: "ip-range" -> "ip_range", "iptables-legacy" ->
+// "iptables_legacy".
+inline std::string TestName(std::string name) {
+  for (char& ch : name) {
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name;
+}
+
+inline std::string CaseName(
+    const ::testing::TestParamInfo<ConformanceCase>& info) {
+  return TestName(info.param.name);
+}
+
+inline std::string BackendName(
+    const ::testing::TestParamInfo<const char*>& info) {
+  return TestName(info.param);
+}
+
+}  // namespace meshcap::testing
+
+#endif  // MESHCAP_TESTS_TESTING_KERNEL_H_
