@@ -142,12 +142,9 @@ absl::Status Engine::Apply(const RuleSet& rules, const ApplyOptions& options) {
     }
     return s;
   }
-  const bool same =
-      known_routing_.has_value() && known_routing_->ipv6 == rules.ipv6 &&
-      known_routing_->routing.has_value() == rules.routing.has_value() &&
-      (!rules.routing.has_value() ||
-       (known_routing_->routing->mark == rules.routing->mark &&
-        known_routing_->routing->table == rules.routing->table));
+  const bool same = known_routing_.has_value() &&
+                    known_routing_->ipv6 == rules.ipv6 &&
+                    known_routing_->routing == rules.routing;
   if (!same) {
     // Routing an earlier policy of ours left and this one does not want.
     MESHCAP_RETURN_IF_ERROR(internal::RunInNetns(

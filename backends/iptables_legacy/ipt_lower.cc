@@ -57,10 +57,8 @@ uint16_t CtStateBits(const CtStateMatch& m) {
 // Builds one entry: the fixed header, then matches, then the target.
 class EntryWriter {
  public:
-  explicit EntryWriter(IpFamily family)
-      : v6_(family == IpFamily::kIpv6),
-        header_(v6_ ? sizeof(ip6t_entry) : sizeof(ipt_entry)) {
-    bytes_.assign(header_, 0);
+  explicit EntryWriter(IpFamily family) : v6_(family == IpFamily::kIpv6) {
+    bytes_.assign(v6_ ? sizeof(ip6t_entry) : sizeof(ipt_entry), 0);
     if (v6_) {
       e6()->nfcache = kOwnerTag;
     } else {
@@ -174,7 +172,6 @@ class EntryWriter {
   }
 
   bool v6_;
-  size_t header_;
   std::vector<uint8_t> bytes_;
 };
 

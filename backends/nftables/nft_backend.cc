@@ -67,9 +67,9 @@ absl::Status ExplainError(const Batch& batch, const BatchError& e,
       for (size_t i = 0; i < m->expr_spans.size(); ++i) {
         const auto [begin, end] = m->expr_spans[i];
         if (e.attr_offset >= begin && e.attr_offset < end) {
-          absl::StrAppend(&where, ", expression ", i + 1, " from `",
-                          r.expr_origins[i], "`");
-          expr_name = r.expr_origins[i];
+          expr_name = OriginText(r, i);
+          absl::StrAppend(&where, ", expression ", i + 1, " from `", expr_name,
+                          "`");
           break;
         }
       }
@@ -144,8 +144,8 @@ absl::Status NftablesBackend::Send(const Batch& batch,
 
 absl::StatusOr<Batch> NftablesBackend::BuildBatch(const RuleSet& rules) {
   MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet lowered, Lower(rules));
-  // The batch points into `lowered` only for error reports; keep a copy of
-  // nothing else. Callers that need reports use Apply.
+  // The message records point into `lowered`, which dies here; only the
+  // bytes are kept (the benchmark replays them). Apply keeps both.
   Batch batch = BuildApplyBatch(lowered, 1, std::nullopt);
   batch.messages.clear();
   return batch;

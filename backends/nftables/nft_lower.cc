@@ -64,10 +64,10 @@ uint32_t CtStateBit(CtState s) {
 // Builds one rule's expressions, remembering where each came from.
 class ExprWriter {
  public:
-  ExprWriter(nftnl_rule* rule, std::vector<std::string>* origins)
+  ExprWriter(nftnl_rule* rule, std::vector<int16_t>* origins)
       : rule_(rule), origins_(origins) {}
 
-  void SetOrigin(std::string origin) { origin_ = std::move(origin); }
+  void SetOrigin(int16_t origin) { origin_ = origin; }
 
   void MetaLoad(uint32_t key) {
     nftnl_expr* e = New("meta");
@@ -163,8 +163,8 @@ class ExprWriter {
   }
 
   nftnl_rule* rule_;
-  std::vector<std::string>* origins_;
-  std::string origin_;
+  std::vector<int16_t>* origins_;
+  int16_t origin_ = kOriginVerdict;
 };
 
 // Lowers one IR rule the way nft lowers its text.
@@ -177,9 +177,9 @@ class RuleLowering {
         next_set_id_(next_set_id) {}
 
   absl::Status Run(const Rule& rule) {
-    for (const Match& m : rule.matches) {
-      w_.SetOrigin(internal::NftMatchText(m));
-      absl::Status s = std::visit(*this, m);
+    for (size_t i = 0; i < rule.matches.size(); ++i) {
+      w_.SetOrigin(static_cast<int16_t>(i));
+      absl::Status s = std::visit(*this, rule.matches[i]);
       if (!s.ok()) return s;
     }
     LowerVerdict(rule);
@@ -326,26 +326,23 @@ class RuleLowering {
   }
 
   void LowerVerdict(const Rule& rule) {
-    w_.SetOrigin("counter");
-    std::string text = internal::NftVerdictText(rule.verdict, rule.scope);
-    // NftVerdictText starts with "counter " except for TPROXY.
-    if (text.rfind("counter ", 0) == 0) text = text.substr(8);
+    w_.SetOrigin(kOriginCounter);
     const auto& v = rule.verdict;
     if (const auto* t = std::get_if<TproxyVerdict>(&v)) {
-      w_.SetOrigin(text);
+      w_.SetOrigin(kOriginVerdict);
       const uint16_t port = htons(t->port);
       w_.Immediate(&port, 2);
       w_.Tproxy(rule.scope == Scope::kIpv6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
       w_.Immediate(&t->mark, 4);
       w_.MetaSet(NFT_META_MARK);
-      w_.SetOrigin("counter");
+      w_.SetOrigin(kOriginCounter);
       w_.Counter();
-      w_.SetOrigin("accept");
+      w_.SetOrigin(kOriginVerdict);
       w_.Verdict(NF_ACCEPT);
       return;
     }
     w_.Counter();
-    w_.SetOrigin(text);
+    w_.SetOrigin(kOriginVerdict);
     if (const auto* j = std::get_if<JumpVerdict>(&v)) {
       const std::string chain = NftablesChainName(j->chain);
       w_.Verdict(NFT_JUMP, &chain);
@@ -490,6 +487,16 @@ void ResetOurTables(BatchWriter& w) {
 }
 
 }  // namespace
+
+std::string OriginText(const LoweredRule& rule, size_t expr) {
+  const int16_t origin = rule.expr_origins.at(expr);
+  if (origin >= 0) return internal::NftMatchText(rule.source->matches[origin]);
+  if (origin == kOriginCounter) return "counter";
+  std::string text =
+      internal::NftVerdictText(rule.source->verdict, rule.source->scope);
+  // NftVerdictText starts with "counter " except for TPROXY.
+  return text.rfind("counter ", 0) == 0 ? text.substr(8) : text;
+}
 
 const MessageInfo* Batch::FindSeq(uint32_t seq) const {
   for (const MessageInfo& m : messages) {

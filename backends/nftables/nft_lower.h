@@ -48,14 +48,18 @@ struct LoweredSet {
   NftnlPtr<nftnl_set> set;  // with its elements
 };
 
+inline constexpr int16_t kOriginCounter = -1;
+inline constexpr int16_t kOriginVerdict = -2;
+
 struct LoweredRule {
   std::string chain;   // nftables chain name
   int position = 0;    // 1-based within the chain
   const Rule* source;  // the IR rule
   NftnlPtr<nftnl_rule> rule;
-  // For each expression of `rule`, the nft text it lowers ("ip daddr !=
-  // 127.0.0.1/32", "counter", "redirect to :15001").
-  std::vector<std::string> expr_origins;
+  // For each expression of `rule`, where it came from: the index of a match
+  // of `source`, or kOriginCounter / kOriginVerdict. The text is rendered
+  // only when an error needs it (OriginText), not on every apply.
+  std::vector<int16_t> expr_origins;
   std::optional<size_t> set;  // index into LoweredTable::sets
 };
 
@@ -77,6 +81,10 @@ struct LoweredTable {
 struct LoweredRuleSet {
   std::vector<LoweredTable> tables;
 };
+
+// The nft text expression `expr` of `rule` lowers: "ip daddr !=
+// 127.0.0.1/32", "counter", "jump istio-output".
+std::string OriginText(const LoweredRule& rule, size_t expr);
 
 // Lowers `rules`. Fails with kInvalidArgument on IR that no kernel could
 // take (an interface name longer than 15 bytes, a rule in an undeclared

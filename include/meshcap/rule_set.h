@@ -202,6 +202,13 @@ struct MESHCAP_EXPORT Table {
 struct PolicyRouting {
   uint32_t mark = 1337;
   uint32_t table = 133;
+
+  friend bool operator==(const PolicyRouting& a, const PolicyRouting& b) {
+    return a.mark == b.mark && a.table == b.table;
+  }
+  friend bool operator!=(const PolicyRouting& a, const PolicyRouting& b) {
+    return !(a == b);
+  }
 };
 
 struct MESHCAP_EXPORT RuleSet {
