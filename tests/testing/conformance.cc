@@ -17,11 +17,7 @@
 namespace meshcap::testing {
 
 std::string ConformanceDir() {
-  std::string dir =
-      std::string(MESHCAP_SOURCE_ROOT) + "/../shared/conformance/istio";
-  struct stat st;
-  if (stat((dir + "/cases.json").c_str(), &st) != 0) return "";
-  return dir;
+  return std::string(MESHCAP_SOURCE_ROOT) + "/tests/conformance/istio";
 }
 
 std::string ReadFileOrDie(const std::string& path) {
@@ -38,7 +34,6 @@ std::string ReadFileOrDie(const std::string& path) {
 std::vector<ConformanceCase> LoadConformanceCases() {
   std::vector<ConformanceCase> out;
   const std::string dir = ConformanceDir();
-  if (dir.empty()) return out;
   nlohmann::json doc =
       nlohmann::json::parse(ReadFileOrDie(dir + "/cases.json"));
   for (const auto& c : doc["cases"]) {

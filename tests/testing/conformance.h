@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Access to Istio's conformance corpus in ../shared/conformance/istio/.
+// Access to Istio's conformance corpus, copied into tests/conformance/.
 
 #ifndef MESHCAP_TESTS_TESTING_CONFORMANCE_H_
 #define MESHCAP_TESTS_TESTING_CONFORMANCE_H_
@@ -23,10 +23,10 @@ inline void PrintTo(const ConformanceCase& c, std::ostream* os) {
   *os << c.name;
 }
 
-// The corpus directory, or "" when ../shared is not beside the checkout.
+// The sidecar corpus directory, tests/conformance/istio.
 std::string ConformanceDir();
 
-// All cases of cases.json; empty when the corpus is absent.
+// All cases of cases.json.
 std::vector<ConformanceCase> LoadConformanceCases();
 
 std::string ReadFileOrDie(const std::string& path);
