@@ -9,8 +9,6 @@
 
 #include <cstdlib>
 
-#include "meshcap/compile.h"
-
 extern char** environ;
 
 namespace meshcap::bench {
@@ -27,10 +25,10 @@ PolicyBuilder IstioInit() {
   return b;
 }
 
-RuleSet IstioInitDualStackRules() {
+CapturePolicy IstioInitDualStack() {
   PolicyBuilder b = IstioInit();
   b.SetIpv6(true);
-  return Compile(*b.Build());
+  return *b.Build();
 }
 
 int RunProgram(const char* const argv[]) {

@@ -8,7 +8,6 @@
 #include <string>
 
 #include "meshcap/policy.h"
-#include "meshcap/rule_set.h"
 
 namespace meshcap::bench {
 
@@ -16,8 +15,8 @@ namespace meshcap::bench {
 // -d 15090,15021,15020.
 PolicyBuilder IstioInit();
 
-// The istio-init policy with IPv4 and IPv6, compiled.
-RuleSet IstioInitDualStackRules();
+// The istio-init policy with IPv4 and IPv6.
+CapturePolicy IstioInitDualStack();
 
 // Runs argv (searched on PATH) and returns its exit status, -1 on failure.
 int RunProgram(const char* const argv[]);

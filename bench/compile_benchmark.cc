@@ -6,9 +6,9 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/bench_util.h"
-#include "meshcap/compile.h"
 #include "meshcap/policy.h"
 #include "meshcap/render.h"
+#include "src/compile/compile.h"
 
 namespace {
 
@@ -39,24 +39,28 @@ BENCHMARK(BM_PolicyBuild<Heavy>)->Name("BM_PolicyBuild/tproxy_v6_dns");
 template <meshcap::PolicyBuilder (*Make)()>
 void BM_Compile(benchmark::State& state) {
   meshcap::CapturePolicy p = *Make().Build();
-  for (auto _ : state) benchmark::DoNotOptimize(meshcap::Compile(p));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        meshcap::internal::Compile(p, meshcap::ir::Dialect::kNftables));
+  }
 }
 BENCHMARK(BM_Compile<IstioInit>)->Name("BM_Compile/istio_init");
 BENCHMARK(BM_Compile<Heavy>)->Name("BM_Compile/tproxy_v6_dns");
 
 template <meshcap::PolicyBuilder (*Make)()>
 void BM_RenderIptables(benchmark::State& state) {
-  meshcap::RuleSet r = meshcap::Compile(*Make().Build());
-  for (auto _ : state)
-    benchmark::DoNotOptimize(meshcap::RenderIptablesRestore(r));
+  meshcap::CapturePolicy p = *Make().Build();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(meshcap::Render(p, "iptables-legacy"));
+  }
 }
 BENCHMARK(BM_RenderIptables<IstioInit>)->Name("BM_RenderIptables/istio_init");
 BENCHMARK(BM_RenderIptables<Heavy>)->Name("BM_RenderIptables/tproxy_v6_dns");
 
 template <meshcap::PolicyBuilder (*Make)()>
 void BM_RenderNftables(benchmark::State& state) {
-  meshcap::RuleSet r = meshcap::Compile(*Make().Build());
-  for (auto _ : state) benchmark::DoNotOptimize(meshcap::RenderNftables(r));
+  meshcap::CapturePolicy p = *Make().Build();
+  for (auto _ : state) benchmark::DoNotOptimize(meshcap::Render(p, "nftables"));
 }
 BENCHMARK(BM_RenderNftables<IstioInit>)->Name("BM_RenderNftables/istio_init");
 BENCHMARK(BM_RenderNftables<Heavy>)->Name("BM_RenderNftables/tproxy_v6_dns");

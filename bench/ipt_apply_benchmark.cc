@@ -22,19 +22,20 @@
 #include <memory>
 #include <string>
 
+#include "backends/iptables_legacy/render.h"
 #include "bench/bench_util.h"
-#include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/policy.h"
 #include "meshcap/render.h"
+#include "src/compile/compile.h"
 
 namespace {
 
 using ::meshcap::bench::RunProgram;
 using ::meshcap::bench::WriteTemp;
 
-meshcap::RuleSet IstioInitRules() {
-  return ::meshcap::bench::IstioInitDualStackRules();
+meshcap::CapturePolicy IstioInitRules() {
+  return ::meshcap::bench::IstioInitDualStack();
 }
 
 std::unique_ptr<meshcap::Engine> NewEngine() {
@@ -74,36 +75,38 @@ bool ResetKernel(int64_t foreign_rules) {
 
 void BM_ApplyFirst(benchmark::State& state) {
   if (!ResetKernel(state.range(0))) return state.SkipWithError("reset failed");
-  const meshcap::RuleSet rules = IstioInitRules();
+  const meshcap::CapturePolicy rules = IstioInitRules();
   auto engine = NewEngine();
   if (!engine) return state.SkipWithError("no iptables-legacy engine");
   for (auto _ : state) {
     state.PauseTiming();
     if (!engine->Remove().ok()) return state.SkipWithError("remove failed");
     state.ResumeTiming();
-    absl::Status s = engine->Apply(rules);
+    absl::Status s = engine->Apply(rules).status();
     if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
   }
 }
 
 void BM_ApplyReapply(benchmark::State& state) {
   if (!ResetKernel(state.range(0))) return state.SkipWithError("reset failed");
-  const meshcap::RuleSet rules = IstioInitRules();
+  const meshcap::CapturePolicy rules = IstioInitRules();
   auto engine = NewEngine();
   if (!engine) return state.SkipWithError("no iptables-legacy engine");
   for (auto _ : state) {
-    absl::Status s = engine->Apply(rules);
+    absl::Status s = engine->Apply(rules).status();
     if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
   }
 }
 
 void BM_Restore(benchmark::State& state) {
   if (!ResetKernel(state.range(0))) return state.SkipWithError("reset failed");
-  const meshcap::RuleSet rules = IstioInitRules();
-  const std::string v4 = WriteTemp(
-      meshcap::RenderIptablesRestore(rules, meshcap::IpFamily::kIpv4));
-  const std::string v6 = WriteTemp(
-      meshcap::RenderIptablesRestore(rules, meshcap::IpFamily::kIpv6));
+  const meshcap::CapturePolicy rules = IstioInitRules();
+  const meshcap::ir::RuleSet ir =
+      meshcap::internal::Compile(rules, meshcap::ir::Dialect::kIptables);
+  const std::string v4 =
+      WriteTemp(meshcap::ipt::Render(ir, meshcap::IpFamily::kIpv4));
+  const std::string v6 =
+      WriteTemp(meshcap::ipt::Render(ir, meshcap::IpFamily::kIpv6));
   const char* restore4[] = {"iptables-legacy-restore", "--noflush", v4.c_str(),
                             nullptr};
   const char* restore6[] = {"ip6tables-legacy-restore", "--noflush", v6.c_str(),

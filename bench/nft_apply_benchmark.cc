@@ -26,21 +26,21 @@
 #include <memory>
 #include <string>
 
-#include "backends/nftables/nft_backend.h"
-#include "backends/nftables/nft_lower.h"
+#include "backends/nftables/batch.h"
+#include "backends/nftables/lower.h"
 #include "bench/bench_util.h"
-#include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/policy.h"
 #include "meshcap/render.h"
+#include "src/compile/compile.h"
 
 namespace {
 
 using ::meshcap::bench::RunProgram;
 using ::meshcap::bench::WriteTemp;
 
-meshcap::RuleSet IstioInitRules() {
-  return ::meshcap::bench::IstioInitDualStackRules();
+meshcap::CapturePolicy IstioInitRules() {
+  return ::meshcap::bench::IstioInitDualStack();
 }
 
 // An empty ruleset plus `n` foreign rules in `table ip foreign`.
@@ -76,32 +76,33 @@ std::unique_ptr<meshcap::Engine> NewEngine() {
 
 void BM_ApplyFirst(benchmark::State& state) {
   if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
-  const meshcap::RuleSet rules = IstioInitRules();
+  const meshcap::CapturePolicy rules = IstioInitRules();
   auto engine = NewEngine();
   if (!engine) return state.SkipWithError("no nftables engine");
   for (auto _ : state) {
     state.PauseTiming();
     if (!engine->Remove().ok()) return state.SkipWithError("remove failed");
     state.ResumeTiming();
-    absl::Status s = engine->Apply(rules);
+    absl::Status s = engine->Apply(rules).status();
     if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
   }
 }
 
 void BM_ApplyReapply(benchmark::State& state) {
   if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
-  const meshcap::RuleSet rules = IstioInitRules();
+  const meshcap::CapturePolicy rules = IstioInitRules();
   auto engine = NewEngine();
   if (!engine) return state.SkipWithError("no nftables engine");
   for (auto _ : state) {
-    absl::Status s = engine->Apply(rules);
+    absl::Status s = engine->Apply(rules).status();
     if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
   }
 }
 
 void BM_NftFile(benchmark::State& state) {
   if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
-  const std::string path = WriteTemp(meshcap::RenderNftables(IstioInitRules()));
+  const std::string path =
+      WriteTemp(*meshcap::Render(IstioInitRules(), "nftables"));
   const char* argv[] = {"nft", "-f", path.c_str(), nullptr};
   for (auto _ : state) {
     if (RunProgram(argv) != 0) {
@@ -114,10 +115,17 @@ void BM_NftFile(benchmark::State& state) {
 
 void BM_RawFloor(benchmark::State& state) {
   if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
-  auto backend = meshcap::nft::NftablesBackend::Create(-1);
-  if (!backend.ok()) return state.SkipWithError("no netlink");
-  auto batch = (*backend)->BuildBatch(IstioInitRules());
-  if (!batch.ok()) return state.SkipWithError("lowering failed");
+  // The batch of a first apply: our tables created, nothing deleted.
+  const meshcap::ir::RuleSet ir = meshcap::internal::Compile(
+      IstioInitRules(), meshcap::ir::Dialect::kNftables);
+  auto lowered = meshcap::nft::Lower(ir);
+  if (!lowered.ok()) return state.SkipWithError("lowering failed");
+  meshcap::nft::BatchPlan plan;
+  for (const auto& t : lowered->tables) plan.create.push_back(&t);
+  const std::string create = meshcap::nft::BuildBatch(plan, 1).bytes.Bytes();
+  plan.create.clear();
+  for (const auto& t : lowered->tables) plan.remove.push_back(t.name());
+  const std::string remove = meshcap::nft::BuildBatch(plan, 1000).bytes.Bytes();
   const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
@@ -129,7 +137,16 @@ void BM_RawFloor(benchmark::State& state) {
   kernel.nl_family = AF_NETLINK;
   char rx[8192];
   for (auto _ : state) {
-    if (sendto(fd, batch->data.get(), batch->size, 0,
+    state.PauseTiming();
+    if (sendto(fd, remove.data(), remove.size(), 0,
+               reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0) {
+      state.SkipWithError("sendto failed");
+      break;
+    }
+    while (recv(fd, rx, sizeof(rx), MSG_DONTWAIT) > 0) {
+    }
+    state.ResumeTiming();
+    if (sendto(fd, create.data(), create.size(), 0,
                reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0) {
       state.SkipWithError("sendto failed");
       break;

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The interface every kernel backend implements, and how engines find them.
 // Internal: not installed.
+//
+// A backend is one folder under backends/ holding its renderer, lowering,
+// read-back and registration; it registers a BackendFactory by name in
+// src/builtin_backends.cc. Everything else (the Engine, the CLI, Render)
+// finds it by that name.
 
 #ifndef MESHCAP_SRC_BACKEND_H_
 #define MESHCAP_SRC_BACKEND_H_
@@ -14,26 +19,43 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "meshcap/engine.h"
-#include "meshcap/rule_set.h"
+#include "src/ir/rule_set.h"
 
-namespace meshcap {
+namespace meshcap::internal {
 
 struct BackendOptions {
-  // The target network namespace (borrowed), or -1 for the caller's.
-  int netns_fd = -1;
   std::string xtables_lock_path;
-  std::chrono::milliseconds xtables_lock_timeout{10000};
+  std::chrono::milliseconds lock_timeout{10000};
+  // Where meshcap keeps per-namespace state (the legacy backend's intent
+  // record), and the key of the target namespace in it.
+  std::string state_dir;
+  std::string netns_key;
 };
 
+// All methods run inside the target network namespace (on the Engine's
+// executor thread) while the Engine holds the namespace's lock.
 class Backend {
  public:
   virtual ~Backend() = default;
 
   virtual std::string_view name() const = 0;
-  virtual absl::Status Apply(const RuleSet& rules,
-                             const ApplyOptions& options) = 0;
-  virtual absl::Status Remove() = 0;
-  virtual absl::StatusOr<VerifyReport> Verify(const RuleSet& rules) = 0;
+  // Makes the kernel hold exactly `rules` of ours, in one transaction;
+  // appends what it changed to `changes` (nothing: it was already so).
+  virtual absl::Status Apply(const ir::RuleSet& rules,
+                             const ApplyOptions& options,
+                             std::vector<std::string>* changes) = 0;
+  // Removes everything of ours; appends what it removed.
+  virtual absl::Status Remove(std::vector<std::string>* changes) = 0;
+  // Compares what the kernel holds with `rules`, appending differences;
+  // sets `report->generation` where the backend has one.
+  virtual absl::Status Verify(const ir::RuleSet& rules,
+                              VerifyReport* report) = 0;
+  // Whether the kernel holds anything of ours in this backend (for an
+  // engine of another backend to find, report and migrate it).
+  virtual absl::StatusOr<bool> HoldsOurs() = 0;
+  // An interrupted transaction this backend must finish before anything
+  // else, described; empty when there is none.
+  virtual std::string PendingRecovery() { return {}; }
 };
 
 class BackendFactory {
@@ -44,23 +66,46 @@ class BackendFactory {
   virtual std::string_view Name() const = 0;
   // Higher probes first under "auto".
   virtual int Priority() const = 0;
-  // OK when this backend can serve the namespace: the kernel has what it
-  // needs and the caller may use it. "auto" picks the first factory, by
-  // priority, whose probe is OK and which says it is preferred there.
-  virtual absl::Status Probe(const BackendOptions& options) const = 0;
-  // Whether this backend's tables in the namespace already hold rules: under
-  // "auto" such a backend wins over a higher-priority one, so that a node
-  // whose rules live in legacy iptables keeps them there.
-  virtual bool HoldsRules(const BackendOptions& /*options*/) const {
-    return false;
-  }
+  // Which of Istio's generators its rule sets follow.
+  virtual ir::Dialect dialect() const = 0;
+  // The dry-run text of `rules` (Istio's `nft -f` / `iptables-restore`
+  // input).
+  virtual std::string Render(const ir::RuleSet& rules) const = 0;
+  // OK when this backend can serve the calling thread's namespace: the
+  // kernel has what it needs and the caller may use it.
+  virtual absl::Status Probe() const = 0;
+  // Whether this backend's tables in the calling thread's namespace
+  // already hold rules (anyone's): under "auto" such a backend wins over a
+  // higher-priority one, as Istio's detection prefers legacy iptables
+  // where it already holds rules.
+  virtual bool HoldsRules() const { return false; }
+  // A backend for the calling thread's namespace.
   virtual absl::StatusOr<std::unique_ptr<Backend>> Create(
       const BackendOptions& options) const = 0;
 };
 
-// The factories this build has, highest priority first.
-const std::vector<const BackendFactory*>& BuiltinBackends();
+// The factories of this build, highest priority first, plus any test
+// overrides.
+const std::vector<const BackendFactory*>& Backends();
+// The factory named `name`, or kInvalidArgument listing the names.
+absl::StatusOr<const BackendFactory*> FindBackend(std::string_view name);
 
-}  // namespace meshcap
+// Test hook: makes `factory` the first backend for the life of the object.
+class ScopedBackendOverride {
+ public:
+  explicit ScopedBackendOverride(const BackendFactory* factory);
+  ~ScopedBackendOverride();
+  ScopedBackendOverride(const ScopedBackendOverride&) = delete;
+  ScopedBackendOverride& operator=(const ScopedBackendOverride&) = delete;
+
+ private:
+  const BackendFactory* factory_;
+};
+
+// Registration, one call per backend folder (backends/*/register.cc).
+void RegisterNftablesBackend(std::vector<const BackendFactory*>& out);
+void RegisterIptablesLegacyBackend(std::vector<const BackendFactory*>& out);
+
+}  // namespace meshcap::internal
 
 #endif  // MESHCAP_SRC_BACKEND_H_

@@ -1,30 +1,59 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The backends compiled into this build, registered explicitly.
+// The backends compiled into this build, registered explicitly (no static
+// constructors), in probe order; and the test override.
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "config.h"
 #include "src/backend.h"
+#include "src/text.h"
 
+namespace meshcap::internal {
+namespace {
+
+std::vector<const BackendFactory*>& Registry() {
+  static std::vector<const BackendFactory*>* const kFactories = [] {
+    auto* v = new std::vector<const BackendFactory*>;
 #ifdef MESHCAP_HAVE_NFTABLES
-#include "backends/nftables/nft_backend.h"
+    RegisterNftablesBackend(*v);
 #endif
 #ifdef MESHCAP_HAVE_IPTABLES_LEGACY
-#include "backends/iptables_legacy/ipt_backend.h"
+    RegisterIptablesLegacyBackend(*v);
 #endif
-
-namespace meshcap {
-
-const std::vector<const BackendFactory*>& BuiltinBackends() {
-  static const std::vector<const BackendFactory*> kFactories = [] {
-    std::vector<const BackendFactory*> v;
-#ifdef MESHCAP_HAVE_NFTABLES
-    v.push_back(&NftablesBackendFactory());
-#endif
-#ifdef MESHCAP_HAVE_IPTABLES_LEGACY
-    v.push_back(&IptablesLegacyBackendFactory());
-#endif
+    std::stable_sort(v->begin(), v->end(),
+                     [](const BackendFactory* a, const BackendFactory* b) {
+                       return a->Priority() > b->Priority();
+                     });
     return v;
   }();
-  return kFactories;
+  return *kFactories;
 }
 
-}  // namespace meshcap
+}  // namespace
+
+const std::vector<const BackendFactory*>& Backends() { return Registry(); }
+
+absl::StatusOr<const BackendFactory*> FindBackend(std::string_view name) {
+  std::vector<std::string> names;
+  for (const BackendFactory* f : Registry()) {
+    if (f->Name() == name) return f;
+    names.emplace_back(f->Name());
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown backend ", Quote(name), "; this build has: ",
+                   names.empty() ? "none" : absl::StrJoin(names, ", ")));
+}
+
+ScopedBackendOverride::ScopedBackendOverride(const BackendFactory* factory)
+    : factory_(factory) {
+  Registry().insert(Registry().begin(), factory);
+}
+
+ScopedBackendOverride::~ScopedBackendOverride() {
+  auto& r = Registry();
+  r.erase(std::find(r.begin(), r.end(), factory_));
+}
+
+}  // namespace meshcap::internal

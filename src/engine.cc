@@ -3,17 +3,21 @@
 #include "meshcap/engine.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/backend.h"
+#include "src/compile/compile.h"
 #include "src/netns.h"
+#include "src/netns_lock.h"
 #include "src/routing.h"
 #include "src/status_macros.h"
 
 namespace meshcap {
 namespace {
+
+using internal::Backend;
+using internal::BackendFactory;
 
 const char* KindName(Difference::Kind k) {
   switch (k) {
@@ -27,32 +31,22 @@ const char* KindName(Difference::Kind k) {
   return "?";
 }
 
-absl::StatusOr<const BackendFactory*> SelectBackend(
-    std::string name, const BackendOptions& options) {
-  const auto& factories = BuiltinBackends();
+absl::StatusOr<const BackendFactory*> SelectBackend(std::string name) {
+  const auto& factories = internal::Backends();
   if (name == "auto") {
     const char* env = secure_getenv("MESHCAP_BACKEND");
     if (env != nullptr && *env != '\0') name = env;
   }
-  if (name != "auto") {
-    for (const BackendFactory* f : factories) {
-      if (f->Name() == name) return f;
-    }
-    std::vector<std::string> names;
-    for (const BackendFactory* f : factories) names.emplace_back(f->Name());
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown backend \"", name, "\"; this build has: ",
-        names.empty() ? "none" : absl::StrJoin(names, ", "), ", auto"));
-  }
+  if (name != "auto") return internal::FindBackend(name);
   if (factories.empty()) {
     return absl::UnavailableError("this build of meshcap has no backend");
   }
+  for (const BackendFactory* f : factories) {
+    if (f->HoldsRules() && f->Probe().ok()) return f;
+  }
   std::vector<std::string> why;
   for (const BackendFactory* f : factories) {
-    if (f->HoldsRules(options) && f->Probe(options).ok()) return f;
-  }
-  for (const BackendFactory* f : factories) {
-    absl::Status s = f->Probe(options);
+    absl::Status s = f->Probe();
     if (s.ok()) return f;
     // Permission problems are the caller's to fix, not a reason to fall
     // through to a backend that would fail the same way.
@@ -67,13 +61,11 @@ absl::StatusOr<const BackendFactory*> SelectBackend(
 }  // namespace
 
 std::string Difference::ToString() const {
-  std::string where = chain.empty() ? table : absl::StrCat(table, "/", chain);
-  std::string out;
-  if (position > 0) {
-    absl::StrAppend(&out, KindName(kind), " rule ", position, " in ", where);
-  } else {
-    absl::StrAppend(&out, KindName(kind), chain.empty() ? " table " : " chain ",
-                    where);
+  std::string out = absl::StrCat(KindName(kind), " ", object);
+  if (position > 0) absl::StrAppend(&out, " ", position);
+  if (!table.empty()) {
+    absl::StrAppend(&out, position > 0 || !chain.empty() ? " in " : " ", table);
+    if (!chain.empty()) absl::StrAppend(&out, "/", chain);
   }
   if (kind == Kind::kChanged) {
     absl::StrAppend(&out, ":\n    want: ", desired, "\n    have: ", actual);
@@ -83,94 +75,201 @@ std::string Difference::ToString() const {
   return out;
 }
 
+struct Engine::Impl {
+  EngineOptions options;
+  internal::UniqueFd owned_fd;
+  std::unique_ptr<internal::NetnsExecutor> exec;
+  internal::BackendOptions backend_options;
+  const BackendFactory* factory = nullptr;
+  std::unique_ptr<Backend> backend;
+  // The other backends of this build, created when first needed.
+  std::vector<std::pair<const BackendFactory*, std::unique_ptr<Backend>>>
+      others;
+  bool others_created = false;
+
+  absl::StatusOr<internal::NetnsLock> Lock(bool exclusive) {
+    return internal::NetnsLock::Acquire(backend_options.state_dir,
+                                        backend_options.netns_key, exclusive,
+                                        options.lock_timeout);
+  }
+
+  // The other backends that hold something of ours here.
+  absl::StatusOr<std::vector<std::pair<const BackendFactory*, Backend*>>>
+  OthersHoldingOurs() {
+    if (!others_created) {
+      for (const BackendFactory* f : internal::Backends()) {
+        if (f == factory) continue;
+        absl::StatusOr<std::unique_ptr<Backend>> b = f->Create(backend_options);
+        // A backend this kernel cannot serve holds nothing of ours.
+        if (b.ok()) others.emplace_back(f, *std::move(b));
+      }
+      others_created = true;
+    }
+    std::vector<std::pair<const BackendFactory*, Backend*>> out;
+    for (auto& [f, b] : others) {
+      absl::StatusOr<bool> holds = b->HoldsOurs();
+      if (!holds.ok()) {
+        if (absl::IsPermissionDenied(holds.status())) return holds.status();
+        continue;
+      }
+      if (*holds) out.emplace_back(f, b.get());
+    }
+    return out;
+  }
+};
+
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
     const EngineOptions& options) {
   if (!options.netns_path.empty() && options.netns_fd >= 0) {
     return absl::InvalidArgumentError(
         "give the network namespace by path or by fd, not both");
   }
-  int owned_fd = -1;
-  BackendOptions backend_options;
-  backend_options.netns_fd = options.netns_fd;
-  backend_options.xtables_lock_path = options.xtables_lock_path;
-  backend_options.xtables_lock_timeout = options.xtables_lock_timeout;
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  int fd = options.netns_fd;
   if (!options.netns_path.empty()) {
-    MESHCAP_ASSIGN_OR_RETURN(owned_fd, internal::OpenNetns(options.netns_path));
-    backend_options.netns_fd = owned_fd;
+    MESHCAP_ASSIGN_OR_RETURN(impl->owned_fd,
+                             internal::OpenNetns(options.netns_path));
+    fd = impl->owned_fd.get();
   }
-  auto factory = SelectBackend(options.backend, backend_options);
-  absl::StatusOr<std::unique_ptr<Backend>> backend =
-      factory.ok() ? (*factory)->Create(backend_options) : factory.status();
-  if (!backend.ok()) {
-    if (owned_fd >= 0) close(owned_fd);
-    return backend.status();
-  }
-  return std::unique_ptr<Engine>(
-      new Engine(*std::move(backend), owned_fd, backend_options.netns_fd));
+  MESHCAP_ASSIGN_OR_RETURN(impl->exec, internal::NetnsExecutor::Start(fd));
+  internal::BackendOptions& bo = impl->backend_options;
+  bo.xtables_lock_path = options.xtables_lock_path;
+  bo.lock_timeout = options.lock_timeout;
+  bo.state_dir = options.state_dir.empty() ? internal::DefaultStateDir()
+                                           : options.state_dir;
+  Impl* p = impl.get();
+  MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
+    MESHCAP_ASSIGN_OR_RETURN(bo.netns_key, internal::NetnsKey(-1));
+    MESHCAP_ASSIGN_OR_RETURN(p->factory, SelectBackend(options.backend));
+    MESHCAP_ASSIGN_OR_RETURN(p->backend, p->factory->Create(bo));
+    return absl::OkStatus();
+  }));
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
-Engine::Engine(std::unique_ptr<Backend> backend, int owned_netns_fd,
-               int netns_fd)
-    : backend_(std::move(backend)),
-      owned_netns_fd_(owned_netns_fd),
-      netns_fd_(netns_fd) {}
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() {
-  backend_.reset();
-  if (owned_netns_fd_ >= 0) close(owned_netns_fd_);
+  if (impl_ == nullptr) return;
+  // Backends close their sockets in the namespace they were opened in.
+  Impl* p = impl_.get();
+  (void)p->exec->Run([p] {
+    p->backend.reset();
+    p->others.clear();
+    return absl::OkStatus();
+  });
 }
 
-absl::Status Engine::Apply(const RuleSet& rules, const ApplyOptions& options) {
-  const bool needs_routing = rules.routing.has_value() || rules.ipv6;
-  internal::RoutingChanges added;
-  if (needs_routing) {
-    MESHCAP_RETURN_IF_ERROR(internal::RunInNetns(netns_fd_, [&] {
-      MESHCAP_ASSIGN_OR_RETURN(added, internal::InstallRouting(rules));
-      return absl::OkStatus();
-    }));
-  }
-  absl::Status s = backend_->Apply(rules, options);
-  if (!s.ok()) {
-    absl::Status undo = internal::RunInNetns(
-        netns_fd_, [&] { return internal::UndoRouting(added); });
-    known_routing_.reset();
-    if (!undo.ok()) {
-      return absl::Status(s.code(), absl::StrCat(s.message(),
-                                                 "; and undoing the routing "
-                                                 "this apply added failed: ",
-                                                 undo.message()));
+absl::StatusOr<ApplyResult> Engine::Apply(const CapturePolicy& policy,
+                                          const ApplyOptions& options) {
+  const ir::RuleSet rules =
+      internal::Compile(policy, impl_->factory->dialect());
+  ApplyResult result;
+  Impl* p = impl_.get();
+  MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
+    MESHCAP_ASSIGN_OR_RETURN(internal::NetnsLock lock, p->Lock(true));
+    std::vector<std::string>& changes = result.changes;
+    // Ours in another backend goes first: the tables in force never hold
+    // two policies at once.
+    MESHCAP_ASSIGN_OR_RETURN(auto holding, p->OthersHoldingOurs());
+    for (auto& [f, b] : holding) {
+      std::vector<std::string> removed;
+      MESHCAP_RETURN_IF_ERROR(b->Remove(&removed));
+      for (const std::string& c : removed) {
+        changes.push_back(absl::StrCat(std::string(f->Name()), ": ", c));
+      }
     }
-    return s;
-  }
-  const bool same = known_routing_.has_value() &&
-                    known_routing_->ipv6 == rules.ipv6 &&
-                    known_routing_->routing == rules.routing;
-  if (!same) {
-    // Routing an earlier policy of ours left and this one does not want.
-    MESHCAP_RETURN_IF_ERROR(internal::RunInNetns(
-        netns_fd_, [&] { return internal::RemoveRouting(&rules); }));
-  }
-  known_routing_ = RoutingState{rules.routing, rules.ipv6};
-  return absl::OkStatus();
+    // What the new policy needs, before the firewall that needs it...
+    MESHCAP_ASSIGN_OR_RETURN(internal::Routing routing,
+                             internal::Routing::Open());
+    MESHCAP_ASSIGN_OR_RETURN(internal::RoutingPlan plan, routing.Plan(&rules));
+    MESHCAP_RETURN_IF_ERROR(routing.Add(plan.add, &changes));
+    absl::Status s = p->backend->Apply(rules, options, &changes);
+    if (!s.ok()) {
+      absl::Status undo = routing.Remove(plan.add, nullptr);
+      if (!undo.ok()) {
+        return absl::Status(
+            s.code(), absl::StrCat(s.message(),
+                                   "; and taking back the routing this apply "
+                                   "added failed: ",
+                                   undo.message()));
+      }
+      return s;
+    }
+    // ...and what only the old one needed, after it.
+    return routing.Remove(plan.remove, &changes);
+  }));
+  return result;
 }
 
-absl::Status Engine::Remove() {
-  MESHCAP_RETURN_IF_ERROR(backend_->Remove());
-  MESHCAP_RETURN_IF_ERROR(internal::RunInNetns(
-      netns_fd_, [] { return internal::RemoveRouting(nullptr); }));
-  known_routing_ = RoutingState{};
-  return absl::OkStatus();
+absl::StatusOr<ApplyResult> Engine::Remove() {
+  ApplyResult result;
+  Impl* p = impl_.get();
+  MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
+    MESHCAP_ASSIGN_OR_RETURN(internal::NetnsLock lock, p->Lock(true));
+    std::vector<std::string>& changes = result.changes;
+    MESHCAP_RETURN_IF_ERROR(p->backend->Remove(&changes));
+    MESHCAP_ASSIGN_OR_RETURN(auto holding, p->OthersHoldingOurs());
+    for (auto& [f, b] : holding) {
+      std::vector<std::string> removed;
+      MESHCAP_RETURN_IF_ERROR(b->Remove(&removed));
+      for (const std::string& c : removed) {
+        changes.push_back(absl::StrCat(std::string(f->Name()), ": ", c));
+      }
+    }
+    MESHCAP_ASSIGN_OR_RETURN(internal::Routing routing,
+                             internal::Routing::Open());
+    MESHCAP_ASSIGN_OR_RETURN(internal::RoutingPlan plan, routing.Plan(nullptr));
+    MESHCAP_RETURN_IF_ERROR(routing.Remove(plan.remove, &changes));
+    // Nothing of ours is left: neither is the lock file.
+    lock.UnlinkOnRelease();
+    return absl::OkStatus();
+  }));
+  return result;
 }
 
-absl::StatusOr<VerifyReport> Engine::Verify(const RuleSet& rules) {
-  return backend_->Verify(rules);
+absl::StatusOr<VerifyReport> Engine::Verify(const CapturePolicy& policy) {
+  const ir::RuleSet rules =
+      internal::Compile(policy, impl_->factory->dialect());
+  VerifyReport report;
+  Impl* p = impl_.get();
+  MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
+    MESHCAP_ASSIGN_OR_RETURN(internal::NetnsLock lock, p->Lock(false));
+    if (std::string pending = p->backend->PendingRecovery(); !pending.empty()) {
+      Difference d;
+      d.kind = Difference::Kind::kExtra;
+      d.object = "transaction";
+      d.actual = pending;
+      report.differences.push_back(std::move(d));
+    }
+    MESHCAP_RETURN_IF_ERROR(p->backend->Verify(rules, &report));
+    MESHCAP_ASSIGN_OR_RETURN(auto holding, p->OthersHoldingOurs());
+    for (auto& [f, b] : holding) {
+      Difference d;
+      d.kind = Difference::Kind::kExtra;
+      d.object = "backend";
+      d.table = std::string(f->Name());
+      d.actual = absl::StrCat("rules of ours in ", std::string(f->Name()),
+                              " (the next apply or clean removes them)");
+      report.differences.push_back(std::move(d));
+    }
+    MESHCAP_ASSIGN_OR_RETURN(internal::Routing routing,
+                             internal::Routing::Open());
+    MESHCAP_ASSIGN_OR_RETURN(internal::RoutingPlan plan, routing.Plan(&rules));
+    for (Difference& d : internal::RoutingDifferences(plan)) {
+      report.differences.push_back(std::move(d));
+    }
+    return absl::OkStatus();
+  }));
+  return report;
 }
 
-std::string_view Engine::backend_name() const { return backend_->name(); }
+std::string_view Engine::backend_name() const { return impl_->factory->Name(); }
 
 std::vector<std::string> AvailableBackends() {
   std::vector<std::string> names;
-  for (const BackendFactory* f : BuiltinBackends()) {
+  for (const BackendFactory* f : internal::Backends()) {
     names.emplace_back(f->Name());
   }
   return names;

@@ -19,6 +19,8 @@ absl::StatusOr<Cidr> Cidr::Parse(std::string_view text) {
                      "' is not a valid CIDR: ", internal::ToAbsl(why)));
   };
   std::string addr(text);
+  Cidr c;
+  c.text_ = std::string(text);
   std::optional<uint64_t> len;
   size_t slash = addr.find('/');
   if (slash != std::string::npos) {
@@ -27,7 +29,6 @@ absl::StatusOr<Cidr> Cidr::Parse(std::string_view text) {
     if (!len) return invalid("bad prefix length");
     addr.resize(slash);
   }
-  Cidr c;
   if (inet_pton(AF_INET, addr.c_str(), c.bytes_.data()) == 1) {
     c.family_ = IpFamily::kIpv4;
     if (len && *len > 32) return invalid("IPv4 prefix length above 32");
@@ -38,6 +39,7 @@ absl::StatusOr<Cidr> Cidr::Parse(std::string_view text) {
   } else {
     return invalid("not an IPv4 or IPv6 address");
   }
+  c.given_ = c.bytes_;
   // Clear host bits.
   int total = c.family_ == IpFamily::kIpv4 ? 4 : 16;
   for (int i = 0; i < total; ++i) {
@@ -54,6 +56,8 @@ Cidr Cidr::Ipv4Host(const std::array<uint8_t, 4>& addr) {
   c.family_ = IpFamily::kIpv4;
   c.prefix_len_ = 32;
   for (int i = 0; i < 4; ++i) c.bytes_[i] = addr[i];
+  c.given_ = c.bytes_;
+  c.text_ = c.AddressString();
   return c;
 }
 
@@ -83,6 +87,23 @@ std::string Cidr::AddressString() const {
 
 std::string Cidr::ToString() const {
   return absl::StrCat(AddressString(), "/", prefix_len_);
+}
+
+std::string Cidr::HostAddressString() const {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(family_ == IpFamily::kIpv4 ? AF_INET : AF_INET6, given_.data(), buf,
+            sizeof buf);
+  return buf;
+}
+
+std::string Cidr::PrefixString() const {
+  return absl::StrCat(HostAddressString(), "/", prefix_len_);
+}
+
+Cidr Cidr::WithText(std::string text) const {
+  Cidr c = *this;
+  c.text_ = std::move(text);
+  return c;
 }
 
 }  // namespace meshcap

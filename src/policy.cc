@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The knob table and the builder. Every policy knob is described exactly
+// once, in kKnobs below: its key, flag, environment variables, default, help
+// and the parser that validates its text into the policy. The builder, the
+// JSON loader, the command line, `--help` and the bindings all read it.
 
 #include "meshcap/policy.h"
 
@@ -6,129 +11,185 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
 #include "src/status_macros.h"
 #include "src/text.h"
 
 namespace meshcap {
+
+struct CapturePolicy::Impl {
+  Profile profile = Profile::kSidecar;
+  bool ipv6 = false;
+  bool redirect_dns = false;
+  // Sidecar.
+  uint16_t proxy_port = 0;
+  uint16_t inbound_capture_port = 0;
+  uint16_t inbound_tunnel_port = 0;
+  std::vector<uint32_t> proxy_uids;
+  std::vector<uint32_t> proxy_gids;
+  InterceptMode intercept_mode = InterceptMode::kRedirect;
+  uint32_t tproxy_mark = 0;
+  uint32_t tproxy_route_table = 0;
+  PortSelection inbound_ports;
+  std::vector<uint16_t> inbound_ports_exclude;
+  std::vector<uint16_t> outbound_ports_include;
+  std::vector<uint16_t> outbound_ports_exclude;
+  CidrSelection outbound_cidrs_include;
+  std::vector<Cidr> outbound_cidrs_exclude;
+  std::vector<std::string> exclude_interfaces;
+  std::vector<std::string> kube_virt_interfaces;
+  bool capture_all_dns = false;
+  std::vector<Cidr> dns_servers_v4;
+  std::vector<Cidr> dns_servers_v6;
+  bool drop_invalid = false;
+  std::optional<std::vector<OwnerGroup>> owner_groups_include;
+  std::vector<OwnerGroup> owner_groups_exclude;
+  std::optional<Cidr> ipv4_loopback_cidr;
+  // Ambient.
+  std::optional<Cidr> probe_snat_ipv4;
+  std::optional<Cidr> probe_snat_ipv6;
+  bool ingress_mode = false;
+  std::vector<std::string> virtual_interfaces;
+  PodDns pod_dns = PodDns::kUnset;
+  // The text of every knob in effect, for ToJson().
+  std::vector<std::pair<const KnobInfo*, std::string>> texts;
+};
+
 namespace {
 
 using internal::ParseDecimal;
+using internal::Quote;
 using internal::SplitList;
 using internal::ToAbsl;
+using Impl = CapturePolicy::Impl;
 
 constexpr size_t kMaxOwnerGroupsInclude = 64;
+// UIDs and GIDs: (uid_t)-1 means "no change" to the kernel, so it is no id.
+constexpr uint64_t kMaxId = 4294967294ULL;
 
-// Knob names in messages are istio-iptables' long flag names (or the
-// environment variable for env-only knobs), the words users typed.
-absl::Status Invalid(std::string_view knob, std::string_view what) {
+absl::Status Invalid(std::string_view origin, std::string_view what) {
   return absl::InvalidArgumentError(
-      absl::StrCat(ToAbsl(knob), ": ", ToAbsl(what)));
+      absl::StrCat(ToAbsl(origin), ": ", ToAbsl(what)));
 }
 
-absl::StatusOr<uint16_t> ParsePort(std::string_view knob,
+// --- Value parsers -----------------------------------------------------------
+
+absl::StatusOr<bool> ParseBool(std::string_view origin, std::string_view t) {
+  // Go's strconv.ParseBool, which Istio's flags and environment use.
+  for (const char* s : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (t == s) return true;
+  }
+  for (const char* s : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (t == s) return false;
+  }
+  return Invalid(origin, absl::StrCat(Quote(t),
+                                      " is not a boolean (want "
+                                      "true or false)"));
+}
+
+absl::StatusOr<uint16_t> ParsePort(std::string_view origin,
                                    std::string_view text) {
   if (auto v = ParseDecimal(text, 0, UINT64_MAX)) {
     if (*v >= 1 && *v <= 65535) return static_cast<uint16_t>(*v);
-    return Invalid(knob, absl::StrCat("port '", ToAbsl(text),
-                                      "' is out of range (1-65535)"));
+    return Invalid(origin, absl::StrCat("port ", Quote(text),
+                                        " is out of range (1-65535)"));
   }
-  return Invalid(knob,
-                 absl::StrCat("'", ToAbsl(text), "' is not a port number"));
+  return Invalid(origin, absl::StrCat(Quote(text), " is not a port number"));
 }
 
-absl::StatusOr<uint16_t> ParsePortOr(std::string_view knob,
-                                     std::string_view text, uint16_t dflt) {
-  if (text.empty()) return dflt;
-  return ParsePort(knob, text);
-}
-
-absl::StatusOr<std::vector<uint16_t>> ParsePortList(std::string_view knob,
+absl::StatusOr<std::vector<uint16_t>> ParsePortList(std::string_view origin,
                                                     std::string_view text) {
   std::vector<uint16_t> out;
   for (const std::string& item : SplitList(text)) {
     if (item == "*") {
-      return Invalid(knob, "'*' is not allowed here; list the ports");
+      return Invalid(origin, "'*' is not allowed here; list the ports");
     }
-    MESHCAP_ASSIGN_OR_RETURN(uint16_t p, ParsePort(knob, item));
+    MESHCAP_ASSIGN_OR_RETURN(uint16_t p, ParsePort(origin, item));
     out.push_back(p);
   }
   return out;
 }
 
-absl::StatusOr<uint32_t> ParseU32(std::string_view knob, std::string_view text,
-                                  uint64_t lo, uint64_t hi,
-                                  std::string_view what) {
+absl::StatusOr<uint32_t> ParseU32(std::string_view origin,
+                                  std::string_view text, uint64_t lo,
+                                  uint64_t hi, std::string_view what) {
   auto v = ParseDecimal(text, 0, UINT64_MAX);
   if (!v) {
-    return Invalid(knob, absl::StrCat("'", ToAbsl(text), "' is not a decimal ",
-                                      ToAbsl(what)));
+    return Invalid(
+        origin, absl::StrCat(Quote(text), " is not a decimal ", ToAbsl(what)));
   }
   if (*v < lo || *v > hi) {
-    return Invalid(knob, absl::StrCat(ToAbsl(what), " '", ToAbsl(text),
-                                      "' is out of range (", lo, "-", hi, ")"));
+    return Invalid(origin,
+                   absl::StrCat(ToAbsl(what), " ", Quote(text),
+                                " is out of range (", lo, "-", hi, ")"));
   }
   return static_cast<uint32_t>(*v);
 }
 
-// UIDs and GIDs: (uid_t)-1 means "no change" to the kernel, so it is no id.
-constexpr uint64_t kMaxId = 4294967294ULL;
-
-absl::StatusOr<std::vector<uint32_t>> ParseIdList(std::string_view knob,
+absl::StatusOr<std::vector<uint32_t>> ParseIdList(std::string_view origin,
                                                   std::string_view text,
                                                   std::string_view what) {
   std::vector<uint32_t> out;
   for (const std::string& item : SplitList(text)) {
     MESHCAP_ASSIGN_OR_RETURN(uint32_t id,
-                             ParseU32(knob, item, 0, kMaxId, what));
+                             ParseU32(origin, item, 0, kMaxId, what));
     out.push_back(id);
   }
   if (out.empty()) {
-    return Invalid(
-        knob, absl::StrCat("'", ToAbsl(text), "' names no ", ToAbsl(what)));
+    return Invalid(origin,
+                   absl::StrCat(Quote(text), " names no ", ToAbsl(what)));
   }
   return out;
 }
 
-absl::StatusOr<Cidr> ParseCidr(std::string_view knob, std::string_view text) {
+absl::StatusOr<Cidr> ParseCidr(std::string_view origin, std::string_view text) {
   absl::StatusOr<Cidr> c = Cidr::Parse(text);
-  if (!c.ok()) return Invalid(knob, std::string(c.status().message()));
+  if (!c.ok()) return Invalid(origin, std::string(c.status().message()));
   return c;
 }
 
-absl::StatusOr<std::vector<Cidr>> ParseCidrList(std::string_view knob,
+absl::StatusOr<std::vector<Cidr>> ParseCidrList(std::string_view origin,
                                                 std::string_view text) {
   std::vector<Cidr> out;
   for (const std::string& item : SplitList(text)) {
     if (item == "*") {
-      return Invalid(knob, "'*' is not allowed here; list the CIDRs");
+      return Invalid(origin, "'*' is not allowed here; list the CIDRs");
     }
-    MESHCAP_ASSIGN_OR_RETURN(Cidr c, ParseCidr(knob, item));
+    MESHCAP_ASSIGN_OR_RETURN(Cidr c, ParseCidr(origin, item));
     out.push_back(c);
   }
   return out;
 }
 
-absl::StatusOr<std::vector<Cidr>> ParseServers(std::string_view knob,
+absl::StatusOr<Cidr> ParseAddress(std::string_view origin,
+                                  std::string_view text, IpFamily family) {
+  if (text.find('/') != std::string_view::npos) {
+    return Invalid(origin,
+                   absl::StrCat(Quote(text), " is a prefix; give an address"));
+  }
+  MESHCAP_ASSIGN_OR_RETURN(Cidr c, ParseCidr(origin, text));
+  if (c.family() != family) {
+    return Invalid(
+        origin,
+        absl::StrCat(Quote(text), " is not an ",
+                     family == IpFamily::kIpv4 ? "IPv4" : "IPv6", " address"));
+  }
+  return c;
+}
+
+absl::StatusOr<std::vector<Cidr>> ParseServers(std::string_view origin,
                                                std::string_view text,
                                                IpFamily family) {
   std::vector<Cidr> out;
   for (const std::string& item : SplitList(text)) {
-    if (item.find('/') != std::string::npos) {
-      return Invalid(knob,
-                     absl::StrCat("'", item, "' is a prefix; give an address"));
-    }
-    MESHCAP_ASSIGN_OR_RETURN(Cidr c, ParseCidr(knob, item));
-    if (c.family() != family) {
-      return Invalid(knob,
-                     absl::StrCat("'", item, "' is not an ",
-                                  family == IpFamily::kIpv4 ? "IPv4" : "IPv6",
-                                  " address"));
-    }
+    MESHCAP_ASSIGN_OR_RETURN(Cidr c, ParseAddress(origin, item, family));
     out.push_back(c);
   }
   return out;
@@ -136,265 +197,640 @@ absl::StatusOr<std::vector<Cidr>> ParseServers(std::string_view knob,
 
 // The kernel's dev_valid_name(), minus the wildcards iptables and nftables
 // spell differently ('+' and '*'), which meshcap does not support.
-absl::Status CheckInterfaceName(std::string_view knob, std::string_view name) {
+absl::Status CheckInterfaceName(std::string_view origin,
+                                std::string_view name) {
   if (name.size() >= IFNAMSIZ) {
     return Invalid(
-        knob, absl::StrCat("interface name '", ToAbsl(name),
-                           "' is longer than ", IFNAMSIZ - 1, " characters"));
+        origin, absl::StrCat("interface name ", Quote(name), " is longer than ",
+                             IFNAMSIZ - 1, " characters"));
   }
   if (name == "." || name == "..") {
-    return Invalid(knob, absl::StrCat("'", ToAbsl(name),
-                                      "' is not a valid interface name"));
+    return Invalid(origin,
+                   absl::StrCat(Quote(name), " is not a valid interface name"));
   }
   for (char c : name) {
     if (c == '/' || c == ':' || c == '+' || c == '*' || c == '"' || c == '\'' ||
-        c == '\\' || c <= ' ' || c == 0x7f) {
-      return Invalid(knob, absl::StrCat("interface name '", ToAbsl(name),
-                                        "' contains an illegal character"));
+        c == '\\' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return Invalid(origin, absl::StrCat("interface name ", Quote(name),
+                                          " contains an illegal character"));
     }
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> ParseInterfaces(
-    std::string_view knob, std::string_view text) {
+    std::string_view origin, std::string_view text) {
   std::vector<std::string> out;
   if (!text.empty() && SplitList(text).empty()) {
-    return Invalid(knob, "empty interface name");
+    return Invalid(origin, "empty interface name");
   }
   for (const std::string& item : SplitList(text)) {
-    MESHCAP_RETURN_IF_ERROR(CheckInterfaceName(knob, item));
+    MESHCAP_RETURN_IF_ERROR(CheckInterfaceName(origin, item));
     out.push_back(item);
   }
   return out;
 }
 
-absl::StatusOr<OwnerGroup> ResolveGroup(std::string_view knob,
+absl::StatusOr<OwnerGroup> ResolveGroup(std::string_view origin,
                                         const std::string& item) {
   if (auto gid = ParseDecimal(item, 0, UINT64_MAX)) {
     if (*gid > kMaxId) {
-      return Invalid(knob, absl::StrCat("GID '", item, "' is out of range (0-",
-                                        kMaxId, ")"));
+      return Invalid(origin, absl::StrCat("GID ", Quote(item),
+                                          " is out of range (0-", kMaxId, ")"));
     }
     return OwnerGroup{item, static_cast<uint32_t>(*gid)};
   }
-  long bufsize = sysconf(_SC_GETGR_R_SIZE_MAX);
+  const long bufsize = sysconf(_SC_GETGR_R_SIZE_MAX);
   std::vector<char> buf(bufsize > 0 ? static_cast<size_t>(bufsize) : 16384);
   for (;;) {
     group grp;
     group* result = nullptr;
-    int rc = getgrnam_r(item.c_str(), &grp, buf.data(), buf.size(), &result);
+    const int rc =
+        getgrnam_r(item.c_str(), &grp, buf.data(), buf.size(), &result);
     if (rc == ERANGE && buf.size() < (1u << 22)) {
       buf.resize(buf.size() * 2);
       continue;
     }
     if (rc != 0) {
-      return absl::UnavailableError(absl::StrCat(
-          ToAbsl(knob), ": looking up group '", item, "' failed: errno ", rc));
+      return absl::UnavailableError(
+          absl::StrCat(ToAbsl(origin), ": looking up group ", Quote(item),
+                       " failed: errno ", rc));
     }
     if (result == nullptr) {
-      return absl::NotFoundError(
-          absl::StrCat(ToAbsl(knob), ": group '", item, "' does not exist"));
+      return absl::NotFoundError(absl::StrCat(ToAbsl(origin), ": group ",
+                                              Quote(item), " does not exist"));
     }
     return OwnerGroup{item, static_cast<uint32_t>(grp.gr_gid)};
   }
 }
 
-absl::StatusOr<std::vector<OwnerGroup>> ParseGroups(std::string_view knob,
+absl::StatusOr<std::vector<OwnerGroup>> ParseGroups(std::string_view origin,
                                                     std::string_view text) {
   std::vector<OwnerGroup> out;
   for (const std::string& item : SplitList(text)) {
     if (item == "*") {
-      return Invalid(knob, "'*' cannot be combined with group names");
+      return Invalid(origin, "'*' cannot be combined with group names");
     }
-    MESHCAP_ASSIGN_OR_RETURN(OwnerGroup g, ResolveGroup(knob, item));
+    MESHCAP_ASSIGN_OR_RETURN(OwnerGroup g, ResolveGroup(origin, item));
     out.push_back(std::move(g));
   }
   return out;
 }
 
+// --- The knob table ----------------------------------------------------------
+
+using ParseFn = absl::Status (*)(std::string_view text, std::string_view origin,
+                                 Impl& p);
+
+struct KnobDef {
+  KnobInfo info;
+  ParseFn parse;
+};
+
+#define MESHCAP_ASSIGN(field, expr)                     \
+  [](std::string_view t, std::string_view o, Impl& p) { \
+    MESHCAP_ASSIGN_OR_RETURN(p.field, expr);            \
+    return absl::OkStatus();                            \
+  }
+
+constexpr Profile kS = Profile::kSidecar;
+constexpr Profile kA = Profile::kAmbient;
+
+// The parsers of the knobs below see the knob's text (its default when
+// unset) and where it came from. Order matters only where a parser reads
+// another knob's value (ProxyGID after ProxyUID).
+const KnobDef kKnobs[] = {
+    {{"Profile", "profile", 0, "MESHCAP_PROFILE", nullptr, "sidecar",
+      "The capture profile: \"sidecar\" (istio-iptables) or \"ambient\" (the "
+      "in-pod rules for ztunnel).",
+      false, kS, true},
+     [](std::string_view t, std::string_view o, Impl& p) {
+       if (t == "sidecar") {
+         p.profile = Profile::kSidecar;
+       } else if (t == "ambient") {
+         p.profile = Profile::kAmbient;
+       } else {
+         return Invalid(o, absl::StrCat("unknown profile ", Quote(t),
+                                        " (want sidecar or ambient)"));
+       }
+       return absl::OkStatus();
+     }},
+    {{"EnableIPv6", "ipv6", 0, nullptr, nullptr, "false",
+      "Produce IPv6 rules too (istio-iptables detects this from the host's "
+      "addresses; meshcap's --ipv6=auto does the same).",
+      true, kS, true},
+     MESHCAP_ASSIGN(ipv6, ParseBool(o, t))},
+    {{"RedirectDNS", "redirect-dns", 0, "REDIRECT_DNS",
+      "ISTIO_META_DNS_CAPTURE", "false",
+      "Enable capture of dns traffic by istio-agent.", true, kS, true},
+     MESHCAP_ASSIGN(redirect_dns, ParseBool(o, t))},
+    // --- Sidecar ---
+    {{"ProxyPort", "envoy-port", 'p', nullptr, nullptr, "15001",
+      "Specify the envoy port to which redirect all TCP traffic.", false, kS,
+      false},
+     MESHCAP_ASSIGN(proxy_port, ParsePort(o, t))},
+    {{"InboundCapturePort", "inbound-capture-port", 'z', "INBOUND_CAPTURE_PORT",
+      nullptr, "15006",
+      "Port to which all inbound TCP traffic to the pod/VM should be "
+      "redirected to.",
+      false, kS, false},
+     MESHCAP_ASSIGN(inbound_capture_port, ParsePort(o, t))},
+    {{"InboundTunnelPort", "inbound-tunnel-port", 'e', "INBOUND_TUNNEL_PORT",
+      nullptr, "15008",
+      "Specify the istio tunnel port for inbound tcp traffic.", false, kS,
+      false},
+     MESHCAP_ASSIGN(inbound_tunnel_port, ParsePort(o, t))},
+    {{"ProxyUID", "proxy-uid", 'u', "PROXY_UID", nullptr, "1337",
+      "Specify the UID of the user for which the redirection is not applied. "
+      "Typically, this is the UID of the proxy container.",
+      false, kS, false},
+     MESHCAP_ASSIGN(proxy_uids, ParseIdList(o, t, "UID"))},
+    {{"ProxyGID", "proxy-gid", 'g', "PROXY_GID", nullptr, "",
+      "Specify the GID of the user for which the redirection is not applied "
+      "(same default value as -u param).",
+      false, kS, false},
+     [](std::string_view t, std::string_view o, Impl& p) {
+       if (t.empty()) {
+         p.proxy_gids = p.proxy_uids;
+         return absl::OkStatus();
+       }
+       MESHCAP_ASSIGN_OR_RETURN(p.proxy_gids, ParseIdList(o, t, "GID"));
+       return absl::OkStatus();
+     }},
+    {{"InboundInterceptionMode", "istio-inbound-interception-mode", 'm',
+      "ISTIO_INBOUND_INTERCEPTION_MODE", nullptr, "",
+      "The mode used to redirect inbound connections to Envoy, either "
+      "\"REDIRECT\" or \"TPROXY\".",
+      false, kS, false},
+     [](std::string_view t, std::string_view o, Impl& p) {
+       if (t.empty() || t == "REDIRECT") {
+         p.intercept_mode = InterceptMode::kRedirect;
+       } else if (t == "TPROXY") {
+         p.intercept_mode = InterceptMode::kTproxy;
+       } else {
+         return Invalid(o, absl::StrCat("unknown interception mode ", Quote(t),
+                                        " (want REDIRECT or TPROXY)"));
+       }
+       return absl::OkStatus();
+     }},
+    {{"InboundTProxyMark", "istio-inbound-tproxy-mark", 't',
+      "ISTIO_INBOUND_TPROXY_MARK", nullptr, "1337",
+      "The packet mark of TPROXY-captured connections.", false, kS, false},
+     MESHCAP_ASSIGN(tproxy_mark, ParseU32(o, t, 1, UINT32_MAX, "mark"))},
+    {{"InboundTProxyRouteTable", "istio-inbound-tproxy-route-table", 'r',
+      "ISTIO_INBOUND_TPROXY_ROUTE_TABLE", nullptr, "133",
+      "The policy-routing table that delivers TPROXY-marked packets locally.",
+      false, kS, false},
+     [](std::string_view t, std::string_view o, Impl& p) {
+       MESHCAP_ASSIGN_OR_RETURN(p.tproxy_route_table,
+                                ParseU32(o, t, 1, UINT32_MAX, "route table"));
+       if (p.tproxy_route_table >= 253 && p.tproxy_route_table <= 255) {
+         return Invalid(o, absl::StrCat("route table ", Quote(t),
+                                        " is reserved (default/main/local)"));
+       }
+       return absl::OkStatus();
+     }},
+    {{"InboundPortsInclude", "istio-inbound-ports", 'b', "ISTIO_INBOUND_PORTS",
+      nullptr, "",
+      "Comma separated list of inbound ports for which traffic is to be "
+      "redirected to Envoy (optional). The wildcard character \"*\" can be "
+      "used to configure redirection for all ports. An empty list will "
+      "disable.",
+      false, kS, false},
+     [](std::string_view t, std::string_view o, Impl& p) {
+       if (t == "*") {
+         p.inbound_ports.all = true;
+         return absl::OkStatus();
+       }
+       MESHCAP_ASSIGN_OR_RETURN(p.inbound_ports.ports, ParsePortList(o, t));
+       return absl::OkStatus();
+     }},
+    {{"InboundPortsExclude", "istio-local-exclude-ports", 'd',
+      "ISTIO_LOCAL_EXCLUDE_PORTS", nullptr, "",
+      "Comma separated list of inbound ports to be excluded from redirection "
+      "to Envoy (optional). Only applies when all inbound traffic (i.e. "
+      "\"*\") is being redirected.",
+      false, kS, false},
+     MESHCAP_ASSIGN(inbound_ports_exclude, ParsePortList(o, t))},
+    {{"OutboundPortsInclude", "istio-outbound-ports", 'q',
+      "ISTIO_OUTBOUND_PORTS", nullptr, "",
+      "Comma separated list of outbound ports to be explicitly included for "
+      "redirection to Envoy.",
+      false, kS, false},
+     MESHCAP_ASSIGN(outbound_ports_include, ParsePortList(o, t))},
+    {{"OutboundPortsExclude", "istio-local-outbound-ports-exclude", 'o',
+      "ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE", nullptr, "",
+      "Comma separated list of outbound ports to be excluded from redirection "
+      "to Envoy.",
+      false, kS, false},
+     MESHCAP_ASSIGN(outbound_ports_exclude, ParsePortList(o, t))},
+    {{"OutboundIPRangesInclude", "istio-service-cidr", 'i',
+      "ISTIO_SERVICE_CIDR", nullptr, "",
+      "Comma separated list of IP ranges in CIDR form to redirect to envoy "
+      "(optional). The wildcard character \"*\" can be used to redirect all "
+      "outbound traffic. An empty list will disable all outbound.",
+      false, kS, false},
+     [](std::string_view t, std::string_view o, Impl& p) {
+       if (SplitList(t) == std::vector<std::string>{"*"}) {
+         p.outbound_cidrs_include.all = true;
+         return absl::OkStatus();
+       }
+       MESHCAP_ASSIGN_OR_RETURN(p.outbound_cidrs_include.cidrs,
+                                ParseCidrList(o, t));
+       return absl::OkStatus();
+     }},
+    {{"OutboundIPRangesExclude", "istio-service-exclude-cidr", 'x',
+      "ISTIO_SERVICE_EXCLUDE_CIDR", nullptr, "",
+      "Comma separated list of IP ranges in CIDR form to be excluded from "
+      "redirection. Only applies when all outbound traffic (i.e. \"*\") is "
+      "being redirected.",
+      false, kS, false},
+     MESHCAP_ASSIGN(outbound_cidrs_exclude, ParseCidrList(o, t))},
+    {{"ExcludeInterfaces", "istio-exclude-interfaces", 'c',
+      "ISTIO_EXCLUDE_INTERFACES", nullptr, "",
+      "Comma separated list of NIC (optional). Neither inbound nor outbound "
+      "traffic will be captured.",
+      false, kS, false},
+     MESHCAP_ASSIGN(exclude_interfaces, ParseInterfaces(o, t))},
+    {{"RerouteVirtualInterfaces", "kube-virt-interfaces", 'k',
+      "KUBE_VIRT_INTERFACES", nullptr, "",
+      "Comma separated list of virtual interfaces whose inbound traffic (from "
+      "VM) will be treated as outbound.",
+      false, kS, false},
+     MESHCAP_ASSIGN(kube_virt_interfaces, ParseInterfaces(o, t))},
+    {{"CaptureAllDNS", "capture-all-dns", 0, "CAPTURE_ALL_DNS", nullptr,
+      "false",
+      "Instead of only capturing DNS traffic to DNS server IP, capture all DNS "
+      "traffic at port 53. This setting is only effective when redirect dns "
+      "is enabled.",
+      true, kS, false},
+     MESHCAP_ASSIGN(capture_all_dns, ParseBool(o, t))},
+    {{"DNSServersV4", nullptr, 0, nullptr, nullptr, "",
+      "IPv4 DNS servers whose port-53 traffic is captured (Istio reads them "
+      "from /etc/resolv.conf).",
+      false, kS, false},
+     MESHCAP_ASSIGN(dns_servers_v4, ParseServers(o, t, IpFamily::kIpv4))},
+    {{"DNSServersV6", nullptr, 0, nullptr, nullptr, "",
+      "IPv6 DNS servers whose port-53 traffic is captured.", false, kS, false},
+     MESHCAP_ASSIGN(dns_servers_v6, ParseServers(o, t, IpFamily::kIpv6))},
+    {{"DropInvalid", "drop-invalid", 0, "DROP_INVALID", "INVALID_DROP", "false",
+      "Enable invalid drop in the iptables rules.", true, kS, false},
+     MESHCAP_ASSIGN(drop_invalid, ParseBool(o, t))},
+    {{"OwnerGroupsInclude", nullptr, 0, "ISTIO_OUTBOUND_OWNER_GROUPS", nullptr,
+      "*",
+      "Groups (names or GIDs) whose outbound traffic is captured; \"*\" for "
+      "all.",
+      false, kS, false},
+     [](std::string_view t, std::string_view o, Impl& p) {
+       if (t.empty() || t == "*") {
+         p.owner_groups_include.reset();
+         return absl::OkStatus();
+       }
+       MESHCAP_ASSIGN_OR_RETURN(std::vector<OwnerGroup> groups,
+                                ParseGroups(o, t));
+       if (groups.size() > kMaxOwnerGroupsInclude) {
+         return Invalid(o,
+                        absl::StrCat(groups.size(), " groups given, at most ",
+                                     kMaxOwnerGroupsInclude, " are allowed"));
+       }
+       if (groups.empty()) {
+         return Invalid(o, absl::StrCat(Quote(t), " names no group"));
+       }
+       p.owner_groups_include = std::move(groups);
+       return absl::OkStatus();
+     }},
+    {{"OwnerGroupsExclude", nullptr, 0, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE",
+      nullptr, "",
+      "Groups (names or GIDs) whose outbound traffic is never captured.", false,
+      kS, false},
+     MESHCAP_ASSIGN(owner_groups_exclude, ParseGroups(o, t))},
+    {{"HostIPv4LoopbackCidr", nullptr, 0, "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR",
+      nullptr, "127.0.0.1/32",
+      "The IPv4 loopback prefix the proxy's own traffic stays inside.", false,
+      kS, false},
+     [](std::string_view t, std::string_view o, Impl& p) {
+       MESHCAP_ASSIGN_OR_RETURN(Cidr c, ParseCidr(o, t));
+       if (c.family() != IpFamily::kIpv4 || !c.IsLoopback()) {
+         return Invalid(
+             o, absl::StrCat(Quote(t), " is not an IPv4 loopback prefix"));
+       }
+       if (c.prefix_len() < 8) {
+         return Invalid(
+             o, absl::StrCat(Quote(t), " has a prefix shorter than /8"));
+       }
+       p.ipv4_loopback_cidr = c;
+       return absl::OkStatus();
+     }},
+    // --- Ambient ---
+    {{"HostProbeSNATAddress", "probe-snat-ipv4", 0, "HOST_PROBE_SNAT_IP",
+      nullptr, "169.254.7.127",
+      "The IPv4 address kubelet probes arrive from; never redirected.", false,
+      kA, false},
+     MESHCAP_ASSIGN(probe_snat_ipv4, ParseAddress(o, t, IpFamily::kIpv4))},
+    {{"HostProbeV6SNATAddress", "probe-snat-ipv6", 0, "HOST_PROBE_SNAT_IPV6",
+      nullptr, "fd16:9254:7127:1337:ffff:ffff:ffff:ffff",
+      "The IPv6 address kubelet probes arrive from; never redirected.", false,
+      kA, false},
+     MESHCAP_ASSIGN(probe_snat_ipv6, ParseAddress(o, t, IpFamily::kIpv6))},
+    {{"IngressMode", "ingress", 0, nullptr, nullptr, "false",
+      "A gateway pod: inbound traffic is not redirected to ztunnel "
+      "(ambient.istio.io/bypass-inbound-capture).",
+      true, kA, false},
+     MESHCAP_ASSIGN(ingress_mode, ParseBool(o, t))},
+    {{"VirtualInterfaces", "virtual-interfaces", 0, nullptr, nullptr, "",
+      "Comma separated list of interfaces whose inbound traffic is redirected "
+      "as outbound (istio.io/reroute-virtual-interfaces).",
+      false, kA, false},
+     MESHCAP_ASSIGN(virtual_interfaces, ParseInterfaces(o, t))},
+    {{"DNSProxy", "pod-dns", 0, nullptr, nullptr, "",
+      "The pod's override of RedirectDNS: \"enabled\", \"disabled\" or empty "
+      "(ambient.istio.io/dns-capture).",
+      false, kA, false},
+     [](std::string_view t, std::string_view o, Impl& p) {
+       if (t.empty() || t == "unset" || t == "0") {
+         p.pod_dns = PodDns::kUnset;
+       } else if (t == "enabled" || t == "1") {
+         p.pod_dns = PodDns::kEnabled;
+       } else if (t == "disabled" || t == "2") {
+         p.pod_dns = PodDns::kDisabled;
+       } else {
+         return Invalid(
+             o, absl::StrCat(Quote(t), " is not one of enabled, disabled"));
+       }
+       return absl::OkStatus();
+     }},
+};
+
+#undef MESHCAP_ASSIGN
+
+constexpr size_t kKnobCount = std::size(kKnobs);
+
+// The index of the knob `key` names (its key or its flag), or kKnobCount.
+size_t FindKnob(std::string_view key) {
+  for (size_t i = 0; i < kKnobCount; ++i) {
+    const KnobInfo& k = kKnobs[i].info;
+    if (key == k.key || (k.flag != nullptr && key == k.flag)) return i;
+  }
+  return kKnobCount;
+}
+
 }  // namespace
 
-CapturePolicy::CapturePolicy()
-    : proxy_uids_{1337},
-      proxy_gids_{1337},
-      ipv4_loopback_cidr_(*Cidr::Parse("127.0.0.1/32")) {}
+const std::vector<KnobInfo>& PolicyKnobs() {
+  static const std::vector<KnobInfo>* const kInfos = [] {
+    auto* v = new std::vector<KnobInfo>;
+    for (const KnobDef& d : kKnobs) v->push_back(d.info);
+    return v;
+  }();
+  return *kInfos;
+}
 
-PolicyBuilder::PolicyBuilder() = default;
+// --- CapturePolicy -----------------------------------------------------------
 
-#define MESHCAP_STRING_SETTER(Name, field)                 \
-  PolicyBuilder& PolicyBuilder::Name(std::string_view v) { \
-    field = std::string(v);                                \
-    return *this;                                          \
+CapturePolicy::CapturePolicy(std::shared_ptr<const Impl> impl)
+    : impl_(std::move(impl)) {}
+CapturePolicy::CapturePolicy(const CapturePolicy&) = default;
+CapturePolicy& CapturePolicy::operator=(const CapturePolicy&) = default;
+CapturePolicy::CapturePolicy(CapturePolicy&&) noexcept = default;
+CapturePolicy& CapturePolicy::operator=(CapturePolicy&&) noexcept = default;
+CapturePolicy::~CapturePolicy() = default;
+
+Profile CapturePolicy::profile() const { return impl_->profile; }
+bool CapturePolicy::ipv6() const { return impl_->ipv6; }
+bool CapturePolicy::redirect_dns() const { return impl_->redirect_dns; }
+uint16_t CapturePolicy::proxy_port() const { return impl_->proxy_port; }
+uint16_t CapturePolicy::inbound_capture_port() const {
+  return impl_->inbound_capture_port;
+}
+uint16_t CapturePolicy::inbound_tunnel_port() const {
+  return impl_->inbound_tunnel_port;
+}
+const std::vector<uint32_t>& CapturePolicy::proxy_uids() const {
+  return impl_->proxy_uids;
+}
+const std::vector<uint32_t>& CapturePolicy::proxy_gids() const {
+  return impl_->proxy_gids;
+}
+InterceptMode CapturePolicy::intercept_mode() const {
+  return impl_->intercept_mode;
+}
+uint32_t CapturePolicy::tproxy_mark() const { return impl_->tproxy_mark; }
+uint32_t CapturePolicy::tproxy_route_table() const {
+  return impl_->tproxy_route_table;
+}
+const PortSelection& CapturePolicy::inbound_ports() const {
+  return impl_->inbound_ports;
+}
+const std::vector<uint16_t>& CapturePolicy::inbound_ports_exclude() const {
+  return impl_->inbound_ports_exclude;
+}
+const std::vector<uint16_t>& CapturePolicy::outbound_ports_include() const {
+  return impl_->outbound_ports_include;
+}
+const std::vector<uint16_t>& CapturePolicy::outbound_ports_exclude() const {
+  return impl_->outbound_ports_exclude;
+}
+const CidrSelection& CapturePolicy::outbound_cidrs_include() const {
+  return impl_->outbound_cidrs_include;
+}
+const std::vector<Cidr>& CapturePolicy::outbound_cidrs_exclude() const {
+  return impl_->outbound_cidrs_exclude;
+}
+const std::vector<std::string>& CapturePolicy::exclude_interfaces() const {
+  return impl_->exclude_interfaces;
+}
+const std::vector<std::string>& CapturePolicy::kube_virt_interfaces() const {
+  return impl_->kube_virt_interfaces;
+}
+bool CapturePolicy::capture_all_dns() const { return impl_->capture_all_dns; }
+const std::vector<Cidr>& CapturePolicy::dns_servers_v4() const {
+  return impl_->dns_servers_v4;
+}
+const std::vector<Cidr>& CapturePolicy::dns_servers_v6() const {
+  return impl_->dns_servers_v6;
+}
+bool CapturePolicy::drop_invalid() const { return impl_->drop_invalid; }
+const std::optional<std::vector<OwnerGroup>>&
+CapturePolicy::owner_groups_include() const {
+  return impl_->owner_groups_include;
+}
+const std::vector<OwnerGroup>& CapturePolicy::owner_groups_exclude() const {
+  return impl_->owner_groups_exclude;
+}
+const Cidr& CapturePolicy::ipv4_loopback_cidr() const {
+  return *impl_->ipv4_loopback_cidr;
+}
+const Cidr& CapturePolicy::probe_snat_ipv4() const {
+  return *impl_->probe_snat_ipv4;
+}
+const Cidr& CapturePolicy::probe_snat_ipv6() const {
+  return *impl_->probe_snat_ipv6;
+}
+bool CapturePolicy::ingress_mode() const { return impl_->ingress_mode; }
+const std::vector<std::string>& CapturePolicy::virtual_interfaces() const {
+  return impl_->virtual_interfaces;
+}
+PodDns CapturePolicy::pod_dns() const { return impl_->pod_dns; }
+
+bool CapturePolicy::dns_capture_enabled() const {
+  const Impl& p = *impl_;
+  if (p.profile == Profile::kAmbient) {
+    switch (p.pod_dns) {
+      case PodDns::kEnabled:
+        return true;
+      case PodDns::kDisabled:
+        return false;
+      case PodDns::kUnset:
+        return p.redirect_dns;
+    }
   }
-MESHCAP_STRING_SETTER(SetProxyPort, proxy_port_)
-MESHCAP_STRING_SETTER(SetInboundCapturePort, inbound_capture_port_)
-MESHCAP_STRING_SETTER(SetInboundTunnelPort, inbound_tunnel_port_)
-MESHCAP_STRING_SETTER(SetProxyUids, proxy_uids_)
-MESHCAP_STRING_SETTER(SetProxyGids, proxy_gids_)
-MESHCAP_STRING_SETTER(SetInterceptMode, intercept_mode_)
-MESHCAP_STRING_SETTER(SetTproxyMark, tproxy_mark_)
-MESHCAP_STRING_SETTER(SetTproxyRouteTable, tproxy_route_table_)
-MESHCAP_STRING_SETTER(SetInboundPorts, inbound_ports_)
-MESHCAP_STRING_SETTER(SetInboundPortsExclude, inbound_ports_exclude_)
-MESHCAP_STRING_SETTER(SetOutboundPortsInclude, outbound_ports_include_)
-MESHCAP_STRING_SETTER(SetOutboundPortsExclude, outbound_ports_exclude_)
-MESHCAP_STRING_SETTER(SetOutboundCidrsInclude, outbound_cidrs_include_)
-MESHCAP_STRING_SETTER(SetOutboundCidrsExclude, outbound_cidrs_exclude_)
-MESHCAP_STRING_SETTER(SetExcludeInterfaces, exclude_interfaces_)
-MESHCAP_STRING_SETTER(SetKubeVirtInterfaces, kube_virt_interfaces_)
-MESHCAP_STRING_SETTER(SetDnsServersV4, dns_servers_v4_)
-MESHCAP_STRING_SETTER(SetDnsServersV6, dns_servers_v6_)
-MESHCAP_STRING_SETTER(SetOwnerGroupsInclude, owner_groups_include_)
-MESHCAP_STRING_SETTER(SetOwnerGroupsExclude, owner_groups_exclude_)
-MESHCAP_STRING_SETTER(SetIpv4LoopbackCidr, ipv4_loopback_cidr_)
-#undef MESHCAP_STRING_SETTER
+  return p.redirect_dns && (p.capture_all_dns || !p.dns_servers_v4.empty() ||
+                            !p.dns_servers_v6.empty());
+}
 
-PolicyBuilder& PolicyBuilder::SetRedirectDns(bool on) {
-  redirect_dns_ = on;
+std::string CapturePolicy::ToJson() const {
+  nlohmann::ordered_json doc = nlohmann::ordered_json::object();
+  for (const auto& [knob, text] : impl_->texts) {
+    if (knob->is_bool) {
+      doc[knob->key] = text == "true";
+    } else {
+      doc[knob->key] = text;
+    }
+  }
+  return doc.dump();
+}
+
+// --- PolicyBuilder -----------------------------------------------------------
+
+struct PolicyBuilder::Impl {
+  struct Value {
+    std::string text;
+    std::string origin;
+  };
+  std::array<std::optional<Value>, kKnobCount> values;
+  // Keys nobody knows, with where they came from; reported by Build().
+  std::vector<std::pair<std::string, std::string>> unknown;
+};
+
+PolicyBuilder::PolicyBuilder() : impl_(std::make_unique<Impl>()) {}
+PolicyBuilder::PolicyBuilder(const PolicyBuilder& o)
+    : impl_(std::make_unique<Impl>(*o.impl_)) {}
+PolicyBuilder& PolicyBuilder::operator=(const PolicyBuilder& o) {
+  if (this != &o) impl_ = std::make_unique<Impl>(*o.impl_);
   return *this;
 }
-PolicyBuilder& PolicyBuilder::SetCaptureAllDns(bool on) {
-  capture_all_dns_ = on;
+PolicyBuilder::PolicyBuilder(PolicyBuilder&&) noexcept = default;
+PolicyBuilder& PolicyBuilder::operator=(PolicyBuilder&&) noexcept = default;
+PolicyBuilder::~PolicyBuilder() = default;
+
+PolicyBuilder& PolicyBuilder::Set(std::string_view key, std::string_view value,
+                                  std::string_view origin) {
+  const size_t i = FindKnob(key);
+  if (i == kKnobCount) {
+    impl_->unknown.emplace_back(std::string(key), std::string(origin));
+    return *this;
+  }
+  if (value.empty()) {
+    impl_->values[i].reset();
+    return *this;
+  }
+  impl_->values[i] = Impl::Value{
+      std::string(value),
+      origin.empty() ? std::string(kKnobs[i].info.key) : std::string(origin)};
   return *this;
 }
-PolicyBuilder& PolicyBuilder::SetDropInvalid(bool on) {
-  drop_invalid_ = on;
+
+PolicyBuilder& PolicyBuilder::Unset(std::string_view key) {
+  const size_t i = FindKnob(key);
+  if (i != kKnobCount) impl_->values[i].reset();
   return *this;
 }
-PolicyBuilder& PolicyBuilder::SetIpv6(bool on) {
-  ipv6_ = on;
-  return *this;
+
+bool PolicyBuilder::IsSet(std::string_view key) const {
+  const size_t i = FindKnob(key);
+  return i != kKnobCount && impl_->values[i].has_value();
 }
+
+PolicyBuilder& PolicyBuilder::SetProfile(Profile profile) {
+  return Set("Profile", profile == Profile::kAmbient ? "ambient" : "sidecar");
+}
+
+#define MESHCAP_TEXT_SETTER(Name, key) \
+  PolicyBuilder& PolicyBuilder::Name(std::string_view v) { return Set(key, v); }
+#define MESHCAP_BOOL_SETTER(Name, key)          \
+  PolicyBuilder& PolicyBuilder::Name(bool on) { \
+    return Set(key, on ? "true" : "false");     \
+  }
+MESHCAP_TEXT_SETTER(SetProxyPort, "ProxyPort")
+MESHCAP_TEXT_SETTER(SetInboundCapturePort, "InboundCapturePort")
+MESHCAP_TEXT_SETTER(SetInboundTunnelPort, "InboundTunnelPort")
+MESHCAP_TEXT_SETTER(SetProxyUids, "ProxyUID")
+MESHCAP_TEXT_SETTER(SetProxyGids, "ProxyGID")
+MESHCAP_TEXT_SETTER(SetInterceptMode, "InboundInterceptionMode")
+MESHCAP_TEXT_SETTER(SetTproxyMark, "InboundTProxyMark")
+MESHCAP_TEXT_SETTER(SetTproxyRouteTable, "InboundTProxyRouteTable")
+MESHCAP_TEXT_SETTER(SetInboundPorts, "InboundPortsInclude")
+MESHCAP_TEXT_SETTER(SetInboundPortsExclude, "InboundPortsExclude")
+MESHCAP_TEXT_SETTER(SetOutboundPortsInclude, "OutboundPortsInclude")
+MESHCAP_TEXT_SETTER(SetOutboundPortsExclude, "OutboundPortsExclude")
+MESHCAP_TEXT_SETTER(SetOutboundCidrsInclude, "OutboundIPRangesInclude")
+MESHCAP_TEXT_SETTER(SetOutboundCidrsExclude, "OutboundIPRangesExclude")
+MESHCAP_TEXT_SETTER(SetExcludeInterfaces, "ExcludeInterfaces")
+MESHCAP_TEXT_SETTER(SetKubeVirtInterfaces, "RerouteVirtualInterfaces")
+MESHCAP_TEXT_SETTER(SetDnsServersV4, "DNSServersV4")
+MESHCAP_TEXT_SETTER(SetDnsServersV6, "DNSServersV6")
+MESHCAP_TEXT_SETTER(SetOwnerGroupsInclude, "OwnerGroupsInclude")
+MESHCAP_TEXT_SETTER(SetOwnerGroupsExclude, "OwnerGroupsExclude")
+MESHCAP_TEXT_SETTER(SetIpv4LoopbackCidr, "HostIPv4LoopbackCidr")
+MESHCAP_TEXT_SETTER(SetProbeSnatIpv4, "HostProbeSNATAddress")
+MESHCAP_TEXT_SETTER(SetProbeSnatIpv6, "HostProbeV6SNATAddress")
+MESHCAP_TEXT_SETTER(SetVirtualInterfaces, "VirtualInterfaces")
+MESHCAP_TEXT_SETTER(SetPodDns, "DNSProxy")
+MESHCAP_BOOL_SETTER(SetRedirectDns, "RedirectDNS")
+MESHCAP_BOOL_SETTER(SetCaptureAllDns, "CaptureAllDNS")
+MESHCAP_BOOL_SETTER(SetDropInvalid, "DropInvalid")
+MESHCAP_BOOL_SETTER(SetIpv6, "EnableIPv6")
+MESHCAP_BOOL_SETTER(SetIngressMode, "IngressMode")
+#undef MESHCAP_TEXT_SETTER
+#undef MESHCAP_BOOL_SETTER
 
 absl::StatusOr<CapturePolicy> PolicyBuilder::Build() const {
-  CapturePolicy p;
-  MESHCAP_ASSIGN_OR_RETURN(p.proxy_port_,
-                           ParsePortOr("envoy-port", proxy_port_, 15001));
-  MESHCAP_ASSIGN_OR_RETURN(
-      p.inbound_capture_port_,
-      ParsePortOr("inbound-capture-port", inbound_capture_port_, 15006));
-  MESHCAP_ASSIGN_OR_RETURN(
-      p.inbound_tunnel_port_,
-      ParsePortOr("inbound-tunnel-port", inbound_tunnel_port_, 15008));
-
-  if (!proxy_uids_.empty()) {
-    MESHCAP_ASSIGN_OR_RETURN(p.proxy_uids_,
-                             ParseIdList("proxy-uid", proxy_uids_, "UID"));
+  if (!impl_->unknown.empty()) {
+    const auto& [key, origin] = impl_->unknown.front();
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin.empty() ? "policy" : origin,
+                     ": unknown policy key ", Quote(key)));
   }
-  if (!proxy_gids_.empty()) {
-    MESHCAP_ASSIGN_OR_RETURN(p.proxy_gids_,
-                             ParseIdList("proxy-gid", proxy_gids_, "GID"));
-  } else {
-    p.proxy_gids_ = p.proxy_uids_;
-  }
-
-  if (intercept_mode_.empty() || intercept_mode_ == "REDIRECT") {
-    p.intercept_mode_ = InterceptMode::kRedirect;
-  } else if (intercept_mode_ == "TPROXY") {
-    p.intercept_mode_ = InterceptMode::kTproxy;
-  } else {
-    return Invalid("istio-inbound-interception-mode",
-                   absl::StrCat("unknown interception mode '", intercept_mode_,
-                                "' (want REDIRECT or TPROXY)"));
-  }
-  if (!tproxy_mark_.empty()) {
-    MESHCAP_ASSIGN_OR_RETURN(
-        p.tproxy_mark_, ParseU32("istio-inbound-tproxy-mark", tproxy_mark_, 1,
-                                 UINT32_MAX, "mark"));
-  }
-  if (!tproxy_route_table_.empty()) {
-    MESHCAP_ASSIGN_OR_RETURN(
-        p.tproxy_route_table_,
-        ParseU32("istio-inbound-tproxy-route-table", tproxy_route_table_, 1,
-                 UINT32_MAX, "route table"));
-    if (p.tproxy_route_table_ >= 253 && p.tproxy_route_table_ <= 255) {
-      return Invalid("istio-inbound-tproxy-route-table",
-                     absl::StrCat("route table '", tproxy_route_table_,
-                                  "' is reserved (default/main/local)"));
+  auto p = std::make_shared<CapturePolicy::Impl>();
+  // The profile first: it decides which knobs apply.
+  for (size_t i = 0; i < kKnobCount; ++i) {
+    const KnobDef& d = kKnobs[i];
+    const auto& v = impl_->values[i];
+    const std::string_view text =
+        v ? std::string_view(v->text) : std::string_view(d.info.default_text);
+    const std::string_view origin =
+        v ? std::string_view(v->origin) : std::string_view(d.info.key);
+    const bool applies = d.info.shared || d.info.profile == p->profile;
+    if (v && !applies) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          ToAbsl(origin), ": ", d.info.key, " belongs to the ",
+          d.info.profile == Profile::kAmbient ? "ambient" : "sidecar",
+          " profile, but the policy's profile is ",
+          p->profile == Profile::kAmbient ? "ambient" : "sidecar"));
     }
+    MESHCAP_RETURN_IF_ERROR(d.parse(text, origin, *p));
+    if (applies) p->texts.emplace_back(&d.info, std::string(text));
   }
-
-  if (inbound_ports_ == "*") {
-    p.inbound_ports_.all = true;
-  } else {
-    MESHCAP_ASSIGN_OR_RETURN(
-        p.inbound_ports_.ports,
-        ParsePortList("istio-inbound-ports", inbound_ports_));
+  // Contradictions Istio resolves silently.
+  const size_t inc = FindKnob("OwnerGroupsInclude");
+  const size_t exc = FindKnob("OwnerGroupsExclude");
+  if (p->owner_groups_include.has_value() && !p->owner_groups_exclude.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        impl_->values[exc]->origin, ": cannot be combined with ",
+        impl_->values[inc]->origin,
+        " (Istio ignores the exclude list when an include list is given)"));
   }
-  MESHCAP_ASSIGN_OR_RETURN(
-      p.inbound_ports_exclude_,
-      ParsePortList("istio-local-exclude-ports", inbound_ports_exclude_));
-  MESHCAP_ASSIGN_OR_RETURN(
-      p.outbound_ports_include_,
-      ParsePortList("istio-outbound-ports", outbound_ports_include_));
-  MESHCAP_ASSIGN_OR_RETURN(p.outbound_ports_exclude_,
-                           ParsePortList("istio-local-outbound-ports-exclude",
-                                         outbound_ports_exclude_));
-
-  if (SplitList(outbound_cidrs_include_) == std::vector<std::string>{"*"}) {
-    p.outbound_cidrs_include_.all = true;
-  } else {
-    MESHCAP_ASSIGN_OR_RETURN(
-        p.outbound_cidrs_include_.cidrs,
-        ParseCidrList("istio-service-cidr", outbound_cidrs_include_));
-  }
-  MESHCAP_ASSIGN_OR_RETURN(
-      p.outbound_cidrs_exclude_,
-      ParseCidrList("istio-service-exclude-cidr", outbound_cidrs_exclude_));
-
-  MESHCAP_ASSIGN_OR_RETURN(
-      p.exclude_interfaces_,
-      ParseInterfaces("istio-exclude-interfaces", exclude_interfaces_));
-  MESHCAP_ASSIGN_OR_RETURN(
-      p.kube_virt_interfaces_,
-      ParseInterfaces("kube-virt-interfaces", kube_virt_interfaces_));
-
-  p.redirect_dns_ = redirect_dns_;
-  p.capture_all_dns_ = capture_all_dns_;
-  MESHCAP_ASSIGN_OR_RETURN(
-      p.dns_servers_v4_,
-      ParseServers("dns-servers-v4", dns_servers_v4_, IpFamily::kIpv4));
-  MESHCAP_ASSIGN_OR_RETURN(
-      p.dns_servers_v6_,
-      ParseServers("dns-servers-v6", dns_servers_v6_, IpFamily::kIpv6));
-  p.drop_invalid_ = drop_invalid_;
-
-  if (!owner_groups_include_.empty() && owner_groups_include_ != "*") {
-    MESHCAP_ASSIGN_OR_RETURN(
-        std::vector<OwnerGroup> groups,
-        ParseGroups("ISTIO_OUTBOUND_OWNER_GROUPS", owner_groups_include_));
-    if (groups.size() > kMaxOwnerGroupsInclude) {
-      return Invalid("ISTIO_OUTBOUND_OWNER_GROUPS",
-                     absl::StrCat(groups.size(), " groups given, at most ",
-                                  kMaxOwnerGroupsInclude, " are allowed"));
-    }
-    if (groups.empty()) {
-      return Invalid(
-          "ISTIO_OUTBOUND_OWNER_GROUPS",
-          absl::StrCat("'", owner_groups_include_, "' names no group"));
-    }
-    p.owner_groups_include_ = std::move(groups);
-  }
-  MESHCAP_ASSIGN_OR_RETURN(p.owner_groups_exclude_,
-                           ParseGroups("ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE",
-                                       owner_groups_exclude_));
-
-  if (!ipv4_loopback_cidr_.empty()) {
-    constexpr std::string_view kKnob = "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR";
-    MESHCAP_ASSIGN_OR_RETURN(Cidr c, ParseCidr(kKnob, ipv4_loopback_cidr_));
-    if (c.family() != IpFamily::kIpv4 || !c.IsLoopback()) {
-      return Invalid(kKnob, absl::StrCat("'", ipv4_loopback_cidr_,
-                                         "' is not an IPv4 loopback prefix"));
-    }
-    if (c.prefix_len() < 8) {
-      return Invalid(kKnob, absl::StrCat("'", ipv4_loopback_cidr_,
-                                         "' has a prefix shorter than /8"));
-    }
-    p.ipv4_loopback_cidr_ = c;
-  }
-  p.ipv6_ = ipv6_;
-  return p;
+  return CapturePolicy(std::move(p));
 }
 
 }  // namespace meshcap

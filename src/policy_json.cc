@@ -2,7 +2,7 @@
 
 #include "meshcap/policy_json.h"
 
-#include <functional>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -15,58 +15,22 @@ namespace meshcap {
 namespace {
 
 using Json = nlohmann::json;
-using StringSetter = PolicyBuilder& (PolicyBuilder::*)(std::string_view);
-using BoolSetter = PolicyBuilder& (PolicyBuilder::*)(bool);
+using internal::Quote;
+using internal::ToAbsl;
 
-struct Key {
-  const char* name;
-  StringSetter text = nullptr;
-  BoolSetter flag = nullptr;
-};
-
-// Istio's `config.Config` field names.
-constexpr Key kKeys[] = {
-    {"ProxyPort", &PolicyBuilder::SetProxyPort},
-    {"InboundCapturePort", &PolicyBuilder::SetInboundCapturePort},
-    {"InboundTunnelPort", &PolicyBuilder::SetInboundTunnelPort},
-    {"ProxyUID", &PolicyBuilder::SetProxyUids},
-    {"ProxyGID", &PolicyBuilder::SetProxyGids},
-    {"InboundInterceptionMode", &PolicyBuilder::SetInterceptMode},
-    {"InboundTProxyMark", &PolicyBuilder::SetTproxyMark},
-    {"InboundTProxyRouteTable", &PolicyBuilder::SetTproxyRouteTable},
-    {"InboundPortsInclude", &PolicyBuilder::SetInboundPorts},
-    {"InboundPortsExclude", &PolicyBuilder::SetInboundPortsExclude},
-    {"OutboundPortsInclude", &PolicyBuilder::SetOutboundPortsInclude},
-    {"OutboundPortsExclude", &PolicyBuilder::SetOutboundPortsExclude},
-    {"OutboundIPRangesInclude", &PolicyBuilder::SetOutboundCidrsInclude},
-    {"OutboundIPRangesExclude", &PolicyBuilder::SetOutboundCidrsExclude},
-    {"ExcludeInterfaces", &PolicyBuilder::SetExcludeInterfaces},
-    {"RerouteVirtualInterfaces", &PolicyBuilder::SetKubeVirtInterfaces},
-    {"DNSServersV4", &PolicyBuilder::SetDnsServersV4},
-    {"DNSServersV6", &PolicyBuilder::SetDnsServersV6},
-    {"OwnerGroupsInclude", &PolicyBuilder::SetOwnerGroupsInclude},
-    {"OwnerGroupsExclude", &PolicyBuilder::SetOwnerGroupsExclude},
-    {"HostIPv4LoopbackCidr", &PolicyBuilder::SetIpv4LoopbackCidr},
-    {"RedirectDNS", nullptr, &PolicyBuilder::SetRedirectDns},
-    {"CaptureAllDNS", nullptr, &PolicyBuilder::SetCaptureAllDns},
-    {"DropInvalid", nullptr, &PolicyBuilder::SetDropInvalid},
-    {"EnableIPv6", nullptr, &PolicyBuilder::SetIpv6},
-};
-
-absl::StatusOr<std::string> Scalar(const std::string& key, const Json& v) {
+absl::StatusOr<std::string> Scalar(const std::string& where, const Json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-  return absl::InvalidArgumentError(
-      absl::StrCat("policy key '", key,
-                   "': expected a string or a number, got ", v.type_name()));
+  return absl::InvalidArgumentError(absl::StrCat(
+      where, ": expected a string or a number, got ", v.type_name()));
 }
 
-absl::StatusOr<std::string> Text(const std::string& key, const Json& v) {
-  if (!v.is_array()) return Scalar(key, v);
+absl::StatusOr<std::string> Text(const std::string& where, const Json& v) {
+  if (!v.is_array()) return Scalar(where, v);
   std::string joined;
   for (const Json& item : v) {
-    MESHCAP_ASSIGN_OR_RETURN(std::string s, Scalar(key, item));
+    MESHCAP_ASSIGN_OR_RETURN(std::string s, Scalar(where, item));
     if (!joined.empty()) joined += ',';
     joined += s;
   }
@@ -75,40 +39,68 @@ absl::StatusOr<std::string> Text(const std::string& key, const Json& v) {
 
 }  // namespace
 
-absl::Status ApplyPolicyJson(std::string_view json, PolicyBuilder& builder) {
-  Json doc = Json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    return absl::InvalidArgumentError("policy: not valid JSON");
+absl::Status ApplyPolicyJson(std::string_view json, PolicyBuilder& builder,
+                             std::string_view source) {
+  const std::string doc_name =
+      source.empty() ? std::string("policy") : internal::Escape(source);
+  // Repeated top-level keys: nlohmann keeps the last one silently.
+  std::string repeated;
+  std::set<std::string> seen;
+  auto on_event = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (depth == 1 && event == Json::parse_event_t::key && parsed.is_string() &&
+        !seen.insert(parsed.get<std::string>()).second && repeated.empty()) {
+      repeated = parsed.get<std::string>();
+    }
+    return true;
+  };
+  Json doc;
+  try {
+    doc = Json::parse(json.begin(), json.end(), on_event);
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        doc_name, ": not valid JSON: ", internal::Escape(e.what())));
   }
   if (!doc.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("policy: expected a JSON object, got ", doc.type_name()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        doc_name, ": expected a JSON object, got ", doc.type_name()));
   }
+  if (!repeated.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(doc_name, ": key ", Quote(repeated), " is given twice"));
+  }
+  const auto& knobs = PolicyKnobs();
   for (auto it = doc.begin(); it != doc.end(); ++it) {
-    const Key* key = nullptr;
-    for (const Key& k : kKeys)
-      if (it.key() == k.name) key = &k;
-    if (key == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("policy: unknown key '", it.key(), "'"));
+    const std::string where = absl::StrCat(doc_name, ": key ", Quote(it.key()));
+    const KnobInfo* knob = nullptr;
+    for (const KnobInfo& k : knobs) {
+      if (it.key() == k.key) knob = &k;
     }
-    if (key->flag != nullptr) {
+    if (knob == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": unknown policy key"));
+    }
+    if (knob->is_bool) {
       if (!it.value().is_boolean()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "policy key '", it.key(), "': expected true or false"));
+            where, ": expected true or false, got ", it.value().type_name()));
       }
-      (builder.*(key->flag))(it.value().get<bool>());
+      builder.Set(knob->key, it.value().get<bool>() ? "true" : "false", where);
       continue;
     }
-    MESHCAP_ASSIGN_OR_RETURN(std::string text, Text(it.key(), it.value()));
-    (builder.*(key->text))(text);
+    MESHCAP_ASSIGN_OR_RETURN(std::string text, Text(where, it.value()));
+    if (text.empty()) {
+      builder.Unset(knob->key);
+    } else {
+      builder.Set(knob->key, text, where);
+    }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<CapturePolicy> PolicyFromJson(std::string_view json) {
+absl::StatusOr<CapturePolicy> PolicyFromJson(std::string_view json,
+                                             std::string_view source) {
   PolicyBuilder builder;
-  MESHCAP_RETURN_IF_ERROR(ApplyPolicyJson(json, builder));
+  MESHCAP_RETURN_IF_ERROR(ApplyPolicyJson(json, builder, source));
   return builder.Build();
 }
 

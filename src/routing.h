@@ -1,46 +1,78 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Policy routing for TPROXY and the proxy's IPv6 loopback address, over
-// rtnetlink. Everything we add carries our protocol number (rule
-// FRA_PROTOCOL, route rtm_protocol, address IFA_PROTO), which is how Remove
-// finds it again without knowing the policy that added it.
+// Policy routing (TPROXY's and ambient's) and the sidecar's IPv6 loopback
+// address, over rtnetlink. Everything meshcap adds carries its protocol
+// number (rule FRA_PROTOCOL, route rtm_protocol, address IFA_PROTO), which
+// is how it finds its own entries again without knowing the policy that
+// added them.
 
 #ifndef MESHCAP_SRC_ROUTING_H_
 #define MESHCAP_SRC_ROUTING_H_
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "meshcap/rule_set.h"
+#include "meshcap/engine.h"
+#include "src/ir/rule_set.h"
+#include "src/netlink/netlink.h"
 
 namespace meshcap::internal {
 
-// Our rtnetlink protocol number ("meshcap"); shown as `proto 109` by ip.
+// Our rtnetlink protocol number ("meshcap"); `ip` shows it as `proto 109`.
 inline constexpr uint8_t kRoutingProtocol = 109;
 
-// What one Install added (not what was already there), to undo it.
-struct RoutingChanges {
-  struct Item {
-    enum Kind : uint8_t { kRule, kRoute, kAddress } kind;
-    int family;
-  };
-  std::vector<Item> added;
-  PolicyRouting routing;
+// One rule, route or address, as the kernel holds it or as a policy wants.
+struct RoutingEntry {
+  enum Kind : uint8_t { kRule, kRoute, kAddress } kind = kRule;
+  int family = 0;             // AF_INET, AF_INET6
+  ir::PolicyRouting routing;  // rules: mark/mask/table/priority; routes: table
+  bool ours = false;          // carries kRoutingProtocol
+  // The kernel's message (dumped entries), to delete it exactly.
+  std::vector<char> message;
+
+  // "ip rule fwmark 0x539/0xfff pref 32764 lookup 100 (IPv4)".
+  std::string ToString() const;
 };
 
-// Adds what `rules` needs in the calling thread's network namespace:
-// `fwmark M lookup T` and `local default dev lo table T` per family when
-// `rules.routing` is set, and `::6/128` on lo when `rules.ipv6`. Whatever is
-// already there is left alone (no EEXIST, no duplicate).
-absl::StatusOr<RoutingChanges> InstallRouting(const RuleSet& rules);
+// What a policy needs and what is there, in the calling thread's namespace.
+struct RoutingPlan {
+  std::vector<RoutingEntry> add;     // wanted, missing
+  std::vector<RoutingEntry> remove;  // ours, not wanted
+  std::vector<RoutingEntry> wanted;  // all of what the policy needs
 
-// Removes exactly what `changes` says Install added.
-absl::Status UndoRouting(const RoutingChanges& changes);
+  bool empty() const { return add.empty() && remove.empty(); }
+};
 
-// Removes every rule, route and address of ours that `keep` does not need
-// (`keep` null: all of them).
-absl::Status RemoveRouting(const RuleSet* keep);
+class Routing {
+ public:
+  // An rtnetlink socket in the calling thread's namespace.
+  static absl::StatusOr<Routing> Open();
+
+  // Compares the kernel with what `rules` needs (`rules` null: nothing).
+  absl::StatusOr<RoutingPlan> Plan(const ir::RuleSet* rules);
+  // Adds `entries`; on failure removes what it added and says why. Appends
+  // a line per entry added to `changes`.
+  absl::Status Add(const std::vector<RoutingEntry>& entries,
+                   std::vector<std::string>* changes);
+  // Removes `entries` (gone already is fine).
+  absl::Status Remove(const std::vector<RoutingEntry>& entries,
+                      std::vector<std::string>* changes);
+
+ private:
+  explicit Routing(std::unique_ptr<NetlinkSocket> sock)
+      : sock_(std::move(sock)) {}
+  absl::StatusOr<uint32_t> Loopback();
+
+  std::unique_ptr<NetlinkSocket> sock_;
+  uint32_t lo_ = 0;
+};
+
+// The plan's differences, for Verify: wanted entries missing, entries of
+// ours not wanted.
+std::vector<Difference> RoutingDifferences(const RoutingPlan& plan);
 
 }  // namespace meshcap::internal
 

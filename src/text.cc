@@ -25,6 +25,41 @@ std::vector<std::string> SplitList(std::string_view s) {
   return out;
 }
 
+std::string Escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      default:
+        break;
+    }
+    if (c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::string Quote(std::string_view s) { return "'" + Escape(s) + "'"; }
+
 std::optional<uint64_t> ParseDecimal(std::string_view s, uint64_t lo,
                                      uint64_t hi) {
   if (s.empty() || s.size() > 20) return std::nullopt;

@@ -23,6 +23,14 @@ inline absl::string_view ToAbsl(std::string_view s) {
 // also trimmed of surrounding blanks.
 std::vector<std::string> SplitList(std::string_view s);
 
+// `s` with every byte that is not printable ASCII escaped (\n, \t, \x1b,
+// \0, ...), so that a message quoting user input is always one printable
+// line.
+std::string Escape(std::string_view s);
+
+// "'" + Escape(s) + "'": how messages quote a value the user gave.
+std::string Quote(std::string_view s);
+
 // A whole decimal number in [lo, hi], or nullopt.
 std::optional<uint64_t> ParseDecimal(std::string_view s, uint64_t lo,
                                      uint64_t hi);

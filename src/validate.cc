@@ -158,14 +158,13 @@ absl::Status ValidateCapture(const ValidateOptions& options) {
         "give the network namespace by path or by fd, not both");
   }
   int fd = options.netns_fd;
-  int owned = -1;
+  internal::UniqueFd owned;
   if (!options.netns_path.empty()) {
     MESHCAP_ASSIGN_OR_RETURN(owned, internal::OpenNetns(options.netns_path));
-    fd = owned;
+    fd = owned.get();
   }
-  absl::Status s = internal::RunInNetns(fd, [&] { return Probe(options); });
-  if (owned >= 0) close(owned);
-  return s;
+  MESHCAP_ASSIGN_OR_RETURN(auto exec, internal::NetnsExecutor::Start(fd));
+  return exec->Run([&] { return Probe(options); });
 }
 
 }  // namespace meshcap

@@ -3,32 +3,50 @@
 // File: engine.h
 // -----------------------------------------------------------------------------
 //
-// `meshcap::Engine` installs a compiled `RuleSet` in the kernel, removes it,
-// and checks what the kernel holds against it. One engine talks to one
-// backend (nftables over netlink, or legacy iptables through libiptc) in one
-// network namespace.
+// `meshcap::Engine` installs a capture policy in one network namespace,
+// removes it, and checks what the kernel holds against it. One engine talks
+// to one backend (nftables over netlink, or legacy iptables through libiptc)
+// in one namespace.
 //
 //   meshcap::EngineOptions opts;
-//   opts.backend = "nftables";
 //   opts.netns_path = "/var/run/netns/pod";
-//   auto engine = meshcap::Engine::Create(opts);
+//   absl::StatusOr<std::unique_ptr<meshcap::Engine>> engine =
+//       meshcap::Engine::Create(opts);
 //   if (!engine.ok()) return engine.status();
-//   absl::Status s = (*engine)->Apply(meshcap::Compile(policy));
+//   absl::StatusOr<meshcap::ApplyResult> r = (*engine)->Apply(policy);
+//   if (!r.ok()) return r.status();
+//   if (!r->changed()) { /* the kernel already held exactly this */ }
 //
-// Every change is one kernel transaction: after `Apply` either the whole new
-// rule set is installed or the kernel still holds exactly what it held
-// before. Tables and chains that are not ours are never touched.
+// What is guaranteed (README "Guarantees" has the details):
+//   - Every Apply, Remove and Verify of a namespace holds that namespace's
+//     lock (a file under /run/meshcap), whichever process or Engine it comes
+//     from, so concurrent appliers take turns and never mix their work.
+//   - An Apply adds what the new policy needs (policy routing, `::6`) first,
+//     then commits the firewall, then removes what only the old one needed:
+//     a firewall never depends on routing that is absent.
+//   - nftables commits all of it in one kernel transaction. Legacy iptables
+//     commits table by table; meshcap orders the commits so that the tables
+//     in force never mix two policies, and records an intent so that the
+//     next operation on the namespace finishes an interrupted apply.
+//   - An Apply that finds the kernel already holding exactly the policy
+//     sends nothing (counters keep counting); a changed one replaces only
+//     the tables that changed.
+//   - Verify compares everything Apply owns: tables, chains and rules,
+//     policy routing, `::6`, leftovers of ours, and ours in the other
+//     backend.
 //
 // Errors are `absl::Status`:
 //   - kInvalidArgument: an unknown backend name, a bad namespace path, a rule
 //     the kernel refused (the message names the rule and expression);
-//   - kPermissionDenied: the caller lacks CAP_NET_ADMIN in the namespace;
-//   - kUnavailable: the kernel lacks a feature (the message names it);
-//   - kAborted: `ApplyOptions::expected_generation` no longer matches, i.e.
-//     somebody changed the ruleset since it was read;
+//   - kPermissionDenied: the caller lacks CAP_NET_ADMIN in the namespace, or
+//     write access to the state directory;
+//   - kUnavailable: the kernel lacks a feature (the message names it), or
+//     the namespace's lock is held by another process past the timeout;
+//   - kAborted: `ApplyOptions::expected_generation` no longer matches;
 //   - kNotFound: a namespace path that does not exist.
 //
-// An Engine is not thread-safe; use one per thread.
+// An Engine is not thread-safe; use one per thread. The calling thread
+// never changes network namespace.
 
 #ifndef MESHCAP_ENGINE_H_
 #define MESHCAP_ENGINE_H_
@@ -44,105 +62,111 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "meshcap/export.h"
-#include "meshcap/rule_set.h"
+#include "meshcap/policy.h"
 
 namespace meshcap {
 
 struct EngineOptions {
   // "nftables", "iptables-legacy" or "auto". With "auto" the environment
-  // variable MESHCAP_BACKEND decides when set; otherwise the first backend
-  // that can serve the namespace, nftables first.
+  // variable MESHCAP_BACKEND decides when set; otherwise a backend whose
+  // tables already hold rules there, else the first that can serve the
+  // namespace, nftables first.
   std::string backend = "auto";
   // The target network namespace, by path (`/proc/PID/ns/net`,
   // `/var/run/netns/NAME`) or by an open fd (borrowed, not closed). Neither
-  // set: the calling thread's namespace. The calling thread never changes
-  // namespace; work inside another one runs on a short-lived helper thread.
+  // set: the calling thread's namespace. Work inside another namespace runs
+  // on a thread of the Engine's that entered it once.
   std::string netns_path;
   int netns_fd = -1;
-
-  // iptables-legacy only: the xtables lock, taken with flock() for the whole
-  // transaction as iptables does. Empty: $XTABLES_LOCKFILE when set, else
-  // /run/xtables.lock. A pod-scoped path keeps concurrent pods apart (Istio's
-  // CNI mode). A lock still held after the timeout is kUnavailable.
+  // iptables-legacy only: the xtables lock, taken with flock() as iptables
+  // does. Empty: $XTABLES_LOCKFILE when set, else /run/xtables.lock.
   std::string xtables_lock_path;
-  std::chrono::milliseconds xtables_lock_timeout{10000};
+  // How long to wait for the namespace's lock and the xtables lock. A lock
+  // still held then is kUnavailable, and nothing changes.
+  std::chrono::milliseconds lock_timeout{30000};
+  // Where meshcap keeps its per-namespace locks and intent records. Empty:
+  // $MESHCAP_STATE_DIR when set, else /run/meshcap.
+  std::string state_dir;
 };
 
 struct ApplyOptions {
   // Apply only if the kernel's ruleset generation is still this one (as
   // returned by `Verify`). A concurrent change in between makes `Apply` fail
-  // with kAborted and change nothing. nftables: the generation is checked by
-  // the kernel inside the transaction (NFNL_BATCH_GENID, Linux >= 4.19).
-  // iptables-legacy has no generation: setting it there is kInvalidArgument.
+  // with kAborted and change nothing. nftables only: the kernel checks it
+  // inside the transaction. iptables-legacy has no generation: setting it
+  // there is kInvalidArgument.
   std::optional<uint32_t> expected_generation;
 };
 
-// One difference between the kernel and the desired rule set.
+// What an Apply or Remove did.
+struct ApplyResult {
+  // One line per change: "replaced table inet istio-proxy-nat", "added ip
+  // rule fwmark 0x539 lookup 133 (IPv4)". Empty: nothing was sent.
+  std::vector<std::string> changes;
+
+  bool changed() const { return !changes.empty(); }
+};
+
+// One difference between the kernel and the policy.
 struct Difference {
   enum class Kind : uint8_t { kMissing, kExtra, kChanged };
-  Kind kind;
-  // "istio-proxy-nat" / "nat"; chain in the backend's spelling; empty chain
-  // for a whole missing or extra table.
+  Kind kind = Kind::kMissing;
+  // What differs: "rule", "chain", "table", "routing entry", "address",
+  // "backend" (ours in the other backend), "transaction" (an interrupted
+  // apply).
+  std::string object = "rule";
+  // Where: "istio-proxy-nat" / "nat (IPv4)", and the chain, in the
+  // backend's spelling; empty when it does not apply.
   std::string table;
   std::string chain;
   // 1-based rule position in the desired chain (missing, changed) or the
-  // kernel's chain (extra); 0 for a table or chain.
+  // kernel's chain (extra); 0 when it does not apply.
   int position = 0;
   std::string desired;  // what should be there (empty for kExtra)
   std::string actual;   // what is there (empty for kMissing)
 
-  // "missing rule 3 in istio-proxy-nat/istio-output: ..."
+  // "missing rule 3 in istio-proxy-nat/istio-output: ...".
   MESHCAP_EXPORT std::string ToString() const;
 };
 
 struct VerifyReport {
-  // The ruleset generation the report was read at; hand it to
-  // `ApplyOptions::expected_generation` for a verify-then-apply.
+  // The nftables ruleset generation the report was read at; hand it to
+  // `ApplyOptions::expected_generation` for a verify-then-apply. 0 for
+  // iptables-legacy.
   uint32_t generation = 0;
   std::vector<Difference> differences;
 
   bool matches() const { return differences.empty(); }
 };
 
-class Backend;
-
 class MESHCAP_EXPORT Engine {
  public:
-  static absl::StatusOr<std::unique_ptr<Engine>> Create(
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Engine>> Create(
       const EngineOptions& options = {});
   ~Engine();
 
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Installs `rules`, replacing whatever of ours is there, in one
-  // transaction. With `rules.routing` (TPROXY) it first adds the policy
-  // routing (`fwmark -> table`, `local default dev lo` in that table, per
-  // family), and with `rules.ipv6` the `::6/128` address on lo; whatever this
-  // call added is taken away again if the firewall transaction fails. Routing
-  // of ours that `rules` no longer needs is removed after it succeeds.
-  absl::Status Apply(const RuleSet& rules, const ApplyOptions& options = {});
-  // Removes everything of ours, firewall and routing. Removing nothing is OK.
-  absl::Status Remove();
-  // Reads our tables back and compares them with `rules`.
-  absl::StatusOr<VerifyReport> Verify(const RuleSet& rules);
+  // Makes the namespace hold exactly `policy`'s capture: its rules (ours
+  // elsewhere in this backend replaced, ours in the other backend removed
+  // first), its policy routing and `::6`, nothing of ours it does not need.
+  [[nodiscard]] absl::StatusOr<ApplyResult> Apply(
+      const CapturePolicy& policy, const ApplyOptions& options = {});
+  // Removes everything of ours from the namespace, in both backends, and
+  // our routing: whatever policy put it there. Removing nothing is OK.
+  [[nodiscard]] absl::StatusOr<ApplyResult> Remove();
+  // Compares the namespace with `policy`, everything Apply owns included.
+  [[nodiscard]] absl::StatusOr<VerifyReport> Verify(
+      const CapturePolicy& policy);
 
   // "nftables" or "iptables-legacy".
   std::string_view backend_name() const;
 
  private:
-  Engine(std::unique_ptr<Backend> backend, int owned_netns_fd, int netns_fd);
-
-  std::unique_ptr<Backend> backend_;
-  int owned_netns_fd_;
-  int netns_fd_;  // owned or borrowed; -1: the caller's namespace
-  // The routing of ours this engine last left in the kernel, if known: an
-  // Apply that wants the same skips looking for leftovers.
-  struct RoutingState {
-    std::optional<PolicyRouting> routing;
-    bool ipv6 = false;
-  };
-  std::optional<RoutingState> known_routing_;
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 // The backends this build has, in probe order.

@@ -8,13 +8,11 @@
 #ifndef MESHCAP_MESHCAP_H_
 #define MESHCAP_MESHCAP_H_
 
-#include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/net.h"
 #include "meshcap/policy.h"
 #include "meshcap/policy_json.h"
 #include "meshcap/render.h"
-#include "meshcap/rule_set.h"
 #include "meshcap/validate.h"
 #include "meshcap/version.h"
 

@@ -4,32 +4,42 @@
 // -----------------------------------------------------------------------------
 //
 // This header defines `meshcap::CapturePolicy`, an immutable, validated
-// description of which traffic of a pod is redirected into its sidecar proxy
-// and how, and `meshcap::PolicyBuilder`, the only way to make one.
+// description of which traffic of a pod is redirected and where, and
+// `meshcap::PolicyBuilder`, the only way to make one.
 //
-// Every knob of Istio's `istio-iptables` is a field here, with Istio's
-// default. The builder takes each list knob in the syntax istio-iptables
-// takes (comma-separated, `*` where Istio allows it), so that flags,
+// A policy has a profile:
+//   - kSidecar: Istio's `istio-iptables` (istio-init, the sidecar CNI
+//     plugin): outbound to the proxy's 15001, inbound to 15006, the proxy's
+//     own UID/GID exempt. Every istio-iptables knob is here, with Istio's
+//     default.
+//   - kAmbient: the rules Istio's CNI agent installs inside a pod for the
+//     node's ztunnel (`cni/pkg/iptables` `CreateInpodRules`).
+//
+// Every knob is described once, in the table `PolicyKnobs()` returns: its
+// key (Istio's `Config` / `AmbientConfig` / `PodLevelOverrides` field name),
+// its istio-iptables flag and environment variables, its default and help.
+// The builder takes each value in Istio's text syntax, so that flags,
 // environment variables and JSON all map onto it one to one:
 //
 //   meshcap::PolicyBuilder b;
-//   b.SetOutboundCidrsInclude("*")
-//       .SetInboundPorts("*")
-//       .SetInboundPortsExclude("15090,15021,15020");
+//   b.Set("OutboundIPRangesInclude", "*")
+//       .Set("InboundPortsInclude", "*")
+//       .Set("InboundPortsExclude", "15090,15021,15020");
 //   absl::StatusOr<meshcap::CapturePolicy> policy = b.Build();
 //   if (!policy.ok()) {
-//     // e.g. INVALID_ARGUMENT: inbound-ports-exclude: port '0' is out of
-//     // range (1-65535)
+//     // INVALID_ARGUMENT: InboundPortsExclude: port '0' is out of range
+//     // (1-65535)
 //   }
 //
 // Validation happens once, in `Build()`. Group names are resolved to GIDs
-// there too (the only name-service lookup meshcap ever makes); nothing that
+// there too (the only name-service lookup the library makes); nothing that
 // later compiles or applies a policy reads the system databases.
 
 #ifndef MESHCAP_POLICY_H_
 #define MESHCAP_POLICY_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,10 +51,23 @@
 
 namespace meshcap {
 
-// How inbound traffic reaches the proxy.
+// Which of Istio's capture rule sets a policy describes.
+enum class Profile : uint8_t {
+  kSidecar,  // istio-iptables: capture into a sidecar proxy
+  kAmbient,  // the in-pod rules of ambient mode: capture into ztunnel
+};
+
+// How inbound traffic reaches the sidecar proxy.
 enum class InterceptMode : uint8_t {
   kRedirect,  // nat REDIRECT (the default)
-  kTproxy,    // mangle TPROXY + policy routing; preserves the source address
+  kTproxy,    // mangle TPROXY + policy routing; keeps the source address
+};
+
+// Ambient: a pod's own say on DNS capture (`PodLevelOverrides.DNSProxy`).
+enum class PodDns : uint8_t {
+  kUnset,     // the node-wide `RedirectDNS` decides
+  kEnabled,   // capture DNS for this pod
+  kDisabled,  // never capture DNS for this pod
 };
 
 // A socket owner group, as the user spelled it ("java", "202") and the GID it
@@ -75,191 +98,211 @@ struct CidrSelection {
   bool empty() const { return !all && cidrs.empty(); }
 };
 
+// One knob of the policy, as `PolicyKnobs()` lists them.
+struct KnobInfo {
+  // Istio's field name, the JSON key: "ProxyPort", "IngressMode".
+  const char* key;
+  // istio-iptables' long flag without dashes ("envoy-port"), or meshcap's
+  // own; nullptr when the knob has no flag.
+  const char* flag;
+  // The short flag ('p'), or 0.
+  char short_flag;
+  // The environment variable istio-iptables binds to the flag, and the
+  // additional one that overrides it; nullptr when there is none.
+  const char* env;
+  const char* env2;
+  // The default, as text ("15001"; "" for none).
+  const char* default_text;
+  // One line of help.
+  const char* help;
+  // Whether the value is a boolean ("true"/"false").
+  bool is_bool;
+  // The profile the knob belongs to; knobs of the other profile are
+  // refused.
+  Profile profile;
+  // Whether both profiles use it (`RedirectDNS`, `EnableIPv6`).
+  bool shared;
+};
+
+// Every knob, in the order Istio's help lists them.
+MESHCAP_EXPORT const std::vector<KnobInfo>& PolicyKnobs();
+
 // CapturePolicy
 //
-// The validated policy. Copyable and cheap to keep; obtain one from
-// `PolicyBuilder::Build()` or `PolicyFromJson()`.
+// The validated policy. Immutable, copyable and cheap to copy (its data is
+// shared); obtain one from `PolicyBuilder::Build()` or `PolicyFromJson()`.
 class MESHCAP_EXPORT CapturePolicy {
  public:
+  CapturePolicy(const CapturePolicy&);
+  CapturePolicy& operator=(const CapturePolicy&);
+  CapturePolicy(CapturePolicy&&) noexcept;
+  CapturePolicy& operator=(CapturePolicy&&) noexcept;
+  ~CapturePolicy();
+
+  Profile profile() const;
+
+  // --- Both profiles ---
+  // Whether IPv6 rules are produced (`EnableIPv6`).
+  bool ipv6() const;
+  // `RedirectDNS` as given.
+  bool redirect_dns() const;
+
+  // --- Sidecar ---
   // `-p`: outbound capture port (REDIRECT target of ISTIO_REDIRECT).
-  uint16_t proxy_port() const { return proxy_port_; }
+  uint16_t proxy_port() const;
   // `-z`: inbound capture port (REDIRECT or TPROXY target for inbound).
-  uint16_t inbound_capture_port() const { return inbound_capture_port_; }
+  uint16_t inbound_capture_port() const;
   // `-e`: HBONE tunnel port; never captured.
-  uint16_t inbound_tunnel_port() const { return inbound_tunnel_port_; }
+  uint16_t inbound_tunnel_port() const;
   // `-u`: the proxy's UIDs; each gets its own rules, in order.
-  const std::vector<uint32_t>& proxy_uids() const { return proxy_uids_; }
+  const std::vector<uint32_t>& proxy_uids() const;
   // `-g`: the proxy's GIDs (defaults to the UIDs).
-  const std::vector<uint32_t>& proxy_gids() const { return proxy_gids_; }
+  const std::vector<uint32_t>& proxy_gids() const;
   // `-m`.
-  InterceptMode intercept_mode() const { return intercept_mode_; }
+  InterceptMode intercept_mode() const;
   // `-t`: the TPROXY mark.
-  uint32_t tproxy_mark() const { return tproxy_mark_; }
+  uint32_t tproxy_mark() const;
   // `-r`: the policy-routing table for TPROXY.
-  uint32_t tproxy_route_table() const { return tproxy_route_table_; }
+  uint32_t tproxy_route_table() const;
   // `-b`: inbound ports to capture; empty means no inbound capture.
-  const PortSelection& inbound_ports() const { return inbound_ports_; }
+  const PortSelection& inbound_ports() const;
   // `-d`: inbound ports never captured; only used when `-b` is `*`.
-  const std::vector<uint16_t>& inbound_ports_exclude() const {
-    return inbound_ports_exclude_;
-  }
+  const std::vector<uint16_t>& inbound_ports_exclude() const;
   // `-q`: outbound ports always captured.
-  const std::vector<uint16_t>& outbound_ports_include() const {
-    return outbound_ports_include_;
-  }
+  const std::vector<uint16_t>& outbound_ports_include() const;
   // `-o`: outbound ports never captured (TCP and UDP).
-  const std::vector<uint16_t>& outbound_ports_exclude() const {
-    return outbound_ports_exclude_;
-  }
+  const std::vector<uint16_t>& outbound_ports_exclude() const;
   // `-i`: outbound destinations captured; empty means no outbound capture.
-  const CidrSelection& outbound_cidrs_include() const {
-    return outbound_cidrs_include_;
-  }
+  const CidrSelection& outbound_cidrs_include() const;
   // `-x`: outbound destinations never captured.
-  const std::vector<Cidr>& outbound_cidrs_exclude() const {
-    return outbound_cidrs_exclude_;
-  }
+  const std::vector<Cidr>& outbound_cidrs_exclude() const;
   // `-c`: interfaces whose traffic is never captured.
-  const std::vector<std::string>& exclude_interfaces() const {
-    return exclude_interfaces_;
-  }
+  const std::vector<std::string>& exclude_interfaces() const;
   // `-k`: interfaces whose inbound traffic is treated as outbound.
-  const std::vector<std::string>& kube_virt_interfaces() const {
-    return kube_virt_interfaces_;
-  }
-  // `--redirect-dns` as given.
-  bool redirect_dns() const { return redirect_dns_; }
+  const std::vector<std::string>& kube_virt_interfaces() const;
   // `--capture-all-dns`.
-  bool capture_all_dns() const { return capture_all_dns_; }
+  bool capture_all_dns() const;
   // DNS servers whose port-53 traffic is captured (host prefixes).
-  const std::vector<Cidr>& dns_servers_v4() const { return dns_servers_v4_; }
-  const std::vector<Cidr>& dns_servers_v6() const { return dns_servers_v6_; }
-  // Whether DNS capture is in effect: `redirect_dns` and either capture-all
-  // or at least one server (Istio silently disables it otherwise).
-  bool dns_capture_enabled() const {
-    return redirect_dns_ && (capture_all_dns_ || !dns_servers_v4_.empty() ||
-                             !dns_servers_v6_.empty());
-  }
+  const std::vector<Cidr>& dns_servers_v4() const;
+  const std::vector<Cidr>& dns_servers_v6() const;
   // `--drop-invalid`.
-  bool drop_invalid() const { return drop_invalid_; }
+  bool drop_invalid() const;
   // `ISTIO_OUTBOUND_OWNER_GROUPS`: when set, only these groups are captured.
   // `std::nullopt` means all groups (`*`).
-  const std::optional<std::vector<OwnerGroup>>& owner_groups_include() const {
-    return owner_groups_include_;
-  }
-  // `ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE`: groups never captured; only used
-  // when the include list is `*`.
-  const std::vector<OwnerGroup>& owner_groups_exclude() const {
-    return owner_groups_exclude_;
-  }
+  const std::optional<std::vector<OwnerGroup>>& owner_groups_include() const;
+  // `ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE`: groups never captured.
+  const std::vector<OwnerGroup>& owner_groups_exclude() const;
   // `ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR`.
-  const Cidr& ipv4_loopback_cidr() const { return ipv4_loopback_cidr_; }
-  // Whether IPv6 rules are produced.
-  bool ipv6() const { return ipv6_; }
+  const Cidr& ipv4_loopback_cidr() const;
+
+  // --- Ambient ---
+  // Kubelet probes arrive from these addresses and are never redirected.
+  const Cidr& probe_snat_ipv4() const;
+  const Cidr& probe_snat_ipv6() const;
+  // A gateway pod: inbound is not redirected to ztunnel.
+  bool ingress_mode() const;
+  // Interfaces whose inbound traffic is redirected as outbound.
+  const std::vector<std::string>& virtual_interfaces() const;
+  // The pod's override of `RedirectDNS`.
+  PodDns pod_dns() const;
+
+  // Whether DNS is captured: sidecar, `RedirectDNS` and either capture-all
+  // or at least one server (Istio silently disables it otherwise); ambient,
+  // the pod's override or else `RedirectDNS`.
+  bool dns_capture_enabled() const;
+
+  // The policy as a JSON object of every knob of its profile, with the
+  // values in effect (`PolicyFromJson` of it gives an equal policy).
+  std::string ToJson() const;
+
+  friend bool operator==(const CapturePolicy& a, const CapturePolicy& b) {
+    return a.ToJson() == b.ToJson();
+  }
+
+  // The hidden data (policy.cc).
+  struct Impl;
 
  private:
   friend class PolicyBuilder;
-  CapturePolicy();
-
-  uint16_t proxy_port_ = 15001;
-  uint16_t inbound_capture_port_ = 15006;
-  uint16_t inbound_tunnel_port_ = 15008;
-  std::vector<uint32_t> proxy_uids_;
-  std::vector<uint32_t> proxy_gids_;
-  InterceptMode intercept_mode_ = InterceptMode::kRedirect;
-  uint32_t tproxy_mark_ = 1337;
-  uint32_t tproxy_route_table_ = 133;
-  PortSelection inbound_ports_;
-  std::vector<uint16_t> inbound_ports_exclude_;
-  std::vector<uint16_t> outbound_ports_include_;
-  std::vector<uint16_t> outbound_ports_exclude_;
-  CidrSelection outbound_cidrs_include_;
-  std::vector<Cidr> outbound_cidrs_exclude_;
-  std::vector<std::string> exclude_interfaces_;
-  std::vector<std::string> kube_virt_interfaces_;
-  bool redirect_dns_ = false;
-  bool capture_all_dns_ = false;
-  std::vector<Cidr> dns_servers_v4_;
-  std::vector<Cidr> dns_servers_v6_;
-  bool drop_invalid_ = false;
-  std::optional<std::vector<OwnerGroup>> owner_groups_include_;
-  std::vector<OwnerGroup> owner_groups_exclude_;
-  Cidr ipv4_loopback_cidr_;
-  bool ipv6_ = false;
+  explicit CapturePolicy(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
 };
 
 // PolicyBuilder
 //
 // Collects knob values as text, exactly as istio-iptables receives them, and
 // validates them all in `Build()`. Every setter returns `*this`. An empty
-// string means "unset": the knob keeps Istio's default.
+// value means "unset": the knob keeps its default.
 //
-// `Build()` returns the first problem found as `kInvalidArgument` (malformed
-// or out-of-range value) or `kNotFound` (a group name the system does not
-// know), with a message that names the knob and the offending value.
+// `Build()` returns the first problem found as `kInvalidArgument` (a
+// malformed or out-of-range value, an unknown key, a knob of the other
+// profile, contradictory knobs) or `kNotFound` (a group name the system
+// does not know), with a message that names where the value came from and
+// the offending value.
 class MESHCAP_EXPORT PolicyBuilder {
  public:
   PolicyBuilder();
+  PolicyBuilder(const PolicyBuilder&);
+  PolicyBuilder& operator=(const PolicyBuilder&);
+  PolicyBuilder(PolicyBuilder&&) noexcept;
+  PolicyBuilder& operator=(PolicyBuilder&&) noexcept;
+  ~PolicyBuilder();
 
-  // Ports: a decimal number 1..65535.
+  // Sets the knob named `key`: a `KnobInfo::key` ("ProxyPort") or a long
+  // flag ("envoy-port"). `origin` is what errors call the value ("--proxy-
+  // uid", "environment variable PROXY_UID", "pod.json: key 'ProxyUID'");
+  // empty: the key. An unknown key is reported by `Build()`.
+  PolicyBuilder& Set(std::string_view key, std::string_view value,
+                     std::string_view origin = {});
+  // Forgets a value set earlier: the knob is back to its default.
+  PolicyBuilder& Unset(std::string_view key);
+  // Whether `key` was given a value.
+  bool IsSet(std::string_view key) const;
+
+  // "sidecar" (the default) or "ambient".
+  PolicyBuilder& SetProfile(Profile profile);
+
+  // Typed shorthands for the sidecar knobs, as istio-iptables spells them.
   PolicyBuilder& SetProxyPort(std::string_view v);
   PolicyBuilder& SetInboundCapturePort(std::string_view v);
   PolicyBuilder& SetInboundTunnelPort(std::string_view v);
-  // Comma lists of decimal ids 0..4294967294. Default UIDs: "1337"; default
-  // GIDs: the UIDs.
   PolicyBuilder& SetProxyUids(std::string_view v);
   PolicyBuilder& SetProxyGids(std::string_view v);
-  // "REDIRECT" or "TPROXY" ("" is REDIRECT). Anything else is rejected,
-  // where Istio would silently fall back to REDIRECT.
   PolicyBuilder& SetInterceptMode(std::string_view v);
-  // Decimal 1..4294967295.
   PolicyBuilder& SetTproxyMark(std::string_view v);
-  // Decimal 1..4294967295, not one of the kernel's reserved tables 253-255.
   PolicyBuilder& SetTproxyRouteTable(std::string_view v);
-  // "*" or a comma list of ports.
   PolicyBuilder& SetInboundPorts(std::string_view v);
-  // Comma lists of ports.
   PolicyBuilder& SetInboundPortsExclude(std::string_view v);
   PolicyBuilder& SetOutboundPortsInclude(std::string_view v);
   PolicyBuilder& SetOutboundPortsExclude(std::string_view v);
-  // "*" or a comma list of CIDRs or addresses of either family.
   PolicyBuilder& SetOutboundCidrsInclude(std::string_view v);
-  // A comma list of CIDRs or addresses; "*" is rejected, as in Istio.
   PolicyBuilder& SetOutboundCidrsExclude(std::string_view v);
-  // Comma lists of interface names (1-15 characters, no '/', ':' or space).
   PolicyBuilder& SetExcludeInterfaces(std::string_view v);
   PolicyBuilder& SetKubeVirtInterfaces(std::string_view v);
   PolicyBuilder& SetRedirectDns(bool on);
   PolicyBuilder& SetCaptureAllDns(bool on);
-  // Comma lists of addresses; each must be of the list's family.
   PolicyBuilder& SetDnsServersV4(std::string_view v);
   PolicyBuilder& SetDnsServersV6(std::string_view v);
   PolicyBuilder& SetDropInvalid(bool on);
-  // "*" (default) or a comma list of at most 64 group names or GIDs.
   PolicyBuilder& SetOwnerGroupsInclude(std::string_view v);
-  // A comma list of group names or GIDs.
   PolicyBuilder& SetOwnerGroupsExclude(std::string_view v);
-  // An IPv4 loopback prefix with length 8..32; default "127.0.0.1/32".
   PolicyBuilder& SetIpv4LoopbackCidr(std::string_view v);
   PolicyBuilder& SetIpv6(bool on);
+
+  // Typed shorthands for the ambient knobs.
+  PolicyBuilder& SetProbeSnatIpv4(std::string_view v);
+  PolicyBuilder& SetProbeSnatIpv6(std::string_view v);
+  PolicyBuilder& SetIngressMode(bool on);
+  PolicyBuilder& SetVirtualInterfaces(std::string_view v);
+  // "enabled", "disabled" or "" (unset).
+  PolicyBuilder& SetPodDns(std::string_view v);
 
   // Validates every knob and returns the policy, or the first error.
   [[nodiscard]] absl::StatusOr<CapturePolicy> Build() const;
 
  private:
-  std::string proxy_port_, inbound_capture_port_, inbound_tunnel_port_;
-  std::string proxy_uids_, proxy_gids_, intercept_mode_;
-  std::string tproxy_mark_, tproxy_route_table_;
-  std::string inbound_ports_, inbound_ports_exclude_;
-  std::string outbound_ports_include_, outbound_ports_exclude_;
-  std::string outbound_cidrs_include_, outbound_cidrs_exclude_;
-  std::string exclude_interfaces_, kube_virt_interfaces_;
-  bool redirect_dns_ = false, capture_all_dns_ = false;
-  std::string dns_servers_v4_, dns_servers_v6_;
-  bool drop_invalid_ = false;
-  std::string owner_groups_include_, owner_groups_exclude_;
-  std::string ipv4_loopback_cidr_;
-  bool ipv6_ = false;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace meshcap

@@ -3,35 +3,32 @@
 // File: render.h
 // -----------------------------------------------------------------------------
 //
-// Dry-run renderers. Each prints a `RuleSet` in the text the corresponding
-// Istio backend would run, byte for byte:
+// Dry runs. `Render` prints a policy in the text the corresponding Istio
+// generator would run, byte for byte, without touching the kernel:
 //
-//   std::string restore = meshcap::RenderIptablesRestore(rules);
-//   // "* nat\n-N ISTIO_INBOUND\n...COMMIT\n" (IPv4, then IPv6 if enabled)
-//   std::string script = meshcap::RenderNftables(rules);
+//   absl::StatusOr<std::string> text = meshcap::Render(policy, "nftables");
 //   // "add table inet istio-proxy-nat\nflush table ...\n" (`nft -f` input)
+//   text = meshcap::Render(policy, "iptables-legacy");
+//   // "* nat\n-N ISTIO_INBOUND\n...COMMIT\n" (IPv4, then IPv6 if enabled)
 
 #ifndef MESHCAP_RENDER_H_
 #define MESHCAP_RENDER_H_
 
 #include <string>
+#include <string_view>
 
+#include "absl/status/statusor.h"
 #include "meshcap/export.h"
-#include "meshcap/net.h"
-#include "meshcap/rule_set.h"
+#include "meshcap/policy.h"
 
 namespace meshcap {
 
-// `iptables-restore --noflush` input for one family.
-MESHCAP_EXPORT std::string RenderIptablesRestore(const RuleSet& rules,
-                                                 IpFamily family);
-
-// The IPv4 input followed by the IPv6 input (when `rules.ipv6`), as Istio's
-// iptables backend feeds `iptables-restore` and `ip6tables-restore`.
-MESHCAP_EXPORT std::string RenderIptablesRestore(const RuleSet& rules);
-
-// The single `nft -f` transaction of Istio's nftables backend.
-MESHCAP_EXPORT std::string RenderNftables(const RuleSet& rules);
+// The dry-run text of `policy` for the backend named `backend`
+// (`AvailableBackends()`): the `nft -f` transaction, or the
+// `iptables-restore --noflush` input (IPv4, then IPv6). kInvalidArgument
+// for an unknown backend name.
+[[nodiscard]] MESHCAP_EXPORT absl::StatusOr<std::string> Render(
+    const CapturePolicy& policy, std::string_view backend);
 
 }  // namespace meshcap
 

@@ -3,215 +3,276 @@
 #include "src/cli/flags.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <deque>
-#include <fstream>
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <map>
 #include <sstream>
 
-#include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "meshcap/engine.h"
 #include "meshcap/net.h"
 #include "meshcap/policy_json.h"
 #include "meshcap/version.h"
+#include "src/errno_status.h"
 #include "src/status_macros.h"
 #include "src/text.h"
+#include "src/unique_fd.h"
 
 namespace meshcap::cli {
 namespace {
 
-using StringSetter = PolicyBuilder& (PolicyBuilder::*)(std::string_view);
-using BoolSetter = PolicyBuilder& (PolicyBuilder::*)(bool);
+using internal::Quote;
 
-// A policy knob given as text: flag names, the environment variables Istio
-// binds to it (primary, then the "additional" one that overrides it).
-struct TextKnob {
-  const char* names;  // CLI11 spelling: "-p,--envoy-port"
-  const char* env;
-  StringSetter set;
+// What a flag does.
+enum class Kind : uint8_t {
+  kKnob,        // a policy knob (PolicyKnobs())
+  kBackend,     // --backend
+  kNetns,       // --netns
+  kPolicy,      // --policy FILE
+  kIpv6,        // --ipv6=auto|true|false
+  kDnsServers,  // --dns-servers LIST
+  kDualStack,   // --dual-stack
+  kBoolField,   // an istio-iptables option stored in the Invocation
+  kStringField,
+  kIgnored,  // accepted for compatibility
+  kHelp,
+  kVersion,
 };
 
-constexpr TextKnob kTextKnobs[] = {
-    // -p has no environment variable in Istio (ENVOY_PORT is only logged).
-    {"-p,--envoy-port", nullptr, &PolicyBuilder::SetProxyPort},
-    {"-z,--inbound-capture-port", "INBOUND_CAPTURE_PORT",
-     &PolicyBuilder::SetInboundCapturePort},
-    {"-e,--inbound-tunnel-port", "INBOUND_TUNNEL_PORT",
-     &PolicyBuilder::SetInboundTunnelPort},
-    {"-u,--proxy-uid", "PROXY_UID", &PolicyBuilder::SetProxyUids},
-    {"-g,--proxy-gid", "PROXY_GID", &PolicyBuilder::SetProxyGids},
-    {"-m,--istio-inbound-interception-mode", "ISTIO_INBOUND_INTERCEPTION_MODE",
-     &PolicyBuilder::SetInterceptMode},
-    {"-b,--istio-inbound-ports", "ISTIO_INBOUND_PORTS",
-     &PolicyBuilder::SetInboundPorts},
-    {"-d,--istio-local-exclude-ports", "ISTIO_LOCAL_EXCLUDE_PORTS",
-     &PolicyBuilder::SetInboundPortsExclude},
-    {"-c,--istio-exclude-interfaces", "ISTIO_EXCLUDE_INTERFACES",
-     &PolicyBuilder::SetExcludeInterfaces},
-    {"-i,--istio-service-cidr", "ISTIO_SERVICE_CIDR",
-     &PolicyBuilder::SetOutboundCidrsInclude},
-    {"-x,--istio-service-exclude-cidr", "ISTIO_SERVICE_EXCLUDE_CIDR",
-     &PolicyBuilder::SetOutboundCidrsExclude},
-    {"-q,--istio-outbound-ports", "ISTIO_OUTBOUND_PORTS",
-     &PolicyBuilder::SetOutboundPortsInclude},
-    {"-o,--istio-local-outbound-ports-exclude",
-     "ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE",
-     &PolicyBuilder::SetOutboundPortsExclude},
-    {"-k,--kube-virt-interfaces", "KUBE_VIRT_INTERFACES",
-     &PolicyBuilder::SetKubeVirtInterfaces},
-    {"-t,--istio-inbound-tproxy-mark", "ISTIO_INBOUND_TPROXY_MARK",
-     &PolicyBuilder::SetTproxyMark},
-    {"-r,--istio-inbound-tproxy-route-table",
-     "ISTIO_INBOUND_TPROXY_ROUTE_TABLE", &PolicyBuilder::SetTproxyRouteTable},
+// Which commands take a flag.
+enum Commands : uint8_t {
+  kRender = 1,
+  kApply = 2,
+  kVerify = 4,
+  kClean = 8,
+  kValidate = 16,
+  kIstio = 32,
+  kPolicyCommands = kRender | kApply | kVerify | kClean | kValidate | kIstio,
+  kKernelCommands = kApply | kVerify | kClean | kValidate,
 };
 
-// Knobs Istio reads only from the environment.
-constexpr TextKnob kEnvOnlyKnobs[] = {
-    {nullptr, "ISTIO_OUTBOUND_OWNER_GROUPS",
-     &PolicyBuilder::SetOwnerGroupsInclude},
-    {nullptr, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE",
-     &PolicyBuilder::SetOwnerGroupsExclude},
-    {nullptr, "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR",
-     &PolicyBuilder::SetIpv4LoopbackCidr},
+struct Flag {
+  std::string name;  // long, without dashes
+  char short_name = 0;
+  bool is_bool = false;
+  Kind kind = Kind::kKnob;
+  uint8_t commands = kPolicyCommands;
+  // Given twice is an error (not "the last one wins", as for Istio's
+  // flags): a second backend or namespace is a contradiction.
+  bool once = false;
+  const KnobInfo* knob = nullptr;
+  bool Invocation::*bool_field = nullptr;
+  std::string Invocation::*string_field = nullptr;
+  std::string env, env2;
+  std::string help;
+  std::string default_text;
 };
 
-struct BoolKnob {
-  const char* names;
-  const char* env;
-  const char* env2;  // Istio's AdditionalEnv, which overrides `env`
-  BoolSetter set;    // null: not a policy knob
-  bool Invocation::*field;
-};
+std::vector<Flag> Flags() {
+  std::vector<Flag> flags;
+  for (const KnobInfo& k : PolicyKnobs()) {
+    if (k.flag == nullptr || std::string_view(k.flag) == "ipv6") continue;
+    Flag f;
+    f.name = k.flag;
+    f.short_name = k.short_flag;
+    f.is_bool = k.is_bool;
+    f.knob = &k;
+    f.env = k.env != nullptr ? k.env : "";
+    f.env2 = k.env2 != nullptr ? k.env2 : "";
+    f.help = k.help;
+    f.default_text = k.default_text;
+    flags.push_back(std::move(f));
+  }
+  auto add = [&](Flag f) { flags.push_back(std::move(f)); };
+  Flag backend;
+  backend.name = "backend";
+  backend.kind = Kind::kBackend;
+  backend.commands = kRender | kApply | kVerify | kClean;
+  backend.once = true;
+  backend.help = absl::StrCat(
+      "The backend: ", absl::StrJoin(AvailableBackends(), ", "),
+      " or auto (apply, verify, clean: the backend already holding rules, "
+      "else the first that works; $MESHCAP_BACKEND overrides auto).");
+  backend.default_text = "auto; render: nftables";
+  add(backend);
+  Flag netns;
+  netns.name = "netns";
+  netns.kind = Kind::kNetns;
+  netns.commands = kKernelCommands;
+  netns.once = true;
+  netns.help =
+      "The target network namespace file (/proc/PID/ns/net, "
+      "/var/run/netns/NAME); default: this process's.";
+  add(netns);
+  Flag policy;
+  policy.name = "policy";
+  policy.kind = Kind::kPolicy;
+  policy.once = true;
+  policy.help =
+      "A JSON policy file (the knobs' keys, Istio's Config field names) "
+      "instead of policy flags; the environment is not read with it.";
+  add(policy);
+  Flag ipv6;
+  ipv6.name = "ipv6";
+  ipv6.kind = Kind::kIpv6;
+  ipv6.help =
+      "IPv6 rules too: auto (Istio's detection from this host's addresses), "
+      "true or false.";
+  ipv6.default_text = "auto";
+  add(ipv6);
+  Flag dns;
+  dns.name = "dns-servers";
+  dns.kind = Kind::kDnsServers;
+  dns.help =
+      "DNS servers whose traffic --redirect-dns captures (comma list, IPv4 "
+      "and IPv6); default: /etc/resolv.conf, as Istio reads it.";
+  add(dns);
+  Flag dual;
+  dual.name = "dual-stack";
+  dual.is_bool = true;
+  dual.kind = Kind::kDualStack;
+  dual.env = "DUAL_STACK";
+  dual.env2 = "ISTIO_DUAL_STACK";
+  dual.help = "Enable ipv4/ipv6 redirects for dual-stack.";
+  dual.default_text = "false";
+  add(dual);
+  struct IstioOption {
+    const char* name;
+    char short_name;
+    const char* env;
+    bool Invocation::*b;
+    std::string Invocation::*s;
+    const char* help;
+    const char* dflt;
+    uint8_t commands;
+  };
+  const IstioOption kIstioOptions[] = {
+      {"dry-run", 'n', "DRY_RUN", &Invocation::dry_run, nullptr,
+       "Do not call any external dependencies like iptables.", "false", kIstio},
+      {"skip-rule-apply", 0, "SKIP_RULE_APPLY", &Invocation::skip_rule_apply,
+       nullptr, "Skip iptables apply.", "false", kIstio},
+      {"run-validation", 0, "RUN_VALIDATION", &Invocation::run_validation,
+       nullptr, "Validate iptables.", "false", kIstio},
+      {"cni-mode", 0, "CNI_MODE", &Invocation::cni_mode, nullptr,
+       "Whether to run as CNI plugin.", "false", kIstio},
+      {"reconcile", 0, "RECONCILE", &Invocation::reconcile, nullptr,
+       "Reconcile pre-existing and incompatible iptables rules instead of "
+       "failing if drift is detected.",
+       "false", kIstio},
+      {"cleanup-only", 0, "CLEANUP_ONLY", &Invocation::cleanup_only, nullptr,
+       "Perform a forced cleanup without creating new iptables chains or "
+       "rules.",
+       "false", kIstio},
+      {"force-apply", 0, "FORCE_APPLY", &Invocation::force_apply, nullptr,
+       "Apply iptables changes even if they appear to already be in place.",
+       "false", kIstio},
+      {"native-nftables", 0, "NATIVE_NFTABLES", &Invocation::native_nftables,
+       nullptr, "Use native nftables instead of iptables rules.", "false",
+       kIstio},
+      {"force-iptables-binary", 0, "FORCE_IPTABLES_BINARY", nullptr,
+       &Invocation::force_iptables_binary,
+       "Break glass option to choose which iptables binary to use.", "",
+       kIstio},
+      {"network-namespace", 0, "NETWORK_NAMESPACE", nullptr,
+       &Invocation::network_namespace,
+       "The network namespace that iptables rules should be applied to.", "",
+       kIstio},
+      {"iptables-probe-port", 0, "IPTABLES_PROBE_PORT", nullptr,
+       &Invocation::probe_port, "Set listen port for failure detection.",
+       "15002", kIstio | kValidate},
+      {"probe-timeout", 0, "PROBE_TIMEOUT", nullptr, &Invocation::probe_timeout,
+       "Failure detection timeout.", "5s", kIstio | kValidate},
+  };
+  for (const IstioOption& o : kIstioOptions) {
+    Flag f;
+    f.name = o.name;
+    f.short_name = o.short_name;
+    f.is_bool = o.b != nullptr;
+    f.kind = o.b != nullptr ? Kind::kBoolField : Kind::kStringField;
+    f.bool_field = o.b;
+    f.string_field = o.s;
+    f.env = o.env;
+    f.help = o.help;
+    f.default_text = o.dflt;
+    f.commands = o.commands;
+    add(f);
+  }
+  Flag log_level;
+  log_level.name = "log_output_level";
+  log_level.kind = Kind::kIgnored;
+  log_level.commands = kIstio;
+  log_level.help = "Accepted for compatibility, ignored.";
+  add(log_level);
+  Flag log_json = log_level;
+  log_json.name = "log_as_json";
+  log_json.is_bool = true;
+  add(log_json);
+  Flag help;
+  help.name = "help";
+  help.short_name = 'h';
+  help.is_bool = true;
+  help.kind = Kind::kHelp;
+  help.help = "Print this help and exit.";
+  add(help);
+  Flag version;
+  version.name = "version";
+  version.is_bool = true;
+  version.kind = Kind::kVersion;
+  version.help = "Print the version and exit.";
+  add(version);
+  return flags;
+}
 
-constexpr BoolKnob kBoolKnobs[] = {
-    {"--redirect-dns", "REDIRECT_DNS", "ISTIO_META_DNS_CAPTURE",
-     &PolicyBuilder::SetRedirectDns, nullptr},
-    {"--capture-all-dns", "CAPTURE_ALL_DNS", nullptr,
-     &PolicyBuilder::SetCaptureAllDns, nullptr},
-    {"--drop-invalid", "DROP_INVALID", "INVALID_DROP",
-     &PolicyBuilder::SetDropInvalid, nullptr},
-    {"-n,--dry-run", "DRY_RUN", nullptr, nullptr, &Invocation::dry_run},
-    {"--skip-rule-apply", "SKIP_RULE_APPLY", nullptr, nullptr,
-     &Invocation::skip_rule_apply},
-    {"--run-validation", "RUN_VALIDATION", nullptr, nullptr,
-     &Invocation::run_validation},
-    {"--cni-mode", "CNI_MODE", nullptr, nullptr, &Invocation::cni_mode},
-    {"--reconcile", "RECONCILE", nullptr, nullptr, &Invocation::reconcile},
-    {"--cleanup-only", "CLEANUP_ONLY", nullptr, nullptr,
-     &Invocation::cleanup_only},
-    {"--force-apply", "FORCE_APPLY", nullptr, nullptr,
-     &Invocation::force_apply},
-    {"--native-nftables", "NATIVE_NFTABLES", nullptr, nullptr,
-     &Invocation::native_nftables},
-};
-
-struct StringOption {
-  const char* names;
-  const char* env;
-  std::string Invocation::*field;
-};
-
-constexpr StringOption kStringOptions[] = {
-    {"--iptables-probe-port", "IPTABLES_PROBE_PORT", &Invocation::probe_port},
-    {"--probe-timeout", "PROBE_TIMEOUT", &Invocation::probe_timeout},
-    {"--network-namespace", "NETWORK_NAMESPACE",
-     &Invocation::network_namespace},
-    {"--force-iptables-binary", "FORCE_IPTABLES_BINARY",
-     &Invocation::force_iptables_binary},
-};
-
-// Go's strconv.ParseBool, which Istio's flag binding uses for env values.
-std::optional<bool> ParseGoBool(const std::string& s) {
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"})
+// Go's strconv.ParseBool, which Istio's flags and environment use.
+std::optional<bool> ParseGoBool(std::string_view s) {
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
     if (s == t) return true;
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"})
+  }
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
     if (s == f) return false;
+  }
   return std::nullopt;
 }
 
-std::string LongName(const char* names) {
-  std::string s(names);
-  size_t pos = s.find("--");
-  return s.substr(pos + 2);
-}
-
-// Values collected from the command line, before precedence is applied.
-struct Collected {
-  std::vector<std::string> text;       // per kTextKnobs
-  std::vector<std::string> flag_bool;  // per kBoolKnobs
-  std::vector<std::string> strings;    // per kStringOptions
-  std::vector<CLI::Option*> text_opt, bool_opt, string_opt;
-  std::string ipv6 = "auto";
-  CLI::Option* ipv6_opt = nullptr;
-  std::string dns_servers;
-  CLI::Option* dns_opt = nullptr;
-  std::string policy_file;
-  CLI::Option* policy_opt = nullptr;
-  std::string log_level;
-  std::string log_json;
+struct Given {
+  std::string value;
+  std::string spelling;  // "--envoy-port", "-p"
+  int count = 0;
 };
 
-void AddPolicyOptions(CLI::App& app, Collected& c) {
-  c.text.resize(std::size(kTextKnobs));
-  c.flag_bool.resize(std::size(kBoolKnobs));
-  c.strings.resize(std::size(kStringOptions));
-  for (size_t i = 0; i < std::size(kTextKnobs); ++i) {
-    c.text_opt.push_back(
-        app.add_option(kTextKnobs[i].names, c.text[i])
-            ->envname("")
-            ->description(kTextKnobs[i].env
-                              ? absl::StrCat("(env ", kTextKnobs[i].env, ")")
-                              : std::string("(no env)")));
-  }
-  for (size_t i = 0; i < std::size(kBoolKnobs); ++i) {
-    std::string spec = absl::StrCat(kBoolKnobs[i].names, "{true}");
-    c.bool_opt.push_back(
-        app.add_flag(spec, c.flag_bool[i])
-            ->description(absl::StrCat("(env ", kBoolKnobs[i].env, ")")));
-  }
-  for (size_t i = 0; i < std::size(kStringOptions); ++i) {
-    c.string_opt.push_back(
-        app.add_option(kStringOptions[i].names, c.strings[i])
-            ->description(absl::StrCat("(env ", kStringOptions[i].env, ")")));
-  }
-  app.add_option("--log_output_level", c.log_level, "accepted, ignored");
-  app.add_flag("--log_as_json{true}", c.log_json, "accepted, ignored");
-  c.ipv6_opt = app.add_option("--ipv6", c.ipv6,
-                              "auto (Istio's detection), true or false");
-  c.dns_opt = app.add_option("--dns-servers", c.dns_servers,
-                             "DNS servers to capture (comma list, v4 and v6); "
-                             "default: /etc/resolv.conf");
-  c.policy_opt = app.add_option(
-      "--policy", c.policy_file,
-      "JSON policy file (Istio Config field names) instead of flags");
-  // Go's pflag lets a repeated flag override the earlier one.
-  for (CLI::Option* o : app.get_options())
-    o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-}
+const std::pair<const char*, uint8_t> kCommands[] = {
+    {"render", kRender}, {"apply", kApply},       {"verify", kVerify},
+    {"clean", kClean},   {"validate", kValidate},
+};
 
-absl::StatusOr<bool> EnvBool(const Environment& env, const char* name,
-                             bool current) {
-  if (name == nullptr) return current;
-  std::optional<std::string> v = env.getenv(name);
-  if (!v || v->empty()) return current;
-  std::optional<bool> b = ParseGoBool(*v);
-  if (!b) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "environment variable ", name, "='", *v, "' is not a boolean"));
+const char* CommandHelp(std::string_view c) {
+  if (c == "render") {
+    return "print the rules a policy produces, without applying them";
   }
-  return *b;
+  if (c == "apply") return "install the policy's capture in one transaction";
+  if (c == "verify") {
+    return "compare the kernel with the policy; exit 1 on a difference";
+  }
+  if (c == "clean") return "remove everything of ours (no policy needed)";
+  return "Istio's validation probe: is a connection really captured? exit "
+         "126 if not";
 }
 
 absl::StatusOr<std::vector<std::string>> ReadResolvConf(
     const Environment& env) {
-  MESHCAP_ASSIGN_OR_RETURN(std::string text, env.read_file(env.resolv_conf));
+  MESHCAP_ASSIGN_OR_RETURN(std::string text,
+                           env.read_file(env.resolv_conf, 1 << 20));
   std::vector<std::string> servers;
   std::istringstream in(text);
   std::string line;
@@ -225,146 +286,18 @@ absl::StatusOr<std::vector<std::string>> ReadResolvConf(
 
 // Splits addresses into Istio's DNSServersV4 / DNSServersV6.
 absl::Status SetDnsServers(const std::vector<std::string>& servers,
-                           const char* source, PolicyBuilder& b) {
+                           const std::string& source, PolicyBuilder& b) {
   std::vector<std::string> v4, v6;
   for (const std::string& s : servers) {
     absl::StatusOr<Cidr> c = Cidr::Parse(s);
     if (!c.ok() || s.find('/') != std::string::npos) {
       return absl::InvalidArgumentError(
-          absl::StrCat(source, ": '", s, "' is not an IP address"));
+          absl::StrCat(source, ": ", Quote(s), " is not an IP address"));
     }
     (c->family() == IpFamily::kIpv4 ? v4 : v6).push_back(s);
   }
-  b.SetDnsServersV4(absl::StrJoin(v4, ","));
-  b.SetDnsServersV6(absl::StrJoin(v6, ","));
-  return absl::OkStatus();
-}
-
-absl::Status ApplyPrecedence(const Collected& c, const Environment& env,
-                             Invocation& inv) {
-  PolicyBuilder& b = inv.builder;
-  const bool from_file = c.policy_opt->count() > 0;
-  if (from_file) {
-    // A policy file is the whole policy: policy flags beside it are a
-    // contradiction, and the environment is not consulted.
-    for (size_t i = 0; i < c.text_opt.size(); ++i) {
-      if (c.text_opt[i]->count() > 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--policy cannot be combined with --",
-                         LongName(kTextKnobs[i].names)));
-      }
-    }
-    for (size_t i = 0; i < c.bool_opt.size(); ++i) {
-      if (kBoolKnobs[i].set && c.bool_opt[i]->count() > 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--policy cannot be combined with --",
-                         LongName(kBoolKnobs[i].names)));
-      }
-    }
-    for (CLI::Option* o : {c.ipv6_opt, c.dns_opt}) {
-      if (o->count() > 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--policy cannot be combined with ", o->get_name()));
-      }
-    }
-    MESHCAP_ASSIGN_OR_RETURN(std::string json, env.read_file(c.policy_file));
-    absl::Status s = ApplyPolicyJson(json, b);
-    if (!s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(c.policy_file, ": ", std::string(s.message())));
-    }
-  }
-
-  // Text knobs: flag (even empty) > env > default. An empty value means the
-  // knob's default, so "--flag=" and an empty env var both unset it.
-  std::string uid_value;
-  for (size_t i = 0; i < std::size(kTextKnobs) && !from_file; ++i) {
-    const TextKnob& k = kTextKnobs[i];
-    std::string value;
-    if (c.text_opt[i]->count() > 0) {
-      value = c.text[i];
-    } else if (k.env != nullptr) {
-      value = env.getenv(k.env).value_or("");
-    }
-    if (k.set == &PolicyBuilder::SetProxyUids) uid_value = value;
-    (b.*(k.set))(value);
-  }
-  if (!from_file) {
-    for (const TextKnob& k : kEnvOnlyKnobs)
-      (b.*(k.set))(env.getenv(k.env).value_or(""));
-    // Istio: an unset proxy UID is the UID of $ENVOY_USER (istio-proxy), or
-    // 1337 when there is no such user. Looked up once, here.
-    if (uid_value.empty()) {
-      std::string user = env.getenv("ENVOY_USER").value_or("");
-      if (user.empty()) user = "istio-proxy";
-      if (std::optional<uint32_t> uid = env.lookup_uid(user))
-        b.SetProxyUids(std::to_string(*uid));
-    }
-  }
-
-  bool redirect_dns = false, capture_all_dns = false, dual_stack = false;
-  for (size_t i = 0; i < std::size(kBoolKnobs); ++i) {
-    const BoolKnob& k = kBoolKnobs[i];
-    if (k.set && from_file) continue;
-    bool v = false;
-    MESHCAP_ASSIGN_OR_RETURN(v, EnvBool(env, k.env, v));
-    MESHCAP_ASSIGN_OR_RETURN(v, EnvBool(env, k.env2, v));
-    if (c.bool_opt[i]->count() > 0) {
-      std::optional<bool> f = ParseGoBool(c.flag_bool[i]);
-      if (!f) {
-        return absl::InvalidArgumentError(absl::StrCat("--", LongName(k.names),
-                                                       "='", c.flag_bool[i],
-                                                       "' is not a boolean"));
-      }
-      v = *f;
-    }
-    if (k.set) (b.*(k.set))(v);
-    if (k.field) inv.*(k.field) = v;
-    if (k.set == &PolicyBuilder::SetRedirectDns) redirect_dns = v;
-    if (k.set == &PolicyBuilder::SetCaptureAllDns) capture_all_dns = v;
-  }
-  MESHCAP_ASSIGN_OR_RETURN(dual_stack, EnvBool(env, "DUAL_STACK", false));
-  MESHCAP_ASSIGN_OR_RETURN(dual_stack,
-                           EnvBool(env, "ISTIO_DUAL_STACK", dual_stack));
-
-  for (size_t i = 0; i < std::size(kStringOptions); ++i) {
-    const StringOption& o = kStringOptions[i];
-    std::string v = c.string_opt[i]->count() > 0
-                        ? c.strings[i]
-                        : env.getenv(o.env).value_or("");
-    if (!v.empty()) inv.*(o.field) = v;
-  }
-  if (inv.force_iptables_binary != "" &&
-      inv.force_iptables_binary != "legacy" &&
-      inv.force_iptables_binary != "nft") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--force-iptables-binary: '", inv.force_iptables_binary,
-                     "' is not one of legacy, nft"));
-  }
-  if (from_file) return absl::OkStatus();
-
-  // --ipv6: Istio computes this; meshcap also takes it explicitly.
-  if (c.ipv6 == "true" || c.ipv6 == "false") {
-    b.SetIpv6(c.ipv6 == "true");
-  } else if (c.ipv6 == "auto" || c.ipv6.empty()) {
-    b.SetIpv6(env.detect_ipv6(dual_stack));
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--ipv6: '", c.ipv6, "' is not one of auto, true, false"));
-  }
-
-  // DNS servers: explicit, or /etc/resolv.conf when Istio would read it.
-  if (c.dns_opt->count() > 0) {
-    MESHCAP_RETURN_IF_ERROR(
-        SetDnsServers(internal::SplitList(c.dns_servers), "--dns-servers", b));
-  } else if (redirect_dns && !capture_all_dns) {
-    absl::StatusOr<std::vector<std::string>> servers = ReadResolvConf(env);
-    if (servers.ok()) {
-      MESHCAP_RETURN_IF_ERROR(SetDnsServers(*servers, "resolv.conf", b));
-    }
-    // An unreadable resolv.conf leaves no servers, and Istio then turns DNS
-    // capture off; so does meshcap.
-  }
+  b.Set("DNSServersV4", absl::StrJoin(v4, ","), source);
+  b.Set("DNSServersV6", absl::StrJoin(v6, ","), source);
   return absl::OkStatus();
 }
 
@@ -373,8 +306,9 @@ std::optional<uint32_t> SystemLookupUid(const std::string& user) {
   passwd pw;
   passwd* result = nullptr;
   if (getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &result) != 0 ||
-      result == nullptr)
+      result == nullptr) {
     return std::nullopt;
+  }
   return static_cast<uint32_t>(pw.pw_uid);
 }
 
@@ -389,14 +323,15 @@ bool SystemDetectIpv6(bool dual_stack) {
     if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_LOOPBACK)) continue;
     if (a->ifa_addr->sa_family == AF_INET) {
       auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
-      uint32_t ip = ntohl(sin->sin_addr.s_addr);
+      const uint32_t ip = ntohl(sin->sin_addr.s_addr);
       if ((ip >> 24) == 127 || (ip >> 16) == 0xa9fe) continue;
       if (!dual_stack) break;
     } else if (a->ifa_addr->sa_family == AF_INET6) {
       auto* sin6 = reinterpret_cast<sockaddr_in6*>(a->ifa_addr);
       if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) ||
-          IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+          IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) {
         continue;
+      }
       ipv6 = true;
       break;
     }
@@ -405,14 +340,43 @@ bool SystemDetectIpv6(bool dual_stack) {
   return ipv6;
 }
 
-absl::StatusOr<std::string> SystemReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
+// A regular file, whole, of at most `limit` bytes.
+absl::StatusOr<std::string> SystemReadFile(const std::string& path,
+                                           size_t limit) {
+  const std::string what = absl::StrCat("cannot read ", Quote(path));
+  internal::UniqueFd fd(
+      open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) return internal::ErrnoStatus(errno, what, "check its permissions");
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return internal::ErrnoStatus(errno, what);
+  if (S_ISDIR(st.st_mode)) {
+    return internal::ErrnoStatus(EISDIR, what);
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  if (!S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": not a regular file"));
+  }
+  if (static_cast<uint64_t>(st.st_size) > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": it has ", st.st_size, " bytes, more than the ",
+                     limit, " a policy may have"));
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return internal::ErrnoStatus(errno, what);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > limit) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": more than the ", limit, " bytes a policy may have"));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -430,120 +394,351 @@ Environment Environment::System() {
   return env;
 }
 
+std::string Usage(Mode mode, std::string_view command) {
+  std::string out;
+  uint8_t mask = kIstio;
+  if (mode == Mode::kIstioIptables) {
+    out =
+        "istio-iptables (meshcap): set up the capture of a pod's traffic into "
+        "its sidecar proxy.\n\nUsage:\n  istio-iptables [flags]\n";
+  } else if (command.empty()) {
+    out =
+        "meshcap: transparent traffic capture for service-mesh sidecars and "
+        "ambient pods.\n\nUsage:\n  meshcap <command> [flags]\n\nCommands:\n";
+    for (const auto& [name, bit] : kCommands) {
+      absl::StrAppend(&out, "  ", name, std::string(10 - strlen(name), ' '),
+                      CommandHelp(name), "\n");
+    }
+    out += "\nRun 'meshcap <command> --help' for its flags.\n";
+    return out;
+  } else {
+    for (const auto& [name, bit] : kCommands) {
+      if (command == name) mask = bit;
+    }
+    out = absl::StrCat("meshcap ", std::string(command), ": ",
+                       CommandHelp(command), ".\n\nUsage:\n  meshcap ",
+                       std::string(command), " [flags]\n");
+  }
+  out += "\nFlags:\n";
+  std::vector<Flag> flags = Flags();
+  std::sort(flags.begin(), flags.end(),
+            [](const Flag& a, const Flag& b) { return a.name < b.name; });
+  for (const Flag& f : flags) {
+    if (!(f.commands & mask) && f.kind != Kind::kHelp &&
+        f.kind != Kind::kVersion) {
+      continue;
+    }
+    std::string names =
+        f.short_name != 0
+            ? absl::StrCat("  -", std::string(1, f.short_name), ", --", f.name)
+            : absl::StrCat("      --", f.name);
+    if (!f.is_bool) names += " string";
+    if (names.size() < 46) names.resize(46, ' ');
+    std::string help = f.help;
+    if (f.knob != nullptr && f.knob->profile == Profile::kAmbient &&
+        !f.knob->shared) {
+      help = "[ambient] " + help;
+    }
+    if (!f.default_text.empty() && f.default_text != "false") {
+      absl::StrAppend(&help, " (default \"", f.default_text, "\")");
+    }
+    std::vector<std::string> envs;
+    if (!f.env.empty()) envs.push_back(f.env);
+    if (!f.env2.empty()) envs.push_back(f.env2);
+    if (!envs.empty())
+      absl::StrAppend(&help, " [env ", absl::StrJoin(envs, ", "), "]");
+    absl::StrAppend(&out, names, " ", help, "\n");
+  }
+  out +=
+      "\nEnvironment-only knobs: ISTIO_OUTBOUND_OWNER_GROUPS, "
+      "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE, ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR, "
+      "ENVOY_USER.\n";
+  return out;
+}
+
 absl::StatusOr<Invocation> ParseCommandLine(
     const std::vector<std::string>& args, Mode mode, const Environment& env) {
   Invocation inv;
-  // One set of policy options per subcommand (CLI11 binds options to one
-  // app); the parsed subcommand's set is the one that counts.
-  std::deque<Collected> collected;
-  CLI::App app{mode == Mode::kIstioIptables
-                   ? "istio-iptables drop-in: capture a pod's traffic into "
-                     "its sidecar proxy (meshcap)"
-                   : "meshcap: transparent traffic capture for service-mesh "
-                     "sidecars",
-               mode == Mode::kIstioIptables ? "istio-iptables" : "meshcap"};
-  bool version = false;
-  app.add_flag("--version", version, "print the version and exit");
-  struct Subcommand {
-    CLI::App* app;
-    Collected* c;
-  };
-  std::vector<Subcommand> subcommands;
-  std::string render_backend = "nftables";
-  if (mode == Mode::kMeshcap) {
-    CLI::App* render = app.add_subcommand(
-        "render", "print the rules a policy produces, without applying them");
-    render->add_option("--backend", render_backend,
-                       "nftables or iptables-legacy");
-    subcommands.push_back({render, &collected.emplace_back()});
-    const std::pair<const char*, const char*> kKernelCommands[] = {
-        {"apply", "install the policy's rules in one transaction"},
-        {"verify",
-         "compare the kernel's rules with the policy's; exit 1 on a "
-         "difference"},
-        {"clean", "remove every rule and table of ours"},
-        {"validate",
-         "Istio's validation probe: is a connection really captured? exit "
-         "126 if not"},
-    };
-    for (const auto& [name, help] : kKernelCommands) {
-      CLI::App* sub = app.add_subcommand(name, help);
-      sub->add_option("--backend", inv.backend,
-                      "auto, nftables or iptables-legacy");
-      sub->add_option("--netns", inv.netns,
-                      "target network namespace file (/proc/PID/ns/net, "
-                      "/var/run/netns/NAME)");
-      subcommands.push_back({sub, &collected.emplace_back()});
-    }
-  } else {
-    subcommands.push_back({&app, &collected.emplace_back()});
-  }
-  for (Subcommand& s : subcommands) AddPolicyOptions(*s.app, *s.c);
-
-  // "--flag=" (empty value) means unset, as in Go's pflag. CLI11 would take
-  // the next argument as the value instead, so pass the empty value apart.
-  // For a boolean flag, "--flag=" is dropped: the flag stays unset.
-  auto is_bool_flag = [](std::string_view name) {
-    for (const BoolKnob& k : kBoolKnobs) {
-      for (absl::string_view n : absl::StrSplit(k.names, ','))
-        if (n == internal::ToAbsl(name)) return true;
-    }
-    return name == "--log_as_json" || name == "--version";
-  };
-  std::vector<std::string> split;
-  for (const std::string& a : args) {
-    if (a.size() > 2 && a[0] == '-' && a.back() == '=' &&
-        a.find('=') == a.size() - 1) {
-      std::string name = a.substr(0, a.size() - 1);
-      if (is_bool_flag(name)) continue;
-      split.push_back(name);
-      split.emplace_back();
-    } else {
-      split.push_back(a);
-    }
-  }
-  std::vector<const char*> argv;
-  for (const std::string& a : split) argv.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::CallForHelp&) {
-    inv.early_output = app.help();
-    return inv;
-  } catch (const CLI::ParseError& e) {
-    return absl::InvalidArgumentError(e.what());
-  }
-  if (version) {
-    inv.early_output = absl::StrCat("meshcap ", MESHCAP_VERSION, "\n");
-    return inv;
-  }
-  const Subcommand* chosen = nullptr;
+  size_t i = 1;
+  uint8_t command = kIstio;
   if (mode == Mode::kIstioIptables) {
     inv.command = "istio-iptables";
-    chosen = &subcommands.front();
   } else {
-    for (const Subcommand& s : subcommands) {
-      if (s.app->parsed()) chosen = &s;
-    }
-    if (chosen == nullptr) {
-      inv.early_output = app.help();
+    if (args.size() < 2 || args[1] == "--help" || args[1] == "-h") {
+      inv.early_output = Usage(mode, "");
       return inv;
     }
-    inv.command = chosen->app->get_name();
-    if (inv.command == "render") {
-      inv.backend = render_backend;
-      if (inv.backend != "nftables" && inv.backend != "iptables-legacy") {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--backend: '", inv.backend,
-                         "' is not one of nftables, iptables-legacy"));
+    if (args[1] == "--version") {
+      inv.early_output = absl::StrCat("meshcap ", MESHCAP_VERSION, "\n");
+      return inv;
+    }
+    for (const auto& [name, bit] : kCommands) {
+      if (args[1] == name) {
+        inv.command = name;
+        command = bit;
       }
-    } else if (inv.backend != "auto" && inv.backend != "nftables" &&
-               inv.backend != "iptables-legacy") {
+    }
+    if (inv.command.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--backend: '", inv.backend,
-                       "' is not one of auto, nftables, iptables-legacy"));
+          absl::StrCat("unknown command ", Quote(args[1]),
+                       " (want render, apply, verify, clean or validate)"));
+    }
+    i = 2;
+  }
+
+  const std::vector<Flag> flags = Flags();
+  std::map<const Flag*, Given> given;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const Flag* flag = nullptr;
+    std::optional<std::string> value;
+    std::string spelling;
+    if (a.size() > 2 && a[0] == '-' && a[1] == '-') {
+      const size_t eq = a.find('=');
+      const std::string name =
+          a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      if (eq != std::string::npos) value = a.substr(eq + 1);
+      spelling = "--" + name;
+      for (const Flag& f : flags) {
+        if (f.name == name) flag = &f;
+      }
+    } else if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
+      spelling = a.substr(0, 2);
+      for (const Flag& f : flags) {
+        if (f.short_name == a[1]) flag = &f;
+      }
+      if (a.size() > 2) value = a.substr(a[2] == '=' ? 3 : 2);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument ", Quote(a)));
+    }
+    if (flag == nullptr ||
+        (!(flag->commands & command) && flag->kind != Kind::kHelp &&
+         flag->kind != Kind::kVersion)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown flag ", Quote(spelling),
+          mode == Mode::kMeshcap ? absl::StrCat(" for meshcap ", inv.command)
+                                 : std::string()));
+    }
+    if (flag->is_bool) {
+      if (!value.has_value()) {
+        value = "true";
+      } else if (!ParseGoBool(*value)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(spelling, ": ", Quote(*value),
+                         " is not a boolean (want true or "
+                         "false)"));
+      }
+    } else if (!value.has_value()) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(spelling, " needs a value"));
+      }
+      value = args[++i];
+    }
+    Given& g = given[flag];
+    if (++g.count > 1 && flag->once) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(spelling, " is given more than once (", Quote(g.value),
+                       " and ", Quote(*value), ")"));
+    }
+    // Otherwise, as Go's pflag, a repeated flag takes the last value.
+    g.value = *value;
+    g.spelling = spelling;
+  }
+
+  auto find = [&](Kind kind) -> const Given* {
+    for (const auto& [f, g] : given) {
+      if (f->kind == kind) return &g;
+    }
+    return nullptr;
+  };
+  if (find(Kind::kHelp) != nullptr) {
+    inv.early_output = Usage(mode, inv.command);
+    inv.command.clear();
+    return inv;
+  }
+  if (find(Kind::kVersion) != nullptr) {
+    inv.early_output = absl::StrCat("meshcap ", MESHCAP_VERSION, "\n");
+    inv.command.clear();
+    return inv;
+  }
+
+  // Values with their environment fallback: flag > additional env > env.
+  struct Value {
+    std::string text;
+    std::string origin;
+  };
+  auto value_of = [&](const Flag& f) -> std::optional<Value> {
+    auto it = given.find(&f);
+    if (it != given.end()) return Value{it->second.value, it->second.spelling};
+    for (const std::string* e : {&f.env2, &f.env}) {
+      if (e->empty()) continue;
+      if (std::optional<std::string> v = env.getenv(*e)) {
+        // An empty environment variable means unset.
+        if (!v->empty()) {
+          return Value{*v, absl::StrCat("environment variable ", *e)};
+        }
+      }
+    }
+    return std::nullopt;
+  };
+
+  // Options that are not policy knobs.
+  for (const Flag& f : flags) {
+    if (f.kind != Kind::kBoolField && f.kind != Kind::kStringField) continue;
+    if (!(f.commands & command)) continue;
+    std::optional<Value> v = value_of(f);
+    if (!v.has_value()) continue;
+    if (f.kind == Kind::kBoolField) {
+      std::optional<bool> b = ParseGoBool(v->text);
+      if (!b.has_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(v->origin, ": ", Quote(v->text),
+                         " is not a boolean (want true or false)"));
+      }
+      inv.*f.bool_field = *b;
+    } else {
+      inv.*f.string_field = v->text;
     }
   }
-  MESHCAP_RETURN_IF_ERROR(ApplyPrecedence(*chosen->c, env, inv));
+  if (const Given* b = find(Kind::kBackend)) inv.backend = b->value;
+  if (inv.command == "render" && find(Kind::kBackend) == nullptr) {
+    inv.backend = "nftables";
+  }
+  const std::vector<std::string> backends = AvailableBackends();
+  const bool known = std::find(backends.begin(), backends.end(), inv.backend) !=
+                     backends.end();
+  if (!known && (inv.backend != "auto" || inv.command == "render")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--backend: ", Quote(inv.backend), " is not one of ",
+                     absl::StrJoin(backends, ", "),
+                     inv.command == "render" ? "" : ", auto"));
+  }
+  if (const Given* n = find(Kind::kNetns)) inv.netns = n->value;
+  if (!inv.force_iptables_binary.empty() &&
+      inv.force_iptables_binary != "legacy" &&
+      inv.force_iptables_binary != "nft") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--force-iptables-binary: ", Quote(inv.force_iptables_binary),
+        " is not one of legacy, nft"));
+  }
+
+  // clean and --cleanup-only remove whatever is ours: no policy, no
+  // environment, no lookups.
+  inv.needs_policy = inv.command != "clean" &&
+                     !(mode == Mode::kIstioIptables && inv.cleanup_only);
+  if (!inv.needs_policy) return inv;
+
+  PolicyBuilder& b = inv.builder;
+  if (const Given* file = find(Kind::kPolicy)) {
+    // A policy file is the whole policy: policy flags beside it are a
+    // contradiction, and the environment is not consulted.
+    for (const auto& [f, g] : given) {
+      if (f->kind == Kind::kKnob || f->kind == Kind::kIpv6 ||
+          f->kind == Kind::kDnsServers || f->kind == Kind::kDualStack) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--policy cannot be combined with ", g.spelling,
+                         " (put the knob in the policy file)"));
+      }
+    }
+    absl::StatusOr<std::string> json =
+        env.read_file(file->value, kMaxPolicyFileBytes);
+    if (!json.ok()) {
+      return absl::Status(json.status().code(),
+                          absl::StrCat("--policy: ", json.status().message()));
+    }
+    MESHCAP_RETURN_IF_ERROR(ApplyPolicyJson(*json, b, file->value));
+    return inv;
+  }
+
+  // The profile decides which environment variables apply.
+  Profile profile = Profile::kSidecar;
+  for (const Flag& f : flags) {
+    if (f.knob == nullptr || std::string_view(f.knob->key) != "Profile") {
+      continue;
+    }
+    if (std::optional<Value> v = value_of(f)) {
+      if (v->text == "ambient") profile = Profile::kAmbient;
+    }
+  }
+  std::map<std::string, std::string> knob_text;  // what was set, by key
+  for (const KnobInfo& k : PolicyKnobs()) {
+    const Flag* flag = nullptr;
+    for (const Flag& f : flags) {
+      if (f.knob == &k) flag = &f;
+    }
+    std::optional<Value> v;
+    if (flag != nullptr) {
+      v = value_of(*flag);
+    } else if (k.env != nullptr) {
+      if (std::optional<std::string> e = env.getenv(k.env); e && !e->empty()) {
+        v = Value{*e, absl::StrCat("environment variable ", k.env)};
+      }
+    }
+    if (!v.has_value()) continue;
+    const bool applies = k.shared || k.profile == profile;
+    const bool from_flag = v->origin.rfind("-", 0) == 0;
+    // Another profile's environment variable is not for this policy; its
+    // flag is a mistake Build() reports.
+    if (!applies && !from_flag) continue;
+    b.Set(k.key, v->text, v->origin);
+    knob_text[k.key] = v->text;
+  }
+
+  // --dual-stack (Istio's) only changes the IPv6 detection.
+  bool dual_stack = false;
+  for (const Flag& f : flags) {
+    if (f.kind != Kind::kDualStack) continue;
+    if (std::optional<Value> v = value_of(f)) {
+      std::optional<bool> d = ParseGoBool(v->text);
+      if (!d.has_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(v->origin, ": ", Quote(v->text),
+                         " is not a boolean (want true or false)"));
+      }
+      dual_stack = *d;
+    }
+  }
+  const Given* ipv6 = find(Kind::kIpv6);
+  const std::string ipv6_text = ipv6 != nullptr ? ipv6->value : "auto";
+  if (ipv6_text == "auto" || ipv6_text.empty()) {
+    b.Set("EnableIPv6", env.detect_ipv6(dual_stack) ? "true" : "false",
+          "--ipv6=auto");
+  } else if (ParseGoBool(ipv6_text).has_value()) {
+    b.Set("EnableIPv6", *ParseGoBool(ipv6_text) ? "true" : "false", "--ipv6");
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--ipv6: ", Quote(ipv6_text), " is not one of auto, true, false"));
+  }
+  if (profile != Profile::kSidecar) return inv;
+
+  // DNS servers: explicit, or /etc/resolv.conf when Istio would read it.
+  auto flag_bool = [&](const char* key) {
+    auto it = knob_text.find(key);
+    return it != knob_text.end() && ParseGoBool(it->second).value_or(false);
+  };
+  if (const Given* dns = find(Kind::kDnsServers)) {
+    MESHCAP_RETURN_IF_ERROR(
+        SetDnsServers(internal::SplitList(dns->value), "--dns-servers", b));
+  } else if (flag_bool("RedirectDNS") && !flag_bool("CaptureAllDNS")) {
+    absl::StatusOr<std::vector<std::string>> servers = ReadResolvConf(env);
+    if (servers.ok()) {
+      MESHCAP_RETURN_IF_ERROR(SetDnsServers(*servers, env.resolv_conf, b));
+    }
+    // An unreadable resolv.conf leaves no servers, and Istio then turns DNS
+    // capture off; so does meshcap.
+  }
+  // Istio: an unset proxy UID is the UID of $ENVOY_USER (istio-proxy), or
+  // 1337 when there is no such user.
+  if (knob_text.count("ProxyUID") == 0) {
+    std::string user = env.getenv("ENVOY_USER").value_or("");
+    if (user.empty()) user = "istio-proxy";
+    if (std::optional<uint32_t> uid = env.lookup_uid(user)) {
+      b.Set("ProxyUID", std::to_string(*uid),
+            absl::StrCat("the UID of user ", Quote(user), " ($ENVOY_USER)"));
+    }
+  }
   return inv;
 }
 
@@ -564,10 +759,12 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   if (unit == "h") scale = 3600000;
   char* end = nullptr;
   const double value = number.empty() ? -1 : std::strtod(number.c_str(), &end);
-  if (scale == 0 || value < 0 || end == nullptr || *end != '\0') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "duration '", internal::ToAbsl(s),
-        "' is not a number with a unit of ms, s, m or h (e.g. 5s)"));
+  if (scale == 0 || value < 0 || end == nullptr || *end != '\0' ||
+      value * scale > 86400000.0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("duration ", Quote(s),
+                     " is not a number with a unit of ms, s, m or h (e.g. "
+                     "5s), at most a day"));
   }
   return std::chrono::milliseconds(static_cast<int64_t>(value * scale));
 }

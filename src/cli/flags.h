@@ -2,13 +2,15 @@
 //
 // The meshcap command line: istio-iptables' flags and environment variables
 // mapped onto a PolicyBuilder with Istio's precedence (default < primary env
-// < additional env < flag), plus meshcap's own additions. Kept apart from
-// main() so that tests can drive it with a fake environment.
+// < additional env < flag), from the knob table (`PolicyKnobs()`), plus
+// meshcap's own options. Kept apart from main() so that tests can drive it
+// with a fake environment.
 
 #ifndef MESHCAP_SRC_CLI_FLAGS_H_
 #define MESHCAP_SRC_CLI_FLAGS_H_
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -20,6 +22,9 @@
 
 namespace meshcap::cli {
 
+// The largest --policy file read.
+inline constexpr size_t kMaxPolicyFileBytes = 1 << 20;
+
 // What the process can see of its surroundings; injectable for tests.
 struct Environment {
   std::function<std::optional<std::string>(const std::string&)> getenv;
@@ -29,8 +34,10 @@ struct Environment {
   std::function<bool(bool)> detect_ipv6;
   // The UID of a user name, for Istio's $ENVOY_USER default.
   std::function<std::optional<uint32_t>(const std::string&)> lookup_uid;
-  // Reads a whole file (the --policy file, resolv.conf).
-  std::function<absl::StatusOr<std::string>(const std::string&)> read_file;
+  // Reads a regular file of at most `limit` bytes; the error says why not
+  // (missing, a directory, too large, ...).
+  std::function<absl::StatusOr<std::string>(const std::string&, size_t limit)>
+      read_file;
 
   // The real process environment.
   static Environment System();
@@ -39,13 +46,13 @@ struct Environment {
 enum class Mode { kMeshcap, kIstioIptables };
 
 struct Invocation {
-  // "render", "apply", "verify", "clean" (meshcap), or "istio-iptables" for
-  // the drop-in name. Empty when only --help or --version was asked for.
+  // "render", "apply", "verify", "clean", "validate" (meshcap), or
+  // "istio-iptables" for the drop-in name. Empty when only --help or
+  // --version was asked for.
   std::string command;
-  // render: "nftables" or "iptables-legacy"; apply, verify, clean: also
-  // "auto".
+  // render: a backend name; apply, verify, clean: also "auto".
   std::string backend = "auto";
-  // apply, verify, clean: the target network namespace file.
+  // apply, verify, clean, validate: the target network namespace file.
   std::string netns;
   // Text for --help / --version, already complete; print and exit 0.
   std::string early_output;
@@ -64,13 +71,18 @@ struct Invocation {
   std::string probe_port = "15002";
   std::string probe_timeout = "5s";
 
+  // Whether the command needs a policy (clean and --cleanup-only do not:
+  // they remove whatever is ours, whatever the flags and environment say).
+  bool needs_policy = true;
+  // The policy's knobs, set from flags, environment and --policy; not
+  // built yet (empty for commands that need no policy).
   PolicyBuilder builder;
 };
 
 // Parses `args` (args[0] is the program name). In kIstioIptables mode the
-// flags stand alone, exactly as istio-iptables takes them; in kMeshcap mode a
-// subcommand comes first. The returned builder has every knob set but is not
-// built yet.
+// flags stand alone, exactly as istio-iptables takes them; in kMeshcap mode
+// a subcommand comes first. Errors are kInvalidArgument naming the flag and
+// its value (or the file and key).
 [[nodiscard]] absl::StatusOr<Invocation> ParseCommandLine(
     const std::vector<std::string>& args, Mode mode, const Environment& env);
 
@@ -80,6 +92,9 @@ struct Invocation {
 
 // Parses and builds the policy: the usual path.
 [[nodiscard]] absl::StatusOr<CapturePolicy> BuildPolicy(const Invocation& inv);
+
+// The usage text of `mode` (and of `command` in kMeshcap mode).
+std::string Usage(Mode mode, std::string_view command);
 
 }  // namespace meshcap::cli
 

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/render.h"
 #include "meshcap/validate.h"
@@ -17,45 +16,75 @@
 
 namespace {
 
+// Errors are exactly one printable line on stderr.
 int Fail(const std::string& prog, const absl::Status& s) {
   std::fprintf(stderr, "%s: %s\n", prog.c_str(),
-               std::string(s.message()).c_str());
+               meshcap::internal::Escape(std::string(s.message())).c_str());
   return 1;
 }
 
 std::string BaseName(const std::string& path) {
-  size_t slash = path.rfind('/');
+  const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// apply, verify, clean against the kernel.
-int RunKernelCommand(const std::string& prog, const std::string& command,
-                     const std::string& backend, const std::string& netns,
-                     const meshcap::RuleSet& rules) {
+absl::StatusOr<std::unique_ptr<meshcap::Engine>> MakeEngine(
+    const std::string& backend, const std::string& netns) {
   meshcap::EngineOptions options;
   options.backend = backend;
   options.netns_path = netns;
-  absl::StatusOr<std::unique_ptr<meshcap::Engine>> engine =
-      meshcap::Engine::Create(options);
+  return meshcap::Engine::Create(options);
+}
+
+void PrintChanges(const std::string& prog, const char* verb,
+                  const meshcap::ApplyResult& r, std::string_view backend) {
+  if (!r.changed()) {
+    std::printf("%s: unchanged: %s (%s)\n", prog.c_str(),
+                std::string_view(verb) == "applied"
+                    ? "the kernel already holds exactly the policy"
+                    : "nothing of ours to remove",
+                std::string(backend).c_str());
+    return;
+  }
+  std::printf("%s: %s (%s):\n", prog.c_str(), verb,
+              std::string(backend).c_str());
+  for (const std::string& c : r.changes) std::printf("  %s\n", c.c_str());
+}
+
+int Apply(const std::string& prog, const std::string& backend,
+          const std::string& netns, const meshcap::CapturePolicy& policy) {
+  auto engine = MakeEngine(backend, netns);
   if (!engine.ok()) return Fail(prog, engine.status());
-  if (command == "apply") {
-    absl::Status s = (*engine)->Apply(rules);
-    return s.ok() ? 0 : Fail(prog, s);
-  }
-  if (command == "clean") {
-    absl::Status s = (*engine)->Remove();
-    return s.ok() ? 0 : Fail(prog, s);
-  }
-  absl::StatusOr<meshcap::VerifyReport> report = (*engine)->Verify(rules);
+  absl::StatusOr<meshcap::ApplyResult> r = (*engine)->Apply(policy);
+  if (!r.ok()) return Fail(prog, r.status());
+  PrintChanges(prog, "applied", *r, (*engine)->backend_name());
+  return 0;
+}
+
+int Clean(const std::string& prog, const std::string& backend,
+          const std::string& netns) {
+  auto engine = MakeEngine(backend, netns);
+  if (!engine.ok()) return Fail(prog, engine.status());
+  absl::StatusOr<meshcap::ApplyResult> r = (*engine)->Remove();
+  if (!r.ok()) return Fail(prog, r.status());
+  PrintChanges(prog, "removed", *r, (*engine)->backend_name());
+  return 0;
+}
+
+int Verify(const std::string& prog, const std::string& backend,
+           const std::string& netns, const meshcap::CapturePolicy& policy) {
+  auto engine = MakeEngine(backend, netns);
+  if (!engine.ok()) return Fail(prog, engine.status());
+  absl::StatusOr<meshcap::VerifyReport> report = (*engine)->Verify(policy);
   if (!report.ok()) return Fail(prog, report.status());
+  const std::string name((*engine)->backend_name());
   if (report->matches()) {
-    std::printf("%s: the kernel holds exactly the policy's rules (%s)\n",
-                prog.c_str(), std::string((*engine)->backend_name()).c_str());
+    std::printf("%s: the kernel holds exactly the policy's capture (%s)\n",
+                prog.c_str(), name.c_str());
     return 0;
   }
   std::printf("%s: %zu difference(s) between the kernel and the policy (%s):\n",
-              prog.c_str(), report->differences.size(),
-              std::string((*engine)->backend_name()).c_str());
+              prog.c_str(), report->differences.size(), name.c_str());
   for (const meshcap::Difference& d : report->differences) {
     std::printf("  %s\n", d.ToString().c_str());
   }
@@ -74,14 +103,19 @@ int RunValidation(const std::string& prog, const meshcap::cli::Invocation& inv,
   if (!policy.proxy_gids().empty()) o.gid = policy.proxy_gids().front();
   const auto port = meshcap::internal::ParseDecimal(inv.probe_port, 1, 65535);
   if (!port.has_value()) {
-    return Fail(prog,
-                absl::InvalidArgumentError("--iptables-probe-port: '" +
-                                           inv.probe_port + "' is not a port"));
+    return Fail(prog, absl::InvalidArgumentError(
+                          "--iptables-probe-port: " +
+                          meshcap::internal::Quote(inv.probe_port) +
+                          " is not a port number"));
   }
   o.probe_port = static_cast<uint16_t>(*port);
   absl::StatusOr<std::chrono::milliseconds> timeout =
       meshcap::cli::ParseDuration(inv.probe_timeout);
-  if (!timeout.ok()) return Fail(prog, timeout.status());
+  if (!timeout.ok()) {
+    return Fail(prog, absl::InvalidArgumentError(
+                          "--probe-timeout: " +
+                          std::string(timeout.status().message())));
+  }
   o.timeout = *timeout;
   absl::Status s = meshcap::ValidateCapture(o);
   if (!s.ok()) {
@@ -90,6 +124,14 @@ int RunValidation(const std::string& prog, const meshcap::cli::Invocation& inv,
   }
   std::printf("%s: validation passed: 127.0.0.6:%u was captured\n",
               prog.c_str(), static_cast<unsigned>(o.probe_port));
+  return 0;
+}
+
+int Print(const std::string& prog, const meshcap::CapturePolicy& policy,
+          const std::string& backend) {
+  absl::StatusOr<std::string> text = meshcap::Render(policy, backend);
+  if (!text.ok()) return Fail(prog, text.status());
+  std::fputs(text->c_str(), stdout);
   return 0;
 }
 
@@ -108,24 +150,41 @@ int main(int argc, char** argv) {
     std::fputs(inv->early_output.c_str(), stdout);
     return 0;
   }
+  if (inv->command == "clean") return Clean(prog, inv->backend, inv->netns);
+
+  // istio-iptables: Istio's choices of backend: --native-nftables, else
+  // --force-iptables-binary, else detection (legacy when its nat table
+  // already holds rules).
+  std::string istio_backend = "auto";
+  if (mode == meshcap::cli::Mode::kIstioIptables) {
+    if (inv->native_nftables) {
+      istio_backend = "nftables";
+    } else if (inv->force_iptables_binary == "legacy") {
+      istio_backend = "iptables-legacy";
+    } else if (inv->force_iptables_binary == "nft") {
+      return Fail(prog, absl::UnimplementedError(
+                            "--force-iptables-binary=nft: meshcap has no "
+                            "iptables-nft backend; use --native-nftables "
+                            "for nftables, or legacy"));
+    }
+    if (inv->cleanup_only) {
+      return Clean(prog, istio_backend, inv->network_namespace);
+    }
+  }
+
   absl::StatusOr<meshcap::CapturePolicy> policy =
       meshcap::cli::BuildPolicy(*inv);
   if (!policy.ok()) return Fail(prog, policy.status());
-  meshcap::RuleSet rules = meshcap::Compile(*policy);
 
-  if (inv->command == "render") {
-    std::string text = inv->backend == "nftables"
-                           ? meshcap::RenderNftables(rules)
-                           : meshcap::RenderIptablesRestore(rules);
-    std::fputs(text.c_str(), stdout);
-    return 0;
-  }
+  if (inv->command == "render") return Print(prog, *policy, inv->backend);
   if (inv->command == "validate") {
     return RunValidation(prog, *inv, *policy, inv->netns);
   }
-  if (inv->command != "istio-iptables") {
-    return RunKernelCommand(prog, inv->command, inv->backend, inv->netns,
-                            rules);
+  if (inv->command == "apply") {
+    return Apply(prog, inv->backend, inv->netns, *policy);
+  }
+  if (inv->command == "verify") {
+    return Verify(prog, inv->backend, inv->netns, *policy);
   }
   // istio-iptables
   if (inv->run_validation) {
@@ -133,25 +192,8 @@ int main(int argc, char** argv) {
   }
   if (inv->skip_rule_apply) return 0;
   if (inv->dry_run) {
-    std::string text = inv->native_nftables
-                           ? meshcap::RenderNftables(rules)
-                           : meshcap::RenderIptablesRestore(rules);
-    std::fputs(text.c_str(), stdout);
-    return 0;
+    return Print(prog, *policy,
+                 inv->native_nftables ? "nftables" : "iptables-legacy");
   }
-  // Istio's choices: --native-nftables, else --force-iptables-binary, else
-  // detection (legacy when its nat table already holds rules).
-  std::string backend = "auto";
-  if (inv->native_nftables) {
-    backend = "nftables";
-  } else if (inv->force_iptables_binary == "legacy") {
-    backend = "iptables-legacy";
-  } else if (inv->force_iptables_binary == "nft") {
-    return Fail(prog, absl::UnimplementedError(
-                          "--force-iptables-binary=nft: meshcap has no "
-                          "iptables-nft backend; use --native-nftables for "
-                          "nftables, or legacy"));
-  }
-  return RunKernelCommand(prog, inv->cleanup_only ? "clean" : "apply", backend,
-                          inv->network_namespace, rules);
+  return Apply(prog, istio_backend, inv->network_namespace, *policy);
 }

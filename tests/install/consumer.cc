@@ -12,8 +12,10 @@ int main() {
           .SetInboundPorts("*")
           .Build();
   if (!policy.ok()) return 1;
-  std::fputs(meshcap::RenderIptablesRestore(meshcap::Compile(*policy)).c_str(),
-             stdout);
+  absl::StatusOr<std::string> text =
+      meshcap::Render(*policy, "iptables-legacy");
+  if (!text.ok()) return 2;
+  std::fputs(text->c_str(), stdout);
   std::printf("version %s\n", MESHCAP_VERSION);
   return 0;
 }

@@ -33,7 +33,7 @@ TEST_F(CliSystemTest, ApplyVerifyCleanAndVerifyAgain) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = Shell(kMeshcap + " verify" + flags);
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("exactly the policy's rules"));
+  EXPECT_THAT(r.output, HasSubstr("exactly the policy's capture"));
 
   // A different policy than the one applied: exit 1 and the differences.
   r = Shell(kMeshcap + " verify" + flags + " -d 22");

@@ -17,9 +17,11 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/policy_json.h"
+#include "src/backend.h"
+#include "src/netns.h"
+#include "src/netns_lock.h"
 #include "tests/testing/conformance.h"
 #include "tests/testing/kernel.h"
 #include "tests/testing/netns.h"
@@ -32,6 +34,7 @@ using ::meshcap::testing::CommandResult;
 using ::meshcap::testing::CompileJson;
 using ::meshcap::testing::ConformanceCase;
 using ::meshcap::testing::IsOk;
+using ::meshcap::testing::PolicyJson;
 using ::meshcap::testing::ScopedNetns;
 using ::meshcap::testing::StatusIs;
 using ::testing::AllOf;
@@ -177,7 +180,7 @@ TEST_P(IptConformanceTest, KernelTablesEqualIstioGolden) {
   const ConformanceCase& c = GetParam();
   absl::StatusOr<CapturePolicy> policy = PolicyFromJson(c.policy_json);
   ASSERT_THAT(policy, IsOk());
-  const RuleSet rules = Compile(*policy);
+  const CapturePolicy& rules = *policy;
   const auto parts = ::meshcap::testing::SplitIptablesGolden(
       ::meshcap::testing::ReadFileOrDie(*c.iptables_golden));
 
@@ -213,7 +216,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST_F(IptBackendTest, ApplyingAgainChangesNothing) {
   auto engine = LegacyEngine();
   ASSERT_NE(engine, nullptr);
-  const RuleSet rules = CompileJson(kTproxyAll);
+  const CapturePolicy rules = PolicyJson(kTproxyAll);
   ASSERT_THAT(engine->Apply(rules), IsOk());
   const std::string once = Save();
   ASSERT_THAT(engine->Apply(rules), IsOk());
@@ -222,8 +225,8 @@ TEST_F(IptBackendTest, ApplyingAgainChangesNothing) {
 }
 
 TEST_F(IptBackendTest, ApplyingAThenBLeavesWhatBAloneLeaves) {
-  const RuleSet a = CompileJson(kTproxyAll);
-  const RuleSet b = CompileJson(
+  const CapturePolicy a = PolicyJson(kTproxyAll);
+  const CapturePolicy b = PolicyJson(
       R"({"InboundPortsInclude": "8080", "ExcludeInterfaces": "eth9",
           "OutboundIPRangesExclude": "198.51.100.0/24"})");
   std::string b_alone;
@@ -250,7 +253,7 @@ TEST_F(IptBackendTest, ApplyingAThenBLeavesWhatBAloneLeaves) {
 TEST_F(IptBackendTest, RemoveLeavesNothingOfOurs) {
   auto engine = LegacyEngine();
   ASSERT_NE(engine, nullptr);
-  ASSERT_THAT(engine->Apply(CompileJson(kTproxyAll)), IsOk());
+  ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
   ASSERT_THAT(engine->Remove(), IsOk());
   const std::string after = Save();
   EXPECT_THAT(after, Not(HasSubstr("ISTIO")));
@@ -263,7 +266,7 @@ TEST_F(IptBackendTest, ForeignRulesSurviveApplyReapplyAndRemove) {
   const std::string foreign = Save();
   auto engine = LegacyEngine();
   ASSERT_NE(engine, nullptr);
-  const RuleSet rules = CompileJson(kTproxyAll);
+  const CapturePolicy rules = PolicyJson(kTproxyAll);
   ASSERT_THAT(engine->Apply(rules), IsOk());
   ASSERT_THAT(engine->Apply(rules), IsOk());
   const std::string applied = Save();
@@ -286,33 +289,104 @@ TEST_F(IptBackendTest, ForeignRulesSurviveApplyReapplyAndRemove) {
 // --- All or nothing
 // --------------------------------------------------------------
 
-TEST_F(IptBackendTest, AFailureInALaterFamilyRestoresEarlierTables) {
+// The backend itself, in this namespace: for rule sets no policy compiles
+// to.
+std::unique_ptr<internal::Backend> BackendHere() {
+  absl::StatusOr<const internal::BackendFactory*> f =
+      internal::FindBackend("iptables-legacy");
+  EXPECT_THAT(f, IsOk());
+  internal::BackendOptions o;
+  o.state_dir = internal::DefaultStateDir();
+  o.netns_key = *internal::NetnsKey(-1);
+  absl::StatusOr<std::unique_ptr<internal::Backend>> b = (*f)->Create(o);
+  EXPECT_THAT(b, IsOk());
+  return b.ok() ? *std::move(b) : nullptr;
+}
+
+// The rules of `json` with a rule the kernel refuses (a TPROXY target
+// outside mangle) appended to `family`'s `kind` table.
+ir::RuleSet WithBadRule(const std::string& json, ir::TableKind kind,
+                        ir::Scope family) {
+  ir::RuleSet rules = CompileJson(json, ir::Dialect::kIptables);
+  ir::Table* table = nullptr;
+  for (ir::Table& t : rules.tables) {
+    if (t.kind == kind) table = &t;
+  }
+  EXPECT_NE(table, nullptr);
+  if (table == nullptr) return rules;
+  ir::RuleEntry bad;
+  bad.chain = "OUTPUT";
+  bad.rule.scope = family;
+  bad.rule.matches.push_back(ir::ProtocolMatch{ir::L4Proto::kTcp});
+  bad.rule.verdict = ir::TproxyVerdict{15006, 1, ir::kAllBits};
+  table->entries.push_back(bad);
+  return rules;
+}
+
+TEST_F(IptBackendTest, AFailingSwitchPutsTheDetachedTablesBack) {
+  // A holds ours in mangle and nat; B changes both, and its IPv4 nat (the
+  // biggest table, kube-proxy lives there) is refused. mangle had been
+  // detached first: it goes back, and the kernel holds A exactly.
   auto engine = LegacyEngine();
   ASSERT_NE(engine, nullptr);
-  ASSERT_THAT(engine->Apply(CompileJson()), IsOk());
   Restore("iptables-legacy-restore", kKubeProxy);
+  std::string more = "*nat\n:KUBE-MORE - [0:0]\n";
+  for (int i = 0; i < 100; ++i) {
+    more +=
+        "-A KUBE-MORE -d 203.0.113." + std::to_string(i) + "/32 -j RETURN\n";
+  }
+  Restore("iptables-legacy-restore", more + "COMMIT\n");
+  ASSERT_THAT(engine->Apply(PolicyJson(
+                  R"({"InboundInterceptionMode": "TPROXY",
+                      "InboundPortsInclude": "*", "InboundPortsExclude": "22",
+                      "OutboundIPRangesInclude": "*"})")),
+              IsOk());
   const std::string before = SaveNonEmpty();
-
-  // IPv6 raw gets a REDIRECT, which the kernel only takes in nat. Tables
-  // commit smallest first, so the small IPv4 raw table has committed by then
-  // and must be put back.
-  RuleSet broken = CompileJson(kTproxyAll);
-  Table* raw = nullptr;
-  for (Table& t : broken.tables)
-    if (t.kind == TableKind::kRaw) raw = &t;
-  ASSERT_NE(raw, nullptr);
-  RuleEntry bad;
-  bad.chain = "OUTPUT";
-  bad.rule.scope = Scope::kIpv6;
-  bad.rule.matches.push_back(ProtocolMatch{L4Proto::kTcp});
-  bad.rule.verdict = RedirectVerdict{15001};
-  raw->entries.push_back(bad);
-  absl::Status s = engine->Apply(broken);
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInternal,
-                          AllOf(HasSubstr("the kernel refused IPv6 table raw"),
-                                HasSubstr("restored to their previous "
-                                          "contents: IPv4 table raw"))));
+  auto backend = BackendHere();
+  ASSERT_NE(backend, nullptr);
+  std::vector<std::string> changes;
+  absl::Status s = backend->Apply(
+      WithBadRule(kTproxyAll, ir::TableKind::kNat, ir::Scope::kIpv4), {},
+      &changes);
+  EXPECT_THAT(
+      s, AllOf(Not(IsOk()),
+               StatusIs(s.code(), AllOf(HasSubstr("IPv4 table nat"),
+                                        HasSubstr("restored to their previous "
+                                                  "contents: IPv4 table "
+                                                  "mangle")))));
   EXPECT_EQ(SaveNonEmpty(), before);
+  EXPECT_TRUE(backend->PendingRecovery().empty());
+}
+
+TEST_F(IptBackendTest, AFailureAfterTheSwitchLeavesTheNewPolicyAndSaysSo) {
+  auto engine = LegacyEngine();
+  ASSERT_NE(engine, nullptr);
+  Restore("iptables-legacy-restore", kKubeProxy);
+  ASSERT_THAT(engine->Apply(PolicyJson()), IsOk());
+  auto backend = BackendHere();
+  ASSERT_NE(backend, nullptr);
+  // IPv6 raw is small: it attaches after IPv4 nat has switched.
+  std::vector<std::string> changes;
+  absl::Status s = backend->Apply(
+      WithBadRule(kTproxyAll, ir::TableKind::kRaw, ir::Scope::kIpv6), {},
+      &changes);
+  EXPECT_THAT(
+      s, StatusIs(s.code(), AllOf(HasSubstr("IPv6 table raw"),
+                                  HasSubstr("in force except in IPv6 table "
+                                            "raw"))));
+  EXPECT_FALSE(s.ok());
+  // Nothing of A is in force any more, and verify does not pass anything.
+  absl::StatusOr<VerifyReport> report = engine->Verify(PolicyJson(kTproxyAll));
+  ASSERT_THAT(report, IsOk());
+  EXPECT_FALSE(report->matches());
+  bool interrupted = false;
+  for (const Difference& d : report->differences) {
+    if (d.object == "transaction") interrupted = true;
+  }
+  EXPECT_TRUE(interrupted);
+  // The next apply finishes the job.
+  ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
+  EXPECT_TRUE(engine->Verify(PolicyJson(kTproxyAll))->matches());
 }
 
 // --- The xtables lock
@@ -334,11 +408,11 @@ TEST_F(IptBackendTest, AHeldLockMakesApplyWaitThenFailChangingNothing) {
   const std::string before = Save();
   EngineOptions o;
   o.xtables_lock_path = path;
-  o.xtables_lock_timeout = std::chrono::milliseconds(300);
+  o.lock_timeout = std::chrono::milliseconds(300);
   auto engine = LegacyEngine(o);
   ASSERT_NE(engine, nullptr);
   const auto start = std::chrono::steady_clock::now();
-  absl::Status s = engine->Apply(CompileJson());
+  absl::Status s = engine->Apply(PolicyJson()).status();
   const auto waited = std::chrono::steady_clock::now() - start;
   kill(holder, SIGKILL);
   waitpid(holder, nullptr, 0);
@@ -377,7 +451,7 @@ TEST_F(IptBackendTest, AConcurrentRestoreWriterLosesNothing) {
   o.xtables_lock_path = lockfile;
   auto engine = LegacyEngine(o);
   ASSERT_NE(engine, nullptr);
-  const RuleSet rules = CompileJson(kTproxyAll);
+  const CapturePolicy rules = PolicyJson(kTproxyAll);
   for (int i = 0; i < 40; ++i) ASSERT_THAT(engine->Apply(rules), IsOk());
   int status = 0;
   waitpid(writer, &status, 0);
@@ -402,7 +476,7 @@ TEST_F(IptBackendTest, TargetsANamespaceByPath) {
   o.netns_path = target.path();
   auto engine = LegacyEngine(o);
   ASSERT_NE(engine, nullptr);
-  ASSERT_THAT(engine->Apply(CompileJson()), IsOk());
+  ASSERT_THAT(engine->Apply(PolicyJson()), IsOk());
   EXPECT_THAT(Save(), Not(HasSubstr("ISTIO")));
   EXPECT_THAT(
       ::meshcap::testing::ShellIn(target.fd(), "iptables-legacy-save").output,

@@ -8,9 +8,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/policy_json.h"
+#include "src/backend.h"
+#include "tests/testing/fake_backend.h"
 #include "tests/testing/kernel.h"
 #include "tests/testing/netns.h"
 #include "tests/testing/status_matchers.h"
@@ -18,8 +19,8 @@
 namespace meshcap {
 namespace {
 
-using ::meshcap::testing::CompileJson;
 using ::meshcap::testing::IsOk;
+using ::meshcap::testing::PolicyJson;
 using ::meshcap::testing::ScopedNetns;
 using ::meshcap::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -65,7 +66,7 @@ class RoutingTest : public ::testing::TestWithParam<const char*> {
 };
 
 TEST_P(RoutingTest, TproxyAddsRulesRoutesAndTheIpv6Address) {
-  ASSERT_THAT(engine_->Apply(CompileJson(kTproxy)), IsOk());
+  ASSERT_THAT(engine_->Apply(PolicyJson(kTproxy)), IsOk());
   EXPECT_THAT(Ip("-4 rule show"),
               HasSubstr("fwmark 0x539 lookup 133 proto 109"));
   EXPECT_THAT(Ip("-6 rule show"),
@@ -78,7 +79,7 @@ TEST_P(RoutingTest, TproxyAddsRulesRoutesAndTheIpv6Address) {
 }
 
 TEST_P(RoutingTest, ApplyingAgainNeitherFailsNorDuplicates) {
-  const RuleSet rules = CompileJson(kTproxy);
+  const CapturePolicy rules = PolicyJson(kTproxy);
   ASSERT_THAT(engine_->Apply(rules), IsOk());
   ASSERT_THAT(engine_->Apply(rules), IsOk());
   // A second engine knows nothing of the first one's work.
@@ -94,7 +95,7 @@ TEST_P(RoutingTest, ApplyingAgainNeitherFailsNorDuplicates) {
 }
 
 TEST_P(RoutingTest, RemoveTakesAllOfItAway) {
-  ASSERT_THAT(engine_->Apply(CompileJson(kTproxy)), IsOk());
+  ASSERT_THAT(engine_->Apply(PolicyJson(kTproxy)), IsOk());
   ASSERT_THAT(engine_->Remove(), IsOk());
   EXPECT_THAT(Ip("-4 rule show"), Not(HasSubstr("fwmark")));
   EXPECT_THAT(Ip("-6 rule show"), Not(HasSubstr("fwmark")));
@@ -104,37 +105,105 @@ TEST_P(RoutingTest, RemoveTakesAllOfItAway) {
 }
 
 TEST_P(RoutingTest, ARedirectPolicyAfterTproxyLeavesNoRouting) {
-  ASSERT_THAT(engine_->Apply(CompileJson(kTproxy)), IsOk());
-  ASSERT_THAT(engine_->Apply(CompileJson(R"({"InboundPortsInclude": "*"})")),
+  ASSERT_THAT(engine_->Apply(PolicyJson(kTproxy)), IsOk());
+  ASSERT_THAT(engine_->Apply(PolicyJson(R"({"InboundPortsInclude": "*"})")),
               IsOk());
   EXPECT_THAT(Ip("-4 rule show"), Not(HasSubstr("fwmark")));
   EXPECT_EQ(Ip("-4 route show table 133"), "");
   EXPECT_THAT(Ip("-6 addr show dev lo"), Not(HasSubstr("::6/128")));
 }
 
-TEST_P(RoutingTest, AFailedFirewallTakesBackOnlyWhatThisApplyAdded) {
-  // Already there before: the IPv4 route. It must survive.
-  Ip("-4 route add local default dev lo table 133 proto 109");
-  RuleSet broken = CompileJson(kTproxy);
-  // Mangle is in both backends; a jump to nowhere fails in both.
-  for (Table& t : broken.tables) {
-    if (t.kind != TableKind::kMangle) continue;
-    RuleEntry bad;
-    bad.chain = "ISTIO_DIVERT";
-    bad.rule.verdict = JumpVerdict{"ISTIO_NOWHERE"};
-    t.entries.push_back(bad);
+TEST_P(RoutingTest, VerifySeesMissingAndLeftoverRouting) {
+  const CapturePolicy tproxy = PolicyJson(kTproxy);
+  ASSERT_THAT(engine_->Apply(tproxy), IsOk());
+  EXPECT_TRUE(engine_->Verify(tproxy)->matches());
+  // Somebody deletes the IPv4 rule and ::6.
+  Ip("-4 rule del fwmark 0x539 lookup 133");
+  Ip("-6 addr del ::6/128 dev lo");
+  absl::StatusOr<VerifyReport> report = engine_->Verify(tproxy);
+  ASSERT_THAT(report, IsOk());
+  std::vector<std::string> seen;
+  for (const Difference& d : report->differences) seen.push_back(d.ToString());
+  EXPECT_THAT(seen, ::testing::UnorderedElementsAre(
+                        "missing routing entry: ip rule fwmark 0x539 lookup "
+                        "133 (IPv4)",
+                        "missing address: ip address ::6/128 dev lo"));
+  // The next apply puts them back, and verify agrees.
+  absl::StatusOr<ApplyResult> r = engine_->Apply(tproxy);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->changes.size(), 2u);
+  EXPECT_TRUE(engine_->Verify(tproxy)->matches());
+  // A policy without TPROXY sees ours as leftovers.
+  const CapturePolicy redirect = PolicyJson(R"({"InboundPortsInclude": "*"})");
+  report = engine_->Verify(redirect);
+  ASSERT_THAT(report, IsOk());
+  int leftovers = 0;
+  for (const Difference& d : report->differences) {
+    if (d.kind == Difference::Kind::kExtra &&
+        (d.object == "routing entry" || d.object == "address")) {
+      ++leftovers;
+    }
   }
-  EXPECT_THAT(engine_->Apply(broken), Not(IsOk()));
-  EXPECT_THAT(Ip("-4 rule show"), Not(HasSubstr("fwmark")));
-  EXPECT_THAT(Ip("-6 rule show"), Not(HasSubstr("fwmark")));
-  EXPECT_EQ(Ip("-6 route show table 133"), "");
+  EXPECT_EQ(leftovers, 5);  // 2 rules, 2 routes, ::6
+}
+
+TEST_P(RoutingTest, AmbientRoutingIsOwnedToo) {
+  const CapturePolicy ambient =
+      PolicyJson(R"({"Profile": "ambient", "EnableIPv6": true})");
+  ASSERT_THAT(engine_->Apply(ambient), IsOk());
+  EXPECT_THAT(Ip("-4 rule show"),
+              HasSubstr("32764:\tfrom all fwmark 0x111/0xfff lookup 100 "
+                        "proto 109"));
+  EXPECT_THAT(Ip("-6 rule show"), HasSubstr("fwmark 0x111/0xfff lookup 100"));
+  EXPECT_THAT(Ip("-4 route show table 100"),
+              HasSubstr("local default dev lo proto 109 scope host"));
   EXPECT_THAT(Ip("-6 addr show dev lo"), Not(HasSubstr("::6/128")));
-  EXPECT_THAT(Ip("-4 route show table 133"), HasSubstr("local default dev lo"));
+  EXPECT_TRUE(engine_->Verify(ambient)->matches());
+  // Switching to the sidecar profile is one apply, routing included.
+  const CapturePolicy tproxy = PolicyJson(kTproxy);
+  ASSERT_THAT(engine_->Apply(tproxy), IsOk());
+  EXPECT_THAT(Ip("-4 rule show"), Not(HasSubstr("0x111")));
+  EXPECT_EQ(Ip("-4 route show table 100"), "");
+  EXPECT_TRUE(engine_->Verify(tproxy)->matches());
+  ASSERT_THAT(engine_->Remove(), IsOk());
+  EXPECT_THAT(Ip("-4 rule show"), Not(HasSubstr("fwmark")));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RoutingTest,
                          ::testing::Values("nftables", "iptables-legacy"),
                          ::meshcap::testing::BackendName);
+
+// The Engine's own order, with a firewall that fails on demand.
+TEST(EngineRoutingTest, AFailedFirewallTakesBackOnlyWhatThisApplyAdded) {
+  if (!::meshcap::testing::HaveProgram("ip")) GTEST_SKIP() << "no ip";
+  ScopedNetns netns;
+  if (!netns.ok()) GTEST_SKIP() << netns.error();
+  ::meshcap::testing::FakeKernel kernel;
+  ::meshcap::testing::FakeBackendFactory fake(&kernel);
+  internal::ScopedBackendOverride use(&fake);
+  EngineOptions o;
+  o.backend = "fake";
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(o);
+  ASSERT_THAT(engine, IsOk());
+  // Already there before: the IPv4 route. It must survive.
+  Ip("-4 route add local default dev lo table 133 proto 109");
+  kernel.fail_next_apply = absl::InternalError("the firewall said no");
+  EXPECT_THAT(
+      (*engine)->Apply(PolicyJson(kTproxy)),
+      StatusIs(absl::StatusCode::kInternal, HasSubstr("the firewall said no")));
+  EXPECT_THAT(Ip("-4 rule show"), Not(HasSubstr("fwmark")));
+  EXPECT_THAT(Ip("-6 rule show"), Not(HasSubstr("fwmark")));
+  EXPECT_EQ(Ip("-6 route show table 133"), "");
+  EXPECT_THAT(Ip("-6 addr show dev lo"), Not(HasSubstr("::6/128")));
+  EXPECT_THAT(Ip("-4 route show table 133"), HasSubstr("local default dev lo"));
+  // Then it works, and an unchanged apply changes nothing at all.
+  absl::StatusOr<ApplyResult> r = (*engine)->Apply(PolicyJson(kTproxy));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->changed());
+  r = (*engine)->Apply(PolicyJson(kTproxy));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->changed()) << r->changes.front();
+}
 
 }  // namespace
 }  // namespace meshcap

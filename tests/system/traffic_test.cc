@@ -29,7 +29,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "meshcap/compile.h"
 #include "meshcap/engine.h"
 #include "meshcap/policy_json.h"
 #include "meshcap/validate.h"
@@ -254,7 +253,7 @@ class TrafficTest : public ::testing::TestWithParam<const char*> {
     auto e = Engine::Create(o);
     ASSERT_THAT(e, IsOk());
     engine_ = *std::move(e);
-    ASSERT_THAT(engine_->Apply(Compile(*p)), IsOk());
+    ASSERT_THAT(engine_->Apply(*p), IsOk());
   }
 
   // Expects a connection to `to` from the pod to land on the outbound

@@ -52,6 +52,33 @@ std::vector<ConformanceCase> LoadConformanceCases() {
   return out;
 }
 
+std::string AmbientConformanceDir() {
+  return std::string(MESHCAP_SOURCE_ROOT) + "/tests/conformance/istio-ambient";
+}
+
+std::vector<ConformanceCase> LoadAmbientConformanceCases() {
+  std::vector<ConformanceCase> out;
+  const std::string dir = AmbientConformanceDir();
+  nlohmann::json doc =
+      nlohmann::json::parse(ReadFileOrDie(dir + "/cases.json"));
+  for (const auto& c : doc["cases"]) {
+    nlohmann::json policy = doc["base"];
+    policy["Profile"] = "ambient";
+    for (const char* part : {"config", "pod"}) {
+      for (auto it = c[part].begin(); it != c[part].end(); ++it) {
+        policy[it.key()] = it.value();
+      }
+    }
+    ConformanceCase cc;
+    cc.name = c["name"].get<std::string>();
+    cc.policy_json = policy.dump();
+    cc.iptables_golden = dir + "/iptables/" + cc.name + ".golden";
+    cc.nftables_golden = dir + "/nftables/" + cc.name + ".golden";
+    out.push_back(std::move(cc));
+  }
+  return out;
+}
+
 std::string IptablesGoldenRestoreInput(const std::string& golden_text) {
   std::istringstream in(golden_text);
   std::string line, out;

@@ -29,6 +29,13 @@ std::string ConformanceDir();
 // All cases of cases.json.
 std::vector<ConformanceCase> LoadConformanceCases();
 
+// The ambient corpus directory, tests/conformance/istio-ambient.
+std::string AmbientConformanceDir();
+
+// Its cases, each as an ambient policy (Profile plus Istio's AmbientConfig
+// and PodLevelOverrides fields).
+std::vector<ConformanceCase> LoadAmbientConformanceCases();
+
 std::string ReadFileOrDie(const std::string& path);
 
 // The iptables-restore input of an iptables golden: the file without the

@@ -8,19 +8,25 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "meshcap/compile.h"
 #include "meshcap/policy_json.h"
+#include "src/compile/compile.h"
 #include "tests/testing/conformance.h"
 #include "tests/testing/status_matchers.h"
 
 namespace meshcap::testing {
 
-// A policy from Istio's Config fields (JSON), compiled; a bad policy fails
-// the test and gives an empty set.
-inline RuleSet CompileJson(const std::string& json = "{}") {
+// A policy from Istio's Config fields (JSON); a bad policy fails the test
+// and gives the default policy.
+inline CapturePolicy PolicyJson(const std::string& json = "{}") {
   absl::StatusOr<CapturePolicy> p = PolicyFromJson(json);
   EXPECT_THAT(p, IsOk()) << json;
-  return p.ok() ? Compile(*p) : RuleSet{};
+  return p.ok() ? *p : *PolicyBuilder().Build();
+}
+
+// The same, compiled for one of Istio's dialects (for tests that drive a
+// backend directly).
+inline ir::RuleSet CompileJson(const std::string& json, ir::Dialect dialect) {
+  return internal::Compile(PolicyJson(json), dialect);
 }
 
 // gtest parameter names: "ip-range" -> "ip_range", "iptables-legacy" ->

@@ -9,8 +9,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "meshcap/compile.h"
-#include "meshcap/render.h"
 #include "src/cli/flags.h"
 #include "tests/testing/status_matchers.h"
 
@@ -19,6 +17,7 @@ namespace {
 
 using ::meshcap::testing::IsOk;
 using ::meshcap::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -43,8 +42,8 @@ class CliTest : public ::testing::Test {
       return std::nullopt;
     };
     env.resolv_conf = "/fake/resolv.conf";
-    env.read_file =
-        [this](const std::string& path) -> absl::StatusOr<std::string> {
+    env.read_file = [this](const std::string& path,
+                           size_t) -> absl::StatusOr<std::string> {
       auto it = files_.find(path);
       if (it == files_.end()) return absl::NotFoundError(path);
       return it->second;
@@ -184,7 +183,7 @@ TEST_F(CliTest, AdditionalEnvOverridesPrimaryAndFlagOverridesBoth) {
 TEST_F(CliTest, BadEnvBooleanIsAnError) {
   vars_["DROP_INVALID"] = "yes";
   EXPECT_THAT(Parse({}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                  HasSubstr("DROP_INVALID='yes'")));
+                                  HasSubstr("DROP_INVALID: 'yes'")));
 }
 
 TEST_F(CliTest, EnvOnlyKnobs) {
@@ -195,7 +194,13 @@ TEST_F(CliTest, EnvOnlyKnobs) {
   ASSERT_EQ(p->owner_groups_exclude().size(), 1u);
   EXPECT_EQ(p->owner_groups_exclude()[0].gid, 888u);
   EXPECT_EQ(p->ipv4_loopback_cidr().ToString(), "127.0.0.0/8");
+  // Both lists: Istio would ignore the exclude list; meshcap says so.
   vars_["ISTIO_OUTBOUND_OWNER_GROUPS"] = "202,203";
+  EXPECT_THAT(Parse({}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE: cannot "
+                                 "be combined")));
+  vars_.erase("ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE");
   p = Parse({});
   ASSERT_THAT(p, IsOk());
   ASSERT_TRUE(p->owner_groups_include().has_value());
@@ -273,7 +278,15 @@ TEST_F(CliTest, PolicyFileIsExclusive) {
   EXPECT_TRUE(p->ipv6());
   EXPECT_THAT(Parse({"--policy", "/p.json", "-b", "80"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cannot be combined with -b")));
+  EXPECT_THAT(Parse({"--policy", "/p.json", "--istio-inbound-ports=80"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("--istio-inbound-ports")));
+  files_["/bad.json"] = R"({"InboundPortsInclude": "80,x"})";
+  EXPECT_THAT(Parse({"--policy", "/bad.json"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("/bad.json: key 'InboundPortsInclude'"),
+                             HasSubstr("'x'"))));
   EXPECT_THAT(
       Parse({"--policy", "/missing.json"}),
       StatusIs(absl::StatusCode::kNotFound, HasSubstr("/missing.json")));
@@ -287,8 +300,12 @@ TEST_F(CliTest, UnknownFlagAndBadValuesAreErrors) {
       Parse({"-p", "99999"}),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'99999'")));
   EXPECT_THAT(
-      Parse({"--force-iptables-binary=iptables"}),
+      Parse({"--force-iptables-binary=iptables"}, Mode::kIstioIptables),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'iptables'")));
+  EXPECT_THAT(Parse({"--force-iptables-binary=legacy"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unknown flag '--force-iptables-binary' for "
+                                 "meshcap render")));
 }
 
 TEST_F(CliTest, IstioIptablesNameTakesTheSameFlags) {
@@ -303,7 +320,7 @@ TEST_F(CliTest, IstioIptablesNameTakesTheSameFlags) {
 }
 
 TEST_F(CliTest, KernelSubcommandsTakeBackendNetnsAndPolicyFlags) {
-  for (const char* command : {"apply", "verify", "clean"}) {
+  for (const char* command : {"apply", "verify"}) {
     absl::StatusOr<Invocation> inv =
         ParseCommandLine({"meshcap", command, "--backend=nftables", "--netns",
                           "/var/run/netns/pod", "-p", "15101"},
@@ -325,11 +342,98 @@ TEST_F(CliTest, KernelSubcommandsTakeBackendNetnsAndPolicyFlags) {
                        Env()),
       StatusIs(
           absl::StatusCode::kInvalidArgument,
-          HasSubstr("'pf' is not one of auto, nftables, iptables-legacy")));
+          HasSubstr("'pf' is not one of nftables, iptables-legacy, auto")));
+  EXPECT_THAT(ParseCommandLine({"meshcap", "apply", "--backend=nftables",
+                                "--backend=iptables-legacy"},
+                               Mode::kMeshcap, Env()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--backend is given more than once")));
+  EXPECT_THAT(
+      ParseCommandLine({"meshcap", "apply", "--netns=/a", "--netns", "/b"},
+                       Mode::kMeshcap, Env()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("--netns is given more than once")));
   EXPECT_THAT(
       ParseCommandLine({"meshcap", "render", "--backend=auto"}, Mode::kMeshcap,
                        Env()),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'auto'")));
+}
+
+TEST_F(CliTest, CleanNeedsNoPolicyAndReadsNoEnvironment) {
+  vars_["ISTIO_INBOUND_INTERCEPTION_MODE"] = "foo";
+  vars_["PROXY_UID"] = "abc";
+  absl::StatusOr<Invocation> inv = ParseCommandLine(
+      {"meshcap", "clean", "--backend=nftables", "-m", "bogus"}, Mode::kMeshcap,
+      Env());
+  ASSERT_THAT(inv, IsOk());
+  EXPECT_FALSE(inv->needs_policy);
+  EXPECT_TRUE(looked_up_.empty());
+  inv = ParseCommandLine({"istio-iptables", "--cleanup-only"},
+                         Mode::kIstioIptables, Env());
+  ASSERT_THAT(inv, IsOk());
+  EXPECT_TRUE(inv->cleanup_only);
+  EXPECT_FALSE(inv->needs_policy);
+  vars_["CLEANUP_ONLY"] = "true";
+  inv = ParseCommandLine({"istio-iptables"}, Mode::kIstioIptables, Env());
+  ASSERT_THAT(inv, IsOk());
+  EXPECT_FALSE(inv->needs_policy);
+  EXPECT_TRUE(looked_up_.empty());
+}
+
+TEST_F(CliTest, DualStackIsAFlagToo) {
+  detected_ipv6_ = true;
+  absl::StatusOr<CapturePolicy> p = Parse({"--dual-stack"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(detect_calls_, ElementsAre(true));
+  p = Parse({"--dual-stack=false"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(detect_calls_, ElementsAre(true, false));
+}
+
+TEST_F(CliTest, AmbientFlags) {
+  absl::StatusOr<CapturePolicy> p = Parse(
+      {"--profile=ambient", "--redirect-dns=true", "--ipv6=false", "--ingress",
+       "--virtual-interfaces=net1,net2", "--pod-dns=disabled",
+       "--probe-snat-ipv4=169.254.7.127", "--probe-snat-ipv6=fd16::1"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->profile(), Profile::kAmbient);
+  EXPECT_TRUE(p->redirect_dns());
+  EXPECT_FALSE(p->dns_capture_enabled());
+  EXPECT_TRUE(p->ingress_mode());
+  EXPECT_THAT(p->virtual_interfaces(), ElementsAre("net1", "net2"));
+  // A sidecar flag in an ambient policy, and the other way round.
+  EXPECT_THAT(Parse({"--profile=ambient", "-p", "15001"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("-p"), HasSubstr("sidecar profile"))));
+  EXPECT_THAT(Parse({"--ingress"}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("ambient profile")));
+  // Sidecar environment variables do not leak into an ambient policy.
+  vars_["ISTIO_INBOUND_PORTS"] = "80";
+  EXPECT_THAT(Parse({"--profile=ambient"}), IsOk());
+}
+
+TEST_F(CliTest, ErrorsQuoteValuesOnOnePrintableLine) {
+  absl::StatusOr<CapturePolicy> p = Parse({"-p", "1\n2\x1b[0m"});
+  ASSERT_FALSE(p.ok());
+  const std::string msg(p.status().message());
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\x1b'), std::string::npos) << msg;
+  EXPECT_THAT(msg, HasSubstr("'1\\n2\\x1b[0m'"));
+}
+
+TEST_F(CliTest, HelpShowsDescriptionsAndDefaults) {
+  absl::StatusOr<Invocation> inv =
+      ParseCommandLine({"meshcap", "apply", "--help"}, Mode::kMeshcap, Env());
+  ASSERT_THAT(inv, IsOk());
+  EXPECT_THAT(inv->early_output,
+              AllOf(HasSubstr("-p, --envoy-port string"),
+                    HasSubstr("Specify the envoy port to which redirect all "
+                              "TCP traffic. (default \"15001\")"),
+                    HasSubstr("[env INBOUND_CAPTURE_PORT]"),
+                    HasSubstr("--dual-stack"), HasSubstr("--netns")));
+  inv = ParseCommandLine({"istio-iptables", "-h"}, Mode::kIstioIptables, Env());
+  ASSERT_THAT(inv, IsOk());
+  EXPECT_THAT(inv->early_output, HasSubstr("--run-validation"));
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 // properties of the rule set that the renderers' byte comparisons do not show
 // directly.
 
-#include "meshcap/compile.h"
+#include "src/compile/compile.h"
 
 #include <fstream>
 #include <sstream>
@@ -14,11 +14,23 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "meshcap/render.h"
+#include "src/ir/rule_set.h"
 #include "tests/testing/conformance.h"
 #include "tests/testing/status_matchers.h"
 
 namespace meshcap {
 namespace {
+
+using namespace ::meshcap::ir;  // NOLINT: the IR is what this tests
+using ::meshcap::internal::Compile;
+
+constexpr Dialect kIpt = Dialect::kIptables;
+constexpr Dialect kNft = Dialect::kNftables;
+
+std::string RenderIpt(const CapturePolicy& p) {
+  return *Render(p, "iptables-legacy");
+}
+std::string RenderNft(const CapturePolicy& p) { return *Render(p, "nftables"); }
 
 using ::meshcap::testing::IsOk;
 using ::testing::ElementsAre;
@@ -51,13 +63,11 @@ std::string ReferenceSection33() {
 
 TEST(CompileTest, IstioInitDefaultIsReferenceSection33) {
   std::string want = ReferenceSection33();
-  RuleSet rules = Compile(IstioInitDefault());
-  EXPECT_EQ(RenderIptablesRestore(rules, IpFamily::kIpv4), want);
-  EXPECT_EQ(RenderIptablesRestore(rules, IpFamily::kIpv6), "");
+  EXPECT_EQ(RenderIpt(IstioInitDefault()), want);
 }
 
 TEST(CompileTest, IstioInitDefaultStructure) {
-  RuleSet rules = Compile(IstioInitDefault());
+  RuleSet rules = Compile(IstioInitDefault(), kIpt);
   ASSERT_THAT(rules.tables, SizeIs(1));
   const Table& nat = rules.tables[0];
   EXPECT_EQ(nat.kind, TableKind::kNat);
@@ -88,21 +98,24 @@ TEST(CompileTest, TproxyInsertsLandAtTheFrontOfMangleInbound) {
                                         .SetIpv6(true)
                                         .Build();
   ASSERT_THAT(p, IsOk());
-  RuleSet rules = Compile(*p);
+  RuleSet rules = Compile(*p, kIpt);
   const Table* mangle = rules.FindTable(TableKind::kMangle);
   ASSERT_NE(mangle, nullptr);
   for (IpFamily f : {IpFamily::kIpv4, IpFamily::kIpv6}) {
     auto chain = ResolveChain(*mangle, "ISTIO_INBOUND", f);
     ASSERT_THAT(chain, SizeIs(5));
     EXPECT_TRUE(std::holds_alternative<MarkMatch>(chain[0]->matches.back()));
-    const auto* src = std::get_if<AddressMatch>(&chain[1]->matches.back());
+    const AddressMatch* src = nullptr;
+    for (const Match& m : chain[1]->matches) {
+      if (const auto* a = std::get_if<AddressMatch>(&m)) src = a;
+    }
     ASSERT_NE(src, nullptr);
     EXPECT_EQ(src->cidr.ToString(),
               f == IpFamily::kIpv4 ? "127.0.0.6/32" : "::6/128");
     const auto* m = std::get_if<MarkMatch>(&chain[2]->matches.back());
     ASSERT_NE(m, nullptr);
     EXPECT_TRUE(m->negate);
-    EXPECT_EQ(m->mark, 1338u);
+    EXPECT_EQ(m->value, 1338u);
     EXPECT_TRUE(std::holds_alternative<TproxyVerdict>(
         ResolveChain(*mangle, "ISTIO_TPROXY", f)[0]->verdict));
   }
@@ -116,7 +129,7 @@ TEST(CompileTest, Ipv6RulesExistOnlyWhenEnabled) {
             .SetIpv6(ipv6)
             .Build();
     ASSERT_THAT(p, IsOk());
-    RuleSet rules = Compile(*p);
+    RuleSet rules = Compile(*p, kIpt);
     int v6_only = 0;
     for (const RuleEntry& e : rules.tables[0].entries)
       if (e.rule.scope == Scope::kIpv6) ++v6_only;
@@ -144,18 +157,63 @@ TEST(CompileTest, LoopbackIncludeDropsTheLoReturnRules) {
       PolicyBuilder().SetOutboundCidrsInclude("127.1.2.3/32").Build();
   ASSERT_THAT(plain, IsOk());
   ASSERT_THAT(lo, IsOk());
-  EXPECT_EQ(count_lo_returns(Compile(*plain)), 2);
-  EXPECT_EQ(count_lo_returns(Compile(*lo)), 0);
+  EXPECT_EQ(count_lo_returns(Compile(*plain, kIpt)), 2);
+  EXPECT_EQ(count_lo_returns(Compile(*lo, kIpt)), 0);
 }
 
 TEST(CompileTest, CustomLoopbackCidrReplacesLocalhost) {
   absl::StatusOr<CapturePolicy> p =
       PolicyBuilder().SetIpv4LoopbackCidr("127.0.0.0/8").Build();
   ASSERT_THAT(p, IsOk());
-  std::string text = RenderIptablesRestore(Compile(*p));
+  // Istio writes the prefix as it was given (the kernel masks it).
+  std::string text = RenderIpt(*p);
   EXPECT_THAT(text,
               ::testing::HasSubstr("-A ISTIO_OUTPUT -d 127.0.0.0/8 -j RETURN"));
   EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr("127.0.0.1/32")));
+  absl::StatusOr<CapturePolicy> spelled =
+      PolicyBuilder().SetIpv4LoopbackCidr("127.0.0.1/8").Build();
+  ASSERT_THAT(spelled, IsOk());
+  EXPECT_THAT(RenderIpt(*spelled),
+              ::testing::HasSubstr("-A ISTIO_OUTPUT -d 127.0.0.1/8 -j RETURN"));
+  EXPECT_THAT(RenderNft(*spelled),
+              ::testing::HasSubstr("ip daddr 127.0.0.1/8 counter return"));
+}
+
+TEST(CompileTest, PrefixesKeepTheirHostBitsAndDnsServersTheirSpelling) {
+  // netip.Prefix.String() for -i/-x; the server as configured plus "/32".
+  absl::StatusOr<CapturePolicy> p =
+      PolicyBuilder()
+          .SetOutboundCidrsInclude("10.1.2.3/8,FD00:0:0::1/64")
+          .SetOutboundCidrsExclude("198.51.100.7/24")
+          .SetRedirectDns(true)
+          .SetDnsServersV4("203.0.113.53")
+          .SetIpv6(true)
+          .Build();
+  ASSERT_THAT(p, IsOk());
+  const std::string ipt = RenderIpt(*p);
+  EXPECT_THAT(ipt, ::testing::HasSubstr("-d 10.1.2.3/8 -j ISTIO_REDIRECT"));
+  EXPECT_THAT(ipt, ::testing::HasSubstr("-d fd00::1/64 -j ISTIO_REDIRECT"));
+  EXPECT_THAT(ipt, ::testing::HasSubstr("-d 198.51.100.7/24 -j RETURN"));
+  EXPECT_THAT(ipt, ::testing::HasSubstr("-d 203.0.113.53/32 -j REDIRECT"));
+}
+
+TEST(CompileTest, DialectsDifferOnlyWhereIstiosGeneratorsDo) {
+  // Drop-invalid: TCP-only in Istio's nftables generator.
+  absl::StatusOr<CapturePolicy> p =
+      PolicyBuilder().SetDropInvalid(true).Build();
+  ASSERT_THAT(p, IsOk());
+  const Table* nft = Compile(*p, kNft).FindTable(TableKind::kMangle);
+  const RuleSet ipt_rules = Compile(*p, kIpt);
+  const Table* ipt = ipt_rules.FindTable(TableKind::kMangle);
+  ASSERT_NE(ipt, nullptr);
+  EXPECT_THAT(ipt->entries[0].rule.matches, SizeIs(1));
+  const RuleSet nft_rules = Compile(*p, kNft);
+  nft = nft_rules.FindTable(TableKind::kMangle);
+  ASSERT_NE(nft, nullptr);
+  EXPECT_THAT(nft->entries[0].rule.matches, SizeIs(2));
+  EXPECT_EQ(nft->name, "istio-proxy-mangle");
+  EXPECT_EQ(nft->entries[0].chain, "prerouting");
+  EXPECT_EQ(ipt->entries[0].chain, "PREROUTING");
 }
 
 TEST(CompileTest, CaptureAllDnsCapturesEveryServer) {
@@ -165,7 +223,7 @@ TEST(CompileTest, CaptureAllDnsCapturesEveryServer) {
                                         .SetIpv6(true)
                                         .Build();
   ASSERT_THAT(p, IsOk());
-  std::string nft = RenderNftables(Compile(*p));
+  std::string nft = RenderNft(*p);
   EXPECT_THAT(nft,
               ::testing::HasSubstr(
                   "add rule inet istio-proxy-nat istio-output-dns meta "
@@ -173,7 +231,8 @@ TEST(CompileTest, CaptureAllDnsCapturesEveryServer) {
   EXPECT_THAT(nft, ::testing::HasSubstr(
                        "add rule inet istio-proxy-raw istio-inbound udp sport "
                        "53 counter ct zone set 1\n"));
-  std::string ipt = RenderIptablesRestore(Compile(*p), IpFamily::kIpv6);
+  std::string ipt = RenderIpt(*p);
+  ipt = ipt.substr(ipt.rfind("* nat"));  // the IPv6 part
   EXPECT_THAT(ipt, ::testing::HasSubstr(
                        "-A ISTIO_OUTPUT_DNS -p udp --dport 53 -j REDIRECT "
                        "--to-port 15053\n"));
@@ -186,7 +245,7 @@ TEST(CompileTest, OutboundPortExcludesComeFirst) {
                                         .SetOutboundCidrsInclude("*")
                                         .Build();
   ASSERT_THAT(p, IsOk());
-  RuleSet rules = Compile(*p);
+  RuleSet rules = Compile(*p, kIpt);
   auto chain = ResolveChain(*rules.FindTable(TableKind::kNat), "ISTIO_OUTPUT",
                             IpFamily::kIpv4);
   ASSERT_GE(chain.size(), 4u);

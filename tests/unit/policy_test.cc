@@ -8,6 +8,7 @@
 #include <grp.h>
 
 #include <functional>
+#include <set>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -101,66 +102,66 @@ INSTANTIATE_TEST_SUITE_P(
     Bad, PolicyBuilderErrorTest,
     ::testing::Values(
         BadInput{"port_zero", [](B& b) { b.SetProxyPort("0"); }, kInvalid,
-                 "envoy-port", "'0'"},
+                 "ProxyPort", "'0'"},
         BadInput{"port_too_big", [](B& b) { b.SetInboundCapturePort("65536"); },
-                 kInvalid, "inbound-capture-port", "'65536'"},
+                 kInvalid, "InboundCapturePort", "'65536'"},
         BadInput{"port_not_number",
                  [](B& b) { b.SetInboundTunnelPort("http"); }, kInvalid,
-                 "inbound-tunnel-port", "'http'"},
+                 "InboundTunnelPort", "'http'"},
         BadInput{"port_negative", [](B& b) { b.SetProxyPort("-1"); }, kInvalid,
-                 "envoy-port", "'-1'"},
+                 "ProxyPort", "'-1'"},
         BadInput{"port_list_garbage",
                  [](B& b) { b.SetInboundPorts("80,8o80"); }, kInvalid,
-                 "istio-inbound-ports", "'8o80'"},
+                 "InboundPortsInclude", "'8o80'"},
         BadInput{"port_list_range",
                  [](B& b) { b.SetOutboundPortsInclude("1000:2000"); }, kInvalid,
-                 "istio-outbound-ports", "'1000:2000'"},
+                 "OutboundPortsInclude", "'1000:2000'"},
         BadInput{"port_list_zero",
                  [](B& b) { b.SetInboundPortsExclude("15090,0"); }, kInvalid,
-                 "istio-local-exclude-ports", "'0'"},
+                 "InboundPortsExclude", "'0'"},
         BadInput{"port_list_star", [](B& b) { b.SetOutboundPortsExclude("*"); },
-                 kInvalid, "istio-local-outbound-ports-exclude", "'*'"},
+                 kInvalid, "OutboundPortsExclude", "'*'"},
         BadInput{"cidr_malformed",
                  [](B& b) { b.SetOutboundCidrsInclude("10.0.0.0/33"); },
-                 kInvalid, "istio-service-cidr", "'10.0.0.0/33'"},
+                 kInvalid, "OutboundIPRangesInclude", "'10.0.0.0/33'"},
         BadInput{"cidr_garbage",
                  [](B& b) { b.SetOutboundCidrsInclude("10.0.0.0/8,foo"); },
-                 kInvalid, "istio-service-cidr", "'foo'"},
+                 kInvalid, "OutboundIPRangesInclude", "'foo'"},
         BadInput{"exclude_star", [](B& b) { b.SetOutboundCidrsExclude("*"); },
-                 kInvalid, "istio-service-exclude-cidr", "'*'"},
+                 kInvalid, "OutboundIPRangesExclude", "'*'"},
         BadInput{"star_mixed",
                  [](B& b) { b.SetOutboundCidrsInclude("*,10.0.0.0/8"); },
-                 kInvalid, "istio-service-cidr", "'*'"},
+                 kInvalid, "OutboundIPRangesInclude", "'*'"},
         BadInput{"dns_v4_wrong_family",
                  [](B& b) { b.SetDnsServersV4("2001:db8::53"); }, kInvalid,
-                 "dns-servers-v4", "'2001:db8::53'"},
+                 "DNSServersV4", "'2001:db8::53'"},
         BadInput{"dns_v6_wrong_family",
                  [](B& b) { b.SetDnsServersV6("198.51.100.53"); }, kInvalid,
-                 "dns-servers-v6", "'198.51.100.53'"},
+                 "DNSServersV6", "'198.51.100.53'"},
         BadInput{"iface_too_long",
                  [](B& b) { b.SetExcludeInterfaces("averyveryverylongname"); },
-                 kInvalid, "istio-exclude-interfaces",
+                 kInvalid, "ExcludeInterfaces",
                  "'averyveryverylongname'"},
         BadInput{"iface_slash", [](B& b) { b.SetKubeVirtInterfaces("eth0/1"); },
-                 kInvalid, "kube-virt-interfaces", "'eth0/1'"},
+                 kInvalid, "RerouteVirtualInterfaces", "'eth0/1'"},
         BadInput{"iface_empty", [](B& b) { b.SetExcludeInterfaces(","); },
-                 kInvalid, "istio-exclude-interfaces", "empty interface name"},
+                 kInvalid, "ExcludeInterfaces", "empty interface name"},
         BadInput{"iface_wildcard", [](B& b) { b.SetExcludeInterfaces("eth+"); },
-                 kInvalid, "istio-exclude-interfaces", "'eth+'"},
+                 kInvalid, "ExcludeInterfaces", "'eth+'"},
         BadInput{"uid_out_of_range", [](B& b) { b.SetProxyUids("4294967295"); },
-                 kInvalid, "proxy-uid", "'4294967295'"},
+                 kInvalid, "ProxyUID", "'4294967295'"},
         BadInput{"uid_garbage", [](B& b) { b.SetProxyUids("1337,abc"); },
-                 kInvalid, "proxy-uid", "'abc'"},
+                 kInvalid, "ProxyUID", "'abc'"},
         BadInput{"gid_negative", [](B& b) { b.SetProxyGids("-5"); }, kInvalid,
-                 "proxy-gid", "'-5'"},
+                 "ProxyGID", "'-5'"},
         BadInput{"unknown_group",
                  [](B& b) { b.SetOwnerGroupsInclude("no-such-group-xyz"); },
-                 absl::StatusCode::kNotFound, "ISTIO_OUTBOUND_OWNER_GROUPS",
+                 absl::StatusCode::kNotFound, "OwnerGroupsInclude",
                  "'no-such-group-xyz'"},
         BadInput{"unknown_group_exclude",
                  [](B& b) { b.SetOwnerGroupsExclude("0,no-such-group-xyz"); },
                  absl::StatusCode::kNotFound,
-                 "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE", "'no-such-group-xyz'"},
+                 "OwnerGroupsExclude", "'no-such-group-xyz'"},
         BadInput{"too_many_groups",
                  [](B& b) {
                    std::string groups;
@@ -168,20 +169,56 @@ INSTANTIATE_TEST_SUITE_P(
                      groups += std::to_string(i) + ",";
                    b.SetOwnerGroupsInclude(groups);
                  },
-                 kInvalid, "ISTIO_OUTBOUND_OWNER_GROUPS", "65 groups"},
+                 kInvalid, "OwnerGroupsInclude", "65 groups"},
         BadInput{"unknown_mode", [](B& b) { b.SetInterceptMode("tproxy"); },
-                 kInvalid, "istio-inbound-interception-mode", "'tproxy'"},
+                 kInvalid, "InboundInterceptionMode", "'tproxy'"},
         BadInput{"mark_zero", [](B& b) { b.SetTproxyMark("0"); }, kInvalid,
-                 "istio-inbound-tproxy-mark", "'0'"},
+                 "InboundTProxyMark", "'0'"},
         BadInput{"mark_garbage", [](B& b) { b.SetTproxyMark("0x539"); },
-                 kInvalid, "istio-inbound-tproxy-mark", "'0x539'"},
+                 kInvalid, "InboundTProxyMark", "'0x539'"},
         BadInput{"route_table_main", [](B& b) { b.SetTproxyRouteTable("254"); },
-                 kInvalid, "istio-inbound-tproxy-route-table", "'254'"},
+                 kInvalid, "InboundTProxyRouteTable", "'254'"},
         BadInput{"loopback_not_loopback",
                  [](B& b) { b.SetIpv4LoopbackCidr("10.0.0.1/32"); }, kInvalid,
-                 "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR", "'10.0.0.1/32'"},
+                 "HostIPv4LoopbackCidr", "'10.0.0.1/32'"},
         BadInput{"loopback_v6", [](B& b) { b.SetIpv4LoopbackCidr("::1/128"); },
-                 kInvalid, "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR", "'::1/128'"}),
+                 kInvalid, "HostIPv4LoopbackCidr", "'::1/128'"},
+        BadInput{"both_group_lists",
+                 [](B& b) {
+                   b.SetOwnerGroupsInclude("202").SetOwnerGroupsExclude("888");
+                 },
+                 kInvalid, "OwnerGroupsExclude", "cannot be combined"},
+        BadInput{"ambient_knob_in_sidecar",
+                 [](B& b) { b.SetIngressMode(true); }, kInvalid, "IngressMode",
+                 "ambient profile"},
+        BadInput{"sidecar_knob_in_ambient",
+                 [](B& b) {
+                   b.SetProfile(Profile::kAmbient).SetProxyPort("15001");
+                 },
+                 kInvalid, "ProxyPort", "sidecar profile"},
+        BadInput{"unknown_profile", [](B& b) { b.Set("Profile", "gateway"); },
+                 kInvalid, "Profile", "'gateway'"},
+        BadInput{"unknown_key", [](B& b) { b.Set("ProxyPrt", "1"); }, kInvalid,
+                 "unknown policy key", "'ProxyPrt'"},
+        BadInput{"bad_bool", [](B& b) { b.Set("RedirectDNS", "yes"); },
+                 kInvalid, "RedirectDNS", "'yes'"},
+        BadInput{"probe_v4_is_v6",
+                 [](B& b) {
+                   b.SetProfile(Profile::kAmbient).SetProbeSnatIpv4("::1");
+                 },
+                 kInvalid, "HostProbeSNATAddress", "'::1'"},
+        BadInput{"probe_prefix",
+                 [](B& b) {
+                   b.SetProfile(Profile::kAmbient)
+                       .SetProbeSnatIpv4("169.254.7.127/32");
+                 },
+                 kInvalid, "HostProbeSNATAddress", "prefix"},
+        BadInput{"pod_dns_garbage",
+                 [](B& b) { b.SetProfile(Profile::kAmbient).SetPodDns("on"); },
+                 kInvalid, "DNSProxy", "'on'"},
+        BadInput{"control_characters_escaped",
+                 [](B& b) { b.SetProxyPort("15\n\x1b[31m01"); }, kInvalid,
+                 "ProxyPort", "'15\\n\\x1b[31m01'"}),
     [](const ::testing::TestParamInfo<BadInput>& info) {
       return std::string(info.param.name);
     });
@@ -209,6 +246,80 @@ TEST(PolicyJsonTest, RejectsUnknownKeysAndBadTypes) {
   EXPECT_THAT(PolicyFromJson("{"), StatusIs(kInvalid, HasSubstr("JSON")));
   EXPECT_THAT(PolicyFromJson(R"({"ProxyPort": 0})"),
               StatusIs(kInvalid, HasSubstr("'0'")));
+  EXPECT_THAT(PolicyFromJson(R"([1])"),
+              StatusIs(kInvalid, HasSubstr("expected a JSON object")));
+  EXPECT_THAT(PolicyFromJson(R"({"ProxyPort": {"a": 1}})"),
+              StatusIs(kInvalid, HasSubstr("expected a string or a number")));
+}
+
+TEST(PolicyJsonTest, ErrorsNameTheFileAndTheKey) {
+  EXPECT_THAT(PolicyFromJson(R"({"ProxyPort": "99999"})", "pod.json"),
+              StatusIs(kInvalid, AllOf(HasSubstr("pod.json: key 'ProxyPort'"),
+                                       HasSubstr("'99999'"))));
+  EXPECT_THAT(
+      PolicyFromJson(R"({"ProxyPort": "1", "ProxyPort": "2"})", "pod.json"),
+      StatusIs(kInvalid, HasSubstr("'ProxyPort' is given twice")));
+  EXPECT_THAT(PolicyFromJson("{\"ProxyPort\": \"1\"\n,,}", "pod.json"),
+              StatusIs(kInvalid, AllOf(HasSubstr("pod.json: not valid JSON"),
+                                       HasSubstr("line 2"))));
+}
+
+TEST(PolicyJsonTest, AmbientKnobsUseIstiosFieldNames) {
+  absl::StatusOr<CapturePolicy> p = PolicyFromJson(
+      R"({"Profile": "ambient", "RedirectDNS": false, "EnableIPv6": true,
+          "IngressMode": true, "VirtualInterfaces": ["net1", "net2"],
+          "DNSProxy": "enabled", "HostProbeSNATAddress": "169.254.7.127",
+          "HostProbeV6SNATAddress": "fd16::1"})");
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->profile(), Profile::kAmbient);
+  EXPECT_TRUE(p->ingress_mode());
+  EXPECT_THAT(p->virtual_interfaces(), ElementsAre("net1", "net2"));
+  EXPECT_EQ(p->pod_dns(), PodDns::kEnabled);
+  EXPECT_TRUE(p->dns_capture_enabled());  // the pod's override wins
+  EXPECT_EQ(p->probe_snat_ipv6().HostAddressString(), "fd16::1");
+}
+
+TEST(PolicyJsonTest, ToJsonRoundTrips) {
+  absl::StatusOr<CapturePolicy> p = PolicyBuilder()
+                                        .SetInboundPorts("*")
+                                        .SetOutboundCidrsInclude("*")
+                                        .SetRedirectDns(true)
+                                        .SetDnsServersV4("198.51.100.53")
+                                        .Build();
+  ASSERT_THAT(p, IsOk());
+  absl::StatusOr<CapturePolicy> again = PolicyFromJson(p->ToJson());
+  ASSERT_THAT(again, IsOk()) << p->ToJson();
+  EXPECT_EQ(again->ToJson(), p->ToJson());
+  EXPECT_TRUE(again->dns_capture_enabled());
+}
+
+TEST(PolicyKnobsTest, EveryKnobIsDescribedOnceWithHelpAndADefault) {
+  std::set<std::string> keys, flags;
+  for (const KnobInfo& k : PolicyKnobs()) {
+    EXPECT_TRUE(keys.insert(k.key).second) << k.key;
+    if (k.flag != nullptr) {
+      EXPECT_TRUE(flags.insert(k.flag).second) << k.flag;
+    }
+    EXPECT_GT(std::string(k.help).size(), 10u) << k.key;
+    ASSERT_NE(k.default_text, nullptr) << k.key;
+    // The default builds.
+    PolicyBuilder b;
+    if (!k.shared) b.SetProfile(k.profile);
+    if (*k.default_text != '\0') b.Set(k.key, k.default_text);
+    EXPECT_THAT(b.Build(), IsOk()) << k.key;
+  }
+  // Istio's istio-iptables flags, short names included.
+  for (const char* f :
+       {"envoy-port", "inbound-capture-port", "inbound-tunnel-port",
+        "proxy-uid", "proxy-gid", "istio-inbound-interception-mode",
+        "istio-inbound-ports", "istio-local-exclude-ports",
+        "istio-exclude-interfaces", "istio-service-cidr",
+        "istio-service-exclude-cidr", "istio-outbound-ports",
+        "istio-local-outbound-ports-exclude", "kube-virt-interfaces",
+        "istio-inbound-tproxy-mark", "istio-inbound-tproxy-route-table",
+        "redirect-dns", "drop-invalid", "capture-all-dns"}) {
+    EXPECT_EQ(flags.count(f), 1u) << f;
+  }
 }
 
 TEST(PolicyJsonTest, AcceptsNumbersAndArrays) {

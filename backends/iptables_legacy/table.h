@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// One legacy xtables table of one family, through libiptc: reading it,
+// taking ours out, putting the new ours in, committing; and raw snapshots
+// (IPT_SO_GET_ENTRIES / IPT_SO_SET_REPLACE) to put a committed table back.
+
+#ifndef MESHCAP_BACKENDS_IPTABLES_LEGACY_TABLE_H_
+#define MESHCAP_BACKENDS_IPTABLES_LEGACY_TABLE_H_
+
+#include <libiptc/xtcshared.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backends/iptables_legacy/lower.h"
+
+struct xtc_handle;
+
+namespace meshcap::ipt {
+
+// libiptc and libip6tc, behind one face.
+struct Ops;
+const Ops& OpsFor(IpFamily family);
+
+// "IPv4 table nat".
+std::string Where(IpFamily family, ir::TableKind kind);
+
+// Whether the namespace has instantiated this table. Reading a table
+// through libiptc instantiates it; we avoid that for tables we have
+// nothing to put in.
+bool TableExists(IpFamily family, ir::TableKind kind);
+
+// A table read through libiptc.
+class Table {
+ public:
+  static absl::StatusOr<Table> Open(IpFamily family, ir::TableKind kind);
+  Table(Table&&) noexcept;
+  Table& operator=(Table&&) noexcept;
+  ~Table();
+
+  IpFamily family() const { return family_; }
+  ir::TableKind kind() const { return kind_; }
+
+  std::vector<std::string> Chains() const;
+  bool IsBuiltin(const std::string& chain) const;
+  bool HasChain(const std::string& chain) const;
+
+  // Ours: our chains, and rules in built-in chains that carry our tag or
+  // jump to one of our chains (Istio's own restore left those).
+  bool HoldsOurs() const;
+  // Whether any built-in chain holds a rule of ours (ours is in force).
+  bool OursAttached() const;
+  // Whether ours here is exactly `want`'s (null: nothing): the same
+  // chains, and in each chain our rules in order, entry by entry.
+  bool OursEqual(const LoweredTable* want) const;
+
+  // Takes everything of ours out of the working copy.
+  absl::Status RemoveOurs();
+  // Puts `want`'s chains and rules in (after foreign rules).
+  absl::Status AddOurs(const LoweredTable& want);
+  // Commits the working copy.
+  absl::Status Commit();
+
+  // Calls `f(chain, entry, standard_target_name_or_null, position)` for
+  // every rule of ours, in order, chain by chain.
+  template <typename F>
+  void ForEachOurs(F f) const;
+
+  // Key of an entry for comparison: header, tag, matches, target; counters
+  // and kernel bookkeeping left out.
+  std::string EntryKey(const void* entry) const;
+  static std::string DesiredKey(IpFamily family, const LoweredEntry& e);
+  // The standard target's name of a kernel entry, or null.
+  const char* StandardTarget(const void* entry) const;
+
+  // For iteration by the verifier.
+  const void* FirstRule(const std::string& chain) const;
+  const void* NextRule(const void* entry) const;
+  bool IsOursRule(const void* entry) const;
+
+ private:
+  Table(IpFamily family, ir::TableKind kind, xtc_handle* h);
+
+  IpFamily family_;
+  ir::TableKind kind_;
+  const Ops* ops_;
+  xtc_handle* h_;
+};
+
+template <typename F>
+void Table::ForEachOurs(F f) const {
+  for (const std::string& chain : Chains()) {
+    const bool builtin = IsBuiltin(chain);
+    if (!builtin && !IsOurChain(chain)) continue;
+    int pos = 0;
+    for (const void* e = FirstRule(chain); e != nullptr; e = NextRule(e)) {
+      ++pos;
+      if (!builtin || IsOursRule(e)) f(chain, e, StandardTarget(e), pos);
+    }
+  }
+}
+
+// A table as the kernel hands it out, to hand back unchanged.
+struct RawTable {
+  std::vector<uint8_t> info;     // ipt_getinfo
+  std::vector<uint8_t> entries;  // the blob
+};
+
+// The size in bytes of a table's entries (instantiates the table).
+absl::StatusOr<uint32_t> TableSize(IpFamily family, ir::TableKind kind);
+absl::StatusOr<RawTable> ReadRaw(IpFamily family, ir::TableKind kind);
+absl::Status WriteRaw(IpFamily family, ir::TableKind kind, const RawTable& raw);
+
+}  // namespace meshcap::ipt
+
+#endif  // MESHCAP_BACKENDS_IPTABLES_LEGACY_TABLE_H_

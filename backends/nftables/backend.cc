@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+#include "backends/nftables/backend.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netlink.h>
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "backends/nftables/batch.h"
+#include "backends/nftables/compare.h"
+#include "backends/nftables/lower.h"
+#include "backends/nftables/read.h"
+#include "backends/nftables/render.h"
+#include "src/errno_status.h"
+#include "src/status_macros.h"
+
+namespace meshcap {
+namespace nft {
+namespace {
+
+using internal::ErrnoStatus;
+using internal::ErrnoText;
+using internal::NetlinkError;
+
+// How often Apply reads and sends again when somebody else committed in
+// between (the kernel refuses the batch with ERESTART).
+constexpr int kAttempts = 10;
+
+// What the kernel's errno means for a message of ours.
+absl::Status ExplainError(const Batch& batch, const NetlinkError& e,
+                          const std::string& what) {
+  const MessageInfo* m = batch.FindSeq(e.seq);
+  const std::string kernel_text =
+      e.message.empty() ? ErrnoText(e.error)
+                        : absl::StrCat(ErrnoText(e.error), ": ", e.message);
+  if (e.error == EPERM || e.error == EACCES) return ErrnoStatus(e.error, what);
+  if (m == nullptr) {
+    return absl::InternalError(absl::StrCat(
+        what, ": the kernel refused message ", e.seq, ": ", kernel_text));
+  }
+  const bool unsupported =
+      e.error == EOPNOTSUPP || e.error == ENOENT || e.error == EAFNOSUPPORT;
+  switch (m->kind) {
+    case MessageInfo::Kind::kBegin:
+      if (e.error == ERESTART) {
+        return absl::AbortedError(
+            absl::StrCat(what,
+                         ": the nftables ruleset changed since it was read "
+                         "(generation mismatch); nothing was changed"));
+      }
+      if (e.error == EOPNOTSUPP || e.error == EPROTONOSUPPORT) {
+        return absl::UnavailableError(absl::StrCat(
+            what, ": the kernel has no nf_tables (", kernel_text, ")"));
+      }
+      break;
+    case MessageInfo::Kind::kChain: {
+      const ir::ChainSpec& c = *m->chain->spec;
+      if (unsupported && c.is_base()) {
+        return absl::UnavailableError(
+            absl::StrCat(what, ": the kernel cannot hold base chain ", m->table,
+                         "/", c.name, " (type ", ChainTypeName(c.type),
+                         " hook ", HookName(*c.hook), "): ", kernel_text));
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": the kernel refused chain ", m->table, "/",
+                       c.name, ": ", kernel_text));
+    }
+    case MessageInfo::Kind::kRule: {
+      const LoweredRule& r = *m->rule;
+      std::string where =
+          absl::StrCat("rule ", r.position, " of ", m->table, "/", r.chain,
+                       " (", RuleText(*r.source, r.context), ")");
+      std::string expr_name;
+      for (size_t i = 0; i < m->expr_spans.size(); ++i) {
+        const auto [begin, end] = m->expr_spans[i];
+        if (e.attr_offset >= begin && e.attr_offset < end) {
+          expr_name = OriginText(r, i);
+          absl::StrAppend(&where, ", expression ", i + 1, " from `", expr_name,
+                          "`");
+          break;
+        }
+      }
+      // An unknown chain behind a jump is ENOENT too; only a missing
+      // expression type is the kernel's lack.
+      const bool is_jump =
+          std::holds_alternative<ir::JumpVerdict>(r.source->verdict) &&
+          expr_name.find("jump ") != std::string::npos;
+      if (unsupported && !expr_name.empty() && !is_jump) {
+        return absl::UnavailableError(absl::StrCat(
+            what, ": the kernel does not support ", where, ": ", kernel_text));
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": the kernel refused ", where, ": ", kernel_text));
+    }
+    default:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, ": the kernel refused the message for table ",
+                   m->table.empty() ? "(batch)" : m->table, ": ", kernel_text));
+}
+
+// Sends `plan`; on success appends its changes.
+absl::Status Send(internal::NetlinkTransport& nl, const BatchPlan& plan,
+                  const std::string& what, std::vector<std::string>* changes) {
+  const uint32_t first_seq = nl.ReserveSeq(CountMessages(plan));
+  Batch batch = BuildBatch(plan, first_seq);
+  MESHCAP_ASSIGN_OR_RETURN(std::vector<NetlinkError> errors,
+                           nl.SendBatch(batch.bytes));
+  if (!errors.empty()) {
+    // The kernel goes on checking after the first failure; later errors
+    // are often its consequences, so the first one is the cause.
+    return ExplainError(batch, errors.front(), what);
+  }
+  std::set<std::string> created;
+  for (const LoweredTable* t : plan.create) created.insert(t->name());
+  for (const std::string& name : plan.remove) {
+    if (created.count(name) == 0 && changes != nullptr) {
+      changes->push_back(absl::StrCat("deleted table inet ", name));
+    }
+  }
+  for (const LoweredTable* t : plan.create) {
+    if (changes == nullptr) continue;
+    const bool replaced = std::find(plan.remove.begin(), plan.remove.end(),
+                                    t->name()) != plan.remove.end();
+    changes->push_back(absl::StrCat(replaced ? "replaced" : "created",
+                                    " table inet ", t->name()));
+  }
+  return absl::OkStatus();
+}
+
+class Factory : public internal::BackendFactory {
+ public:
+  std::string_view Name() const override { return "nftables"; }
+  int Priority() const override { return 100; }
+  ir::Dialect dialect() const override { return ir::Dialect::kNftables; }
+  std::string Render(const ir::RuleSet& rules) const override {
+    return nft::Render(rules);
+  }
+
+  absl::Status Probe() const override {
+    MESHCAP_ASSIGN_OR_RETURN(auto sock,
+                             internal::NetlinkSocket::Open(NETLINK_NETFILTER));
+    absl::StatusOr<uint32_t> gen = GetGeneration(*sock);
+    if (!gen.ok()) return internal::Annotate(gen.status(), "nftables");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<internal::Backend>> Create(
+      const internal::BackendOptions&) const override {
+    MESHCAP_ASSIGN_OR_RETURN(auto sock,
+                             internal::NetlinkSocket::Open(NETLINK_NETFILTER));
+    return std::unique_ptr<internal::Backend>(
+        new NftablesBackend(std::move(sock)));
+  }
+};
+
+}  // namespace
+
+NftablesBackend::NftablesBackend(
+    std::unique_ptr<internal::NetlinkTransport> transport)
+    : nl_(std::move(transport)) {}
+
+absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
+                                    const ApplyOptions& options,
+                                    std::vector<std::string>* changes) {
+  MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet lowered, Lower(rules));
+  for (int attempt = 1;; ++attempt) {
+    MESHCAP_ASSIGN_OR_RETURN(uint32_t generation, GetGeneration(*nl_));
+    if (options.expected_generation.has_value() &&
+        generation != *options.expected_generation) {
+      return absl::AbortedError(absl::StrCat(
+          "nftables apply: the ruleset changed since it was read (generation ",
+          *options.expected_generation, ", now ", generation,
+          "); nothing was changed"));
+    }
+    // What is there, read at `generation`: a change after that makes the
+    // kernel refuse the batch below, and we look again.
+    absl::StatusOr<std::set<std::string>> present = ListOurTables(*nl_);
+    std::vector<std::string> to_read;
+    if (present.ok()) {
+      for (const LoweredTable& t : lowered.tables) {
+        if (present->count(t.name()) > 0) to_read.push_back(t.name());
+      }
+    }
+    absl::StatusOr<std::map<std::string, KernelTable>> kernel =
+        present.ok() ? ReadTables(*nl_, to_read)
+                     : absl::StatusOr<std::map<std::string, KernelTable>>(
+                           present.status());
+    if (!kernel.ok()) {
+      if (absl::IsAborted(kernel.status()) && attempt < kAttempts) continue;
+      return kernel.status();
+    }
+    BatchPlan plan;
+    plan.generation = generation;
+    for (const std::string& name : *present) {
+      if (lowered.Find(name) == nullptr) plan.remove.push_back(name);
+    }
+    for (const LoweredTable& t : lowered.tables) {
+      auto it = kernel->find(t.name());
+      if (it != kernel->end()) {
+        if (CompareTable(t, it->second, nullptr)) continue;  // unchanged
+        plan.remove.push_back(t.name());
+      }
+      plan.create.push_back(&t);
+    }
+    if (plan.empty()) return absl::OkStatus();
+    absl::Status s = Send(*nl_, plan, "nftables apply", changes);
+    if (absl::IsAborted(s) && !options.expected_generation.has_value() &&
+        attempt < kAttempts) {
+      continue;  // somebody committed between our read and our batch
+    }
+    return s;
+  }
+}
+
+absl::Status NftablesBackend::Remove(std::vector<std::string>* changes) {
+  for (int attempt = 1;; ++attempt) {
+    MESHCAP_ASSIGN_OR_RETURN(uint32_t generation, GetGeneration(*nl_));
+    MESHCAP_ASSIGN_OR_RETURN(std::set<std::string> present,
+                             ListOurTables(*nl_));
+    if (present.empty()) return absl::OkStatus();
+    BatchPlan plan;
+    plan.generation = generation;
+    plan.remove.assign(present.begin(), present.end());
+    absl::Status s = Send(*nl_, plan, "nftables remove", changes);
+    if (absl::IsAborted(s) && attempt < kAttempts) continue;
+    return s;
+  }
+}
+
+absl::Status NftablesBackend::Verify(const ir::RuleSet& rules,
+                                     VerifyReport* report) {
+  MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet lowered, Lower(rules));
+  for (int attempt = 1;; ++attempt) {
+    std::vector<Difference> diffs;
+    MESHCAP_ASSIGN_OR_RETURN(uint32_t generation, GetGeneration(*nl_));
+    absl::StatusOr<std::set<std::string>> present = ListOurTables(*nl_);
+    if (!present.ok()) return present.status();
+    absl::StatusOr<std::map<std::string, KernelTable>> kernel = ReadTables(
+        *nl_, std::vector<std::string>(present->begin(), present->end()));
+    if (!kernel.ok()) {
+      // A dump that races with a commit is flagged by the kernel; read again.
+      if (absl::IsAborted(kernel.status()) && attempt < kAttempts) continue;
+      return kernel.status();
+    }
+    for (const LoweredTable& t : lowered.tables) {
+      auto it = kernel->find(t.name());
+      if (it == kernel->end()) {
+        diffs.push_back({Difference::Kind::kMissing, "table", t.name(), "", 0,
+                         "table inet " + t.name(), ""});
+        continue;
+      }
+      CompareTable(t, it->second, &diffs);
+    }
+    for (const auto& [name, table] : *kernel) {
+      if (lowered.Find(name) == nullptr) diffs.push_back(ExtraTable(table));
+    }
+    report->generation = generation;
+    for (Difference& d : diffs) report->differences.push_back(std::move(d));
+    return absl::OkStatus();
+  }
+}
+
+absl::StatusOr<bool> NftablesBackend::HoldsOurs() {
+  MESHCAP_ASSIGN_OR_RETURN(std::set<std::string> present, ListOurTables(*nl_));
+  return !present.empty();
+}
+
+}  // namespace nft
+
+namespace internal {
+
+void RegisterNftablesBackend(std::vector<const BackendFactory*>& out) {
+  static const nft::Factory kFactory;
+  out.push_back(&kFactory);
+}
+
+}  // namespace internal
+}  // namespace meshcap

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+#include "backends/nftables/batch.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "src/netlink/nl_attr.h"
+
+namespace meshcap::nft {
+namespace {
+
+class BatchWriter {
+ public:
+  BatchWriter(Batch& batch, uint32_t first_seq)
+      : batch_(batch), seq_(first_seq) {}
+
+  MessageInfo& Finish(nlmsghdr* nlh, MessageInfo::Kind kind,
+                      std::string table = {}) {
+    batch_.bytes.Commit(nlh);
+    MessageInfo& info = batch_.messages.emplace_back();
+    info.kind = kind;
+    info.seq = seq_++;
+    info.table = std::move(table);
+    return info;
+  }
+
+  void Begin(std::optional<uint32_t> generation) {
+    nlmsghdr* nlh = nftnl_batch_begin(batch_.bytes.Next(), seq_);
+    if (generation.has_value()) {
+      mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(*generation));
+    }
+    Finish(nlh, MessageInfo::Kind::kBegin);
+  }
+
+  void End() {
+    Finish(nftnl_batch_end(batch_.bytes.Next(), seq_), MessageInfo::Kind::kEnd);
+  }
+
+  void DeleteTable(const std::string& name) {
+    NftnlPtr<nftnl_table> t(nftnl_table_alloc());
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name.c_str());
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
+    AddTable(t.get(), name, MessageInfo::Kind::kDeleteTable);
+    nlmsghdr* nlh = nftnl_table_nlmsg_build_hdr(
+        batch_.bytes.Next(), NFT_MSG_DELTABLE, NFPROTO_INET, 0, seq_);
+    nftnl_table_nlmsg_build_payload(nlh, t.get());
+    Finish(nlh, MessageInfo::Kind::kDeleteTable, name);
+  }
+
+  void AddTable(const nftnl_table* t, const std::string& name,
+                MessageInfo::Kind kind = MessageInfo::Kind::kTable) {
+    nlmsghdr* nlh =
+        nftnl_table_nlmsg_build_hdr(batch_.bytes.Next(), NFT_MSG_NEWTABLE,
+                                    NFPROTO_INET, NLM_F_CREATE, seq_);
+    nftnl_table_nlmsg_build_payload(nlh, t);
+    Finish(nlh, kind, name);
+  }
+
+  void AddChain(const LoweredTable& table, const LoweredChain& chain) {
+    nlmsghdr* nlh =
+        nftnl_chain_nlmsg_build_hdr(batch_.bytes.Next(), NFT_MSG_NEWCHAIN,
+                                    NFPROTO_INET, NLM_F_CREATE, seq_);
+    nftnl_chain_nlmsg_build_payload(nlh, chain.chain.get());
+    Finish(nlh, MessageInfo::Kind::kChain, table.name()).chain = &chain;
+  }
+
+  void AddSet(const LoweredTable& table, const LoweredSet& set) {
+    nlmsghdr* nlh = nftnl_set_nlmsg_build_hdr(
+        batch_.bytes.Next(), NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, seq_);
+    nftnl_set_nlmsg_build_payload(nlh, set.set.get());
+    Finish(nlh, MessageInfo::Kind::kSet, table.name());
+    nlh =
+        nftnl_set_elem_nlmsg_build_hdr(batch_.bytes.Next(), NFT_MSG_NEWSETELEM,
+                                       NFPROTO_INET, NLM_F_CREATE, seq_);
+    nftnl_set_elems_nlmsg_build_payload(nlh, set.set.get());
+    Finish(nlh, MessageInfo::Kind::kSetElements, table.name());
+  }
+
+  void AddRule(const LoweredTable& table, const LoweredRule& rule) {
+    nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(
+        batch_.bytes.Next(), NFT_MSG_NEWRULE, NFPROTO_INET,
+        NLM_F_CREATE | NLM_F_APPEND, seq_);
+    nftnl_rule_nlmsg_build_payload(nlh, rule.rule.get());
+    MessageInfo& info = Finish(nlh, MessageInfo::Kind::kRule, table.name());
+    info.rule = &rule;
+    // Where each expression sits, to place an extended-ack offset.
+    const char* base = reinterpret_cast<const char*>(nlh);
+    internal::ForEachAttr(nlh, sizeof(nfgenmsg), [&](const nlattr* attr) {
+      if (mnl_attr_get_type(attr) != NFTA_RULE_EXPRESSIONS) return;
+      internal::ForEachNested(attr, [&](const nlattr* elem) {
+        const auto begin =
+            static_cast<uint32_t>(reinterpret_cast<const char*>(elem) - base);
+        info.expr_spans.emplace_back(begin, begin + elem->nla_len);
+      });
+    });
+  }
+
+ private:
+  Batch& batch_;
+  uint32_t seq_;
+};
+
+}  // namespace
+
+const MessageInfo* Batch::FindSeq(uint32_t seq) const {
+  for (const MessageInfo& m : messages) {
+    if (m.seq == seq) return &m;
+  }
+  return nullptr;
+}
+
+uint32_t CountMessages(const BatchPlan& plan) {
+  uint32_t n = 2 + 2 * static_cast<uint32_t>(plan.remove.size());
+  for (const LoweredTable* t : plan.create) {
+    n += 1 + static_cast<uint32_t>(t->chains.size() + 2 * t->sets.size() +
+                                   t->rules.size());
+  }
+  return n;
+}
+
+Batch BuildBatch(const BatchPlan& plan, uint32_t first_seq) {
+  Batch batch;
+  batch.messages.reserve(CountMessages(plan));
+  BatchWriter w(batch, first_seq);
+  w.Begin(plan.generation);
+  for (const std::string& name : plan.remove) w.DeleteTable(name);
+  for (const LoweredTable* t : plan.create) {
+    w.AddTable(t->table.get(), t->name());
+    for (const LoweredChain& c : t->chains) w.AddChain(*t, c);
+    for (const LoweredRule& r : t->rules) {
+      for (size_t s : r.sets) w.AddSet(*t, t->sets[s]);
+      w.AddRule(*t, r);
+    }
+  }
+  w.End();
+  return batch;
+}
+
+}  // namespace meshcap::nft

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// One nftables transaction as a netlink batch, and what each of its
+// messages is about (to explain the kernel's answer).
+
+#ifndef MESHCAP_BACKENDS_NFTABLES_BATCH_H_
+#define MESHCAP_BACKENDS_NFTABLES_BATCH_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backends/nftables/lower.h"
+#include "src/netlink/netlink.h"
+
+namespace meshcap::nft {
+
+struct MessageInfo {
+  enum class Kind : uint8_t {
+    kBegin,
+    kDeleteTable,
+    kTable,
+    kChain,
+    kSet,
+    kSetElements,
+    kRule,
+    kEnd
+  };
+  Kind kind;
+  uint32_t seq = 0;
+  std::string table;
+  const LoweredChain* chain = nullptr;
+  const LoweredRule* rule = nullptr;
+  // For rules: [begin, end) of each expression's attribute, as offsets from
+  // the start of the message.
+  std::vector<std::pair<uint32_t, uint32_t>> expr_spans;
+};
+
+// What one transaction does to our tables.
+struct BatchPlan {
+  // Tables of ours that exist and go (replaced or no longer wanted).
+  std::vector<std::string> remove;
+  // Tables to create, in this order.
+  std::vector<const LoweredTable*> create;
+  // NFNL_BATCH_GENID: the kernel refuses the batch (ERESTART) unless the
+  // ruleset generation is still this one.
+  std::optional<uint32_t> generation;
+
+  bool empty() const { return remove.empty() && create.empty(); }
+};
+
+struct Batch {
+  internal::NetlinkBatch bytes;
+  std::vector<MessageInfo> messages;
+
+  const MessageInfo* FindSeq(uint32_t seq) const;
+};
+
+// The batch for `plan`, its messages numbered from `first_seq`. A table in
+// `remove` is added, then deleted: the add is a no-op on a table that
+// exists, and keeps the delete from failing if somebody removed the table
+// in the meantime. A table nobody has is never named.
+Batch BuildBatch(const BatchPlan& plan, uint32_t first_seq);
+
+// How many messages BuildBatch makes for `plan` (to reserve sequence
+// numbers before building).
+uint32_t CountMessages(const BatchPlan& plan);
+
+}  // namespace meshcap::nft
+
+#endif  // MESHCAP_BACKENDS_NFTABLES_BATCH_H_

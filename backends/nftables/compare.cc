@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+#include "backends/nftables/compare.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <linux/netfilter.h>
+#include <string.h>
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "backends/nftables/decode.h"
+#include "backends/nftables/render.h"
+#include "src/seq_diff.h"
+
+namespace meshcap::nft {
+namespace {
+
+// Enough attribute ids to cover every expression type's attributes.
+constexpr uint16_t kExprAttrLimit = NFTNL_EXPR_BASE + 16;
+
+using Keys = std::vector<std::string>;
+
+// Resolves a lookup to its set's keys: by set id on our side, by kernel
+// set name on the kernel's.
+struct Resolvers {
+  ExprCursor::SetResolver want;
+  ExprCursor::SetResolver have;
+};
+
+Resolvers MakeResolvers(const LoweredTable& want, const KernelTable& have) {
+  Resolvers r;
+  r.want = [&want](const nftnl_expr* lookup) -> const Keys* {
+    if (!nftnl_expr_is_set(lookup, NFTNL_EXPR_LOOKUP_SET_ID)) return nullptr;
+    const uint32_t id = nftnl_expr_get_u32(lookup, NFTNL_EXPR_LOOKUP_SET_ID);
+    for (const LoweredSet& s : want.sets) {
+      if (s.id == id) return &s.keys;
+    }
+    return nullptr;
+  };
+  r.have = [&have](const nftnl_expr* lookup) -> const Keys* {
+    const char* name = nftnl_expr_get_str(lookup, NFTNL_EXPR_LOOKUP_SET);
+    if (name == nullptr) return nullptr;
+    auto it = have.sets.find(name);
+    return it == have.sets.end() ? nullptr : &it->second;
+  };
+  return r;
+}
+
+bool AllZero(const void* data, uint32_t len) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  return std::all_of(p, p + len, [](uint8_t b) { return b == 0; });
+}
+
+// An attribute's value, with the kernel's defaults filled in where it
+// reports something we leave implicit.
+const void* AttrValue(const nftnl_expr* e, const char* name, uint16_t type,
+                      uint32_t* len) {
+  if (strcmp(name, "redir") == 0 && type == NFTNL_EXPR_REDIR_REG_PROTO_MAX &&
+      !nftnl_expr_is_set(e, type)) {
+    // The kernel copies the min register when no max is given.
+    type = NFTNL_EXPR_REDIR_REG_PROTO_MIN;
+  }
+  if (!nftnl_expr_is_set(e, type)) return nullptr;
+  return nftnl_expr_get(e, type, len);
+}
+
+bool ExprEqual(const nftnl_expr* a, const ExprCursor::SetResolver& ra,
+               const nftnl_expr* b, const ExprCursor::SetResolver& rb) {
+  const char* name = nftnl_expr_get_str(a, NFTNL_EXPR_NAME);
+  if (strcmp(name, nftnl_expr_get_str(b, NFTNL_EXPR_NAME)) != 0) return false;
+  if (strcmp(name, "counter") == 0) return true;  // values always differ
+  const bool lookup = strcmp(name, "lookup") == 0;
+  for (uint16_t type = NFTNL_EXPR_BASE; type < kExprAttrLimit; ++type) {
+    if (lookup &&
+        (type == NFTNL_EXPR_LOOKUP_SET || type == NFTNL_EXPR_LOOKUP_SET_ID)) {
+      continue;  // names differ by side; the contents are compared below
+    }
+    uint32_t la = 0, lb = 0;
+    const void* da = AttrValue(a, name, type, &la);
+    const void* db = AttrValue(b, name, type, &lb);
+    if (da == nullptr && db == nullptr) continue;
+    if (da == nullptr) {
+      if (!AllZero(db, lb)) return false;
+      continue;
+    }
+    if (db == nullptr) {
+      if (!AllZero(da, la)) return false;
+      continue;
+    }
+    if (la != lb || memcmp(da, db, la) != 0) return false;
+  }
+  if (lookup) {
+    const Keys* ka = ra(a);
+    const Keys* kb = rb(b);
+    if (ka == nullptr || kb == nullptr || *ka != *kb) return false;
+  }
+  return true;
+}
+
+bool RuleEqual(const std::vector<const nftnl_expr*>& a,
+               const ExprCursor::SetResolver& ra,
+               const std::vector<const nftnl_expr*>& b,
+               const ExprCursor::SetResolver& rb) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!ExprEqual(a[i], ra, b[i], rb)) return false;
+  }
+  return true;
+}
+
+uint32_t HookNumber(ir::Hook h) {
+  return h == ir::Hook::kPrerouting ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_OUT;
+}
+
+std::string DescribeChain(bool base, uint32_t hook, int32_t prio,
+                          const std::string& type) {
+  if (!base) return "regular chain";
+  return absl::StrCat(
+      "type ", type, " hook ",
+      hook == NF_INET_PRE_ROUTING
+          ? "prerouting"
+          : (hook == NF_INET_LOCAL_OUT ? "output" : absl::StrCat(hook)),
+      " priority ", prio);
+}
+
+}  // namespace
+
+Difference ExtraTable(const KernelTable& have) {
+  size_t rules = 0;
+  for (const KernelChain& c : have.chains) rules += c.rules.size();
+  return {Difference::Kind::kExtra,
+          "table",
+          have.name,
+          "",
+          0,
+          "",
+          absl::StrCat("table inet ", have.name, " with ", have.chains.size(),
+                       " chain(s) and ", rules, " rule(s)")};
+}
+
+bool CompareTable(const LoweredTable& want, const KernelTable& have,
+                  std::vector<Difference>* out) {
+  const Resolvers res = MakeResolvers(want, have);
+  bool equal = true;
+  auto report = [&](Difference d) {
+    equal = false;
+    if (out != nullptr) out->push_back(std::move(d));
+  };
+  std::set<std::string> wanted;
+  for (const LoweredChain& c : want.chains) {
+    const ir::ChainSpec& spec = *c.spec;
+    wanted.insert(spec.name);
+    std::vector<const LoweredRule*> desired;
+    for (const LoweredRule& r : want.rules) {
+      if (r.chain == spec.name) desired.push_back(&r);
+    }
+    const std::string want_spec = DescribeChain(
+        spec.is_base(), spec.is_base() ? HookNumber(*spec.hook) : 0,
+        spec.priority, ChainTypeName(spec.type));
+    const KernelChain* kc = have.Find(spec.name);
+    if (kc == nullptr) {
+      report({Difference::Kind::kMissing, "chain", want.name(), spec.name, 0,
+              want_spec, ""});
+      if (out == nullptr) return false;
+      for (const LoweredRule* r : desired) {
+        report({Difference::Kind::kMissing, "rule", want.name(), spec.name,
+                r->position, RuleText(*r->source, r->context), ""});
+      }
+      continue;
+    }
+    const std::string have_spec =
+        DescribeChain(kc->base, kc->hook, kc->priority, kc->type);
+    if (have_spec != want_spec) {
+      report({Difference::Kind::kChanged, "chain", want.name(), spec.name, 0,
+              want_spec, have_spec});
+      if (out == nullptr) return false;
+    }
+    std::vector<std::vector<const nftnl_expr*>> d_exprs, h_exprs;
+    for (const LoweredRule* r : desired) {
+      d_exprs.push_back(Expressions(r->rule.get()));
+    }
+    for (const auto& r : kc->rules) h_exprs.push_back(Expressions(r.get()));
+    if (out == nullptr) {
+      if (d_exprs.size() != h_exprs.size()) return false;
+      for (size_t i = 0; i < d_exprs.size(); ++i) {
+        if (!RuleEqual(d_exprs[i], res.want, h_exprs[i], res.have)) {
+          return false;
+        }
+      }
+      continue;
+    }
+    auto eq = [&](size_t i, size_t j) {
+      return RuleEqual(d_exprs[i], res.want, h_exprs[j], res.have);
+    };
+    auto text_of_actual = [&](size_t j) {
+      const SpellContext ctx{want.profile, want.source->kind, spec.name,
+                             ir::Scope::kBoth};
+      return DescribeRule(kc->rules[j].get(), res.have, ctx);
+    };
+    for (const internal::DiffRun& run :
+         internal::AlignSequences(d_exprs.size(), h_exprs.size(), eq)) {
+      const size_t paired = std::min(run.desired.size(), run.actual.size());
+      for (size_t k = 0; k < run.desired.size(); ++k) {
+        const LoweredRule* r = desired[run.desired[k]];
+        Difference d;
+        d.table = want.name();
+        d.chain = spec.name;
+        d.position = r->position;
+        d.desired = RuleText(*r->source, r->context);
+        if (k < paired) {
+          d.kind = Difference::Kind::kChanged;
+          d.actual = text_of_actual(run.actual[k]);
+        } else {
+          d.kind = Difference::Kind::kMissing;
+        }
+        report(std::move(d));
+      }
+      for (size_t k = paired; k < run.actual.size(); ++k) {
+        report({Difference::Kind::kExtra, "rule", want.name(), spec.name,
+                static_cast<int>(run.actual[k]) + 1, "",
+                text_of_actual(run.actual[k])});
+      }
+    }
+  }
+  for (const KernelChain& kc : have.chains) {
+    if (wanted.count(kc.name) > 0) continue;
+    report({Difference::Kind::kExtra, "chain", want.name(), kc.name, 0, "",
+            absl::StrCat(DescribeChain(kc.base, kc.hook, kc.priority, kc.type),
+                         " with ", kc.rules.size(), " rule(s)")});
+    if (out == nullptr) return false;
+  }
+  return equal;
+}
+
+}  // namespace meshcap::nft

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+#include "backends/nftables/lower.h"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "backends/nftables/expr/kinds.h"
+#include "backends/nftables/render.h"
+
+namespace meshcap::nft {
+
+void NftnlDeleter::operator()(nftnl_table* p) const { nftnl_table_free(p); }
+void NftnlDeleter::operator()(nftnl_chain* p) const { nftnl_chain_free(p); }
+void NftnlDeleter::operator()(nftnl_rule* p) const { nftnl_rule_free(p); }
+void NftnlDeleter::operator()(nftnl_set* p) const { nftnl_set_free(p); }
+
+namespace {
+
+// nft's datatype id for inet_service (TYPE_INET_SERVICE), the key type of
+// a port set, and its byte order tag in set userdata (BYTEORDER_BIG_ENDIAN).
+constexpr uint32_t kInetServiceType = 13;
+constexpr uint32_t kBigEndianTag = 2;
+
+LoweredSet MakePortSet(const std::string& table, uint32_t id,
+                       const std::vector<uint16_t>& ports) {
+  LoweredSet s;
+  s.id = id;
+  s.set.reset(nftnl_set_alloc());
+  nftnl_set* set = s.set.get();
+  nftnl_set_set_str(set, NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(set, NFTNL_SET_NAME, "__set%d");
+  nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
+  nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
+  nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, kInetServiceType);
+  nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, 2);
+  nftnl_set_set_u32(set, NFTNL_SET_ID, id);
+  nftnl_set_set_u32(set, NFTNL_SET_DESC_SIZE,
+                    static_cast<uint32_t>(ports.size()));
+  nftnl_udata_buf* ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+  nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, kBigEndianTag);
+  nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+                     nftnl_udata_buf_len(ud));
+  nftnl_udata_buf_free(ud);
+  for (uint16_t port : ports) {
+    nftnl_set_elem* e = nftnl_set_elem_alloc();
+    const uint16_t key = htons(port);
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, sizeof(key));
+    nftnl_set_elem_add(set, e);
+    s.keys.emplace_back(reinterpret_cast<const char*>(&key), sizeof(key));
+  }
+  std::sort(s.keys.begin(), s.keys.end());
+  return s;
+}
+
+uint32_t HookNumber(ir::Hook h) {
+  return h == ir::Hook::kPrerouting ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_OUT;
+}
+
+}  // namespace
+
+const std::vector<std::string>& OurTableNames() {
+  static const std::vector<std::string>* const kNames =
+      new std::vector<std::string>{"istio-proxy-nat",      "istio-proxy-mangle",
+                                   "istio-proxy-raw",      "istio-ambient-nat",
+                                   "istio-ambient-mangle", "istio-ambient-raw"};
+  return *kNames;
+}
+
+const LoweredTable* LoweredRuleSet::Find(const std::string& name) const {
+  for (const LoweredTable& t : tables) {
+    if (t.name() == name) return &t;
+  }
+  return nullptr;
+}
+
+void LowerRule(LoweredTable& table, LoweredRule& out, uint32_t* next_set_id) {
+  const ir::Rule& rule = *out.source;
+  out.rule.reset(nftnl_rule_alloc());
+  nftnl_rule_set_str(out.rule.get(), NFTNL_RULE_TABLE, table.name().c_str());
+  nftnl_rule_set_str(out.rule.get(), NFTNL_RULE_CHAIN, out.chain.c_str());
+  nftnl_rule_set_u32(out.rule.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+  RuleEncoder enc(out.rule.get(), &out.expr_origins, rule.scope,
+                  [&](const std::vector<uint16_t>& ports) {
+                    const uint32_t id = (*next_set_id)++;
+                    out.sets.push_back(table.sets.size());
+                    table.sets.push_back(MakePortSet(table.name(), id, ports));
+                    return id;
+                  });
+  for (size_t i = 0; i < rule.matches.size(); ++i) {
+    enc.SetOrigin(static_cast<int16_t>(i));
+    std::visit([&](const auto& m) { Encode(m, enc); }, rule.matches[i]);
+  }
+  enc.SetOrigin(kOriginVerdict);
+  std::visit([&](const auto& v) { Encode(v, rule.counter, enc); },
+             rule.verdict);
+}
+
+absl::StatusOr<LoweredRuleSet> Lower(const ir::RuleSet& rules) {
+  LoweredRuleSet out;
+  out.source = &rules;
+  uint32_t next_set_id = 1;
+  out.tables.reserve(rules.tables.size());
+  for (const ir::Table& t : rules.tables) {
+    LoweredTable& lt = out.tables.emplace_back();
+    lt.source = &t;
+    lt.profile = rules.profile;
+    lt.table.reset(nftnl_table_alloc());
+    nftnl_table_set_str(lt.table.get(), NFTNL_TABLE_NAME, t.name.c_str());
+    nftnl_table_set_u32(lt.table.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
+
+    lt.chains.reserve(t.chains.size());
+    for (const ir::ChainSpec& c : t.chains) {
+      LoweredChain& lc = lt.chains.emplace_back();
+      lc.spec = &c;
+      lc.chain.reset(nftnl_chain_alloc());
+      nftnl_chain* ch = lc.chain.get();
+      nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, t.name.c_str());
+      nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c.name.c_str());
+      nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+      if (c.is_base()) {
+        nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, HookNumber(*c.hook));
+        nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c.priority);
+        nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, ChainTypeName(c.type));
+      }
+    }
+    for (const ir::RuleEntry& e : t.entries) {
+      if (t.FindChain(e.chain) == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("a rule of table ", t.name, " is in chain ", e.chain,
+                         ", which the table does not declare"));
+      }
+    }
+    lt.rules.reserve(t.entries.size());
+    for (const LoweredChain& lc : lt.chains) {
+      int position = 0;
+      for (const ir::Rule* rule :
+           ir::ResolveChain(t, lc.spec->name, std::nullopt)) {
+        LoweredRule& lr = lt.rules.emplace_back();
+        lr.chain = lc.spec->name;
+        lr.position = ++position;
+        lr.source = rule;
+        lr.context =
+            SpellContext{rules.profile, t.kind, lc.spec->name, rule->scope};
+        LowerRule(lt, lr, &next_set_id);
+      }
+    }
+  }
+  return out;
+}
+
+std::string OriginText(const LoweredRule& rule, size_t expr) {
+  const int16_t origin = rule.expr_origins.at(expr);
+  std::string out;
+  if (origin >= 0) {
+    std::visit([&](const auto& m) { Spell(m, rule.context, out); },
+               rule.source->matches[origin]);
+    return out;
+  }
+  if (origin == kOriginCounter) return "counter";
+  std::visit([&](const auto& v) { Spell(v, rule.context, false, out); },
+             rule.source->verdict);
+  return out;
+}
+
+std::string RuleText(const ir::Rule& rule, const SpellContext& ctx) {
+  std::string out;
+  for (const ir::Match& m : rule.matches) {
+    std::visit([&](const auto& x) { Spell(x, ctx, out); }, m);
+    out += ' ';
+  }
+  std::visit([&](const auto& v) { Spell(v, ctx, rule.counter, out); },
+             rule.verdict);
+  return out;
+}
+
+}  // namespace meshcap::nft

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// CapturePolicy -> ir::RuleSet. Every decision about what to capture lives
+// here; backends and renderers only lower and spell.
+
+#ifndef MESHCAP_SRC_COMPILE_COMPILE_H_
+#define MESHCAP_SRC_COMPILE_COMPILE_H_
+
+#include "meshcap/policy.h"
+#include "src/ir/rule_set.h"
+
+namespace meshcap::internal {
+
+// The rules Istio's generator for `dialect` makes of `policy`: the sidecar
+// profile as istio-iptables / istio-nftables `Run()` (reference §3.2), the
+// ambient profile as `cni/pkg/iptables` / `cni/pkg/nftables`
+// `CreateInpodRules`. A built policy is valid, so this cannot fail.
+ir::RuleSet Compile(const CapturePolicy& policy, ir::Dialect dialect);
+
+// The two profiles, each in its own file.
+ir::RuleSet CompileSidecar(const CapturePolicy& policy, ir::Dialect dialect);
+ir::RuleSet CompileAmbient(const CapturePolicy& policy, ir::Dialect dialect);
+
+}  // namespace meshcap::internal
+
+#endif  // MESHCAP_SRC_COMPILE_COMPILE_H_

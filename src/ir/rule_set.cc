@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+
+#include "src/ir/rule_set.h"
+
+#include <algorithm>
+
+namespace meshcap::ir {
+
+const char* TableKindName(TableKind t) {
+  switch (t) {
+    case TableKind::kNat:
+      return "nat";
+    case TableKind::kMangle:
+      return "mangle";
+    case TableKind::kRaw:
+      return "raw";
+  }
+  return "?";
+}
+
+const ChainSpec* Table::FindChain(const std::string& chain) const {
+  for (const ChainSpec& c : chains) {
+    if (c.name == chain) return &c;
+  }
+  return nullptr;
+}
+
+const Table* RuleSet::FindTable(TableKind kind) const {
+  for (const Table& t : tables) {
+    if (t.kind == kind) return &t;
+  }
+  return nullptr;
+}
+
+std::vector<const Rule*> ResolveChain(const Table& table,
+                                      const std::string& chain,
+                                      std::optional<IpFamily> family) {
+  std::vector<const Rule*> out;
+  for (const RuleEntry& e : table.entries) {
+    if (e.chain != chain) continue;
+    if (family.has_value() && !ScopeHas(e.rule.scope, *family)) continue;
+    const size_t at =
+        e.position <= 0
+            ? out.size()
+            : std::min(static_cast<size_t>(e.position - 1), out.size());
+    out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), &e.rule);
+  }
+  return out;
+}
+
+}  // namespace meshcap::ir
