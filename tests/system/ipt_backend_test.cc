@@ -210,6 +210,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::ValuesIn(::meshcap::testing::LoadConformanceCases()),
     ::meshcap::testing::CaseName);
 
+INSTANTIATE_TEST_SUITE_P(
+    IstioAmbient, IptConformanceTest,
+    ::testing::ValuesIn(::meshcap::testing::LoadAmbientConformanceCases()),
+    ::meshcap::testing::CaseName);
+
 // --- Idempotence, replacement, removal, foreign rules
 // --------------------------
 

@@ -172,6 +172,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::ValuesIn(::meshcap::testing::LoadConformanceCases()),
     ::meshcap::testing::CaseName);
 
+INSTANTIATE_TEST_SUITE_P(
+    IstioAmbient, NftConformanceTest,
+    ::testing::ValuesIn(::meshcap::testing::LoadAmbientConformanceCases()),
+    ::meshcap::testing::CaseName);
+
 // --- Idempotence, replacement, removal ---------------------------------------
 
 TEST_F(NftBackendTest, ApplyingAgainChangesNothing) {

@@ -158,6 +158,43 @@ Fd Connect(const Endpoint& to, int netns_fd = -1, int uid = -1, int gid = -1) {
   return fd;
 }
 
+// A TCP connection to `to` from a socket with SO_MARK `mark` (ztunnel's own
+// sockets), optionally bound transparently to the foreign address `from`.
+Fd ConnectMarked(const Endpoint& to, uint32_t mark,
+                 const Endpoint* from = nullptr) {
+  Fd fd;
+  OnThread(-1, -1, -1, [&] {
+    Fd s(socket(to.v6() ? AF_INET6 : AF_INET,
+                SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (setsockopt(s.fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
+      return;
+    }
+    if (from != nullptr) {
+      const int on = 1;
+      setsockopt(s.fd, to.v6() ? SOL_IPV6 : SOL_IP,
+                 to.v6() ? IPV6_TRANSPARENT : IP_TRANSPARENT, &on, sizeof(on));
+      socklen_t len;
+      sockaddr_storage a = ToSockaddr(*from, &len);
+      if (bind(s.fd, reinterpret_cast<sockaddr*>(&a), len) != 0) return;
+    }
+    socklen_t len;
+    sockaddr_storage a = ToSockaddr(to, &len);
+    if (connect(s.fd, reinterpret_cast<sockaddr*>(&a), len) != 0 &&
+        errno != EINPROGRESS) {
+      return;
+    }
+    pollfd p{s.fd, POLLOUT, 0};
+    int err = 0;
+    socklen_t el = sizeof(err);
+    if (poll(&p, 1, kWaitMs) != 1 ||
+        getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+      return;
+    }
+    fd = std::move(s);
+  });
+  return fd;
+}
+
 // A UDP datagram to `to`, sent in `netns_fd` as `uid`.
 bool SendUdp(const Endpoint& to, int netns_fd = -1, int uid = -1) {
   bool sent = false;
@@ -418,6 +455,150 @@ TEST_P(TrafficTest, ValidateProbePassesAfterApplyAndFailsWithout) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrafficTest,
+                         ::testing::Values("nftables", "iptables-legacy"),
+                         ::meshcap::testing::BackendName);
+
+// --- Ambient: a stand-in ztunnel inside the pod
+// --------------------------------
+
+constexpr uint32_t kZtunnelMark = 0x539;
+constexpr char kAmbient[] =
+    R"({"Profile": "ambient", "RedirectDNS": true, "EnableIPv6": true,
+        "HostProbeSNATAddress": "169.254.7.127",
+        "HostProbeV6SNATAddress": "fd16:9254:7127:1337:ffff:ffff:ffff:ffff"})";
+
+class AmbientTrafficTest : public TrafficTest {
+ protected:
+  void SetUp() override {
+    TrafficTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    // ztunnel's ports in the pod (15001 and 15006 are the fixture's), and
+    // the app's own.
+    hbone_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15008});
+    dns_udp_ = Listen(-1, SOCK_DGRAM, {"0.0.0.0", 15053});
+    dns_tcp_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15053});
+    app_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 9090});
+    app6_ = Listen(-1, SOCK_STREAM, {"::", 9090});
+    ASSERT_TRUE(hbone_.ok() && dns_udp_.ok() && dns_tcp_.ok() && app_.ok() &&
+                app6_.ok());
+  }
+
+  // A connection from the peer to the pod's `port` lands on `listener`.
+  void ExpectInboundTo(const Endpoint& pod, const Fd& listener) {
+    Fd c = Connect(pod, peer_->fd());
+    ASSERT_TRUE(c.ok()) << ToString(pod);
+    Fd got = Accept(listener);
+    ASSERT_TRUE(got.ok()) << ToString(pod) << " went elsewhere";
+  }
+
+  Fd hbone_, dns_udp_, dns_tcp_, app_, app6_;
+};
+
+TEST_P(AmbientTrafficTest, AppOutboundLandsOnZtunnelWithItsDestination) {
+  Apply(kAmbient);
+  ExpectCaptured(kPeer);
+  ExpectCaptured(kPeer6);
+}
+
+TEST_P(AmbientTrafficTest, InboundLandsOnThePlaintextPortButHboneDoesNot) {
+  Apply(kAmbient);
+  for (const char* addr : {"198.51.100.2", "2001:db8::2"}) {
+    const Endpoint app{addr, 9090};
+    Fd c = Connect(app, peer_->fd());
+    ASSERT_TRUE(c.ok()) << ToString(app);
+    Fd got = Accept(app.v6() ? proxy_in6_ : proxy_in_);
+    ASSERT_TRUE(got.ok()) << ToString(app) << " did not reach 15006";
+    EXPECT_EQ(OriginalDst(got, app.v6()), ToString(app));
+  }
+  ExpectInboundTo({"198.51.100.2", 15008}, hbone_);
+}
+
+TEST_P(AmbientTrafficTest, ZtunnelsOwnMarkedConnectionsGoDirect) {
+  Apply(kAmbient);
+  for (const Endpoint& to : {kPeer, kPeer6}) {
+    Fd c = ConnectMarked(to, kZtunnelMark);
+    ASSERT_TRUE(c.ok()) << ToString(to);
+    EXPECT_TRUE(Accept(to.v6() ? peer_svc6_ : peer_svc_).ok())
+        << ToString(to) << ": ztunnel's own connection was captured";
+    EXPECT_FALSE(Readable((to.v6() ? proxy_out6_ : proxy_out_).fd, 50));
+  }
+}
+
+TEST_P(AmbientTrafficTest, RepliesToWhatZtunnelDeliveredComeBackToIt) {
+  // ztunnel hands an inbound connection to the app in the client's name
+  // (transparent, marked 0x539). The app's replies, addressed to the
+  // remote client, must come back to ztunnel: the connmark is restored on
+  // them and table 100 delivers them locally.
+  Apply(kAmbient);
+  const Endpoint client{"203.0.113.1", 40001};
+  Fd z = ConnectMarked({"198.51.100.2", 9090}, kZtunnelMark, &client);
+  ASSERT_TRUE(z.ok()) << "the handshake's reply did not come back to ztunnel";
+  Fd got = Accept(app_);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(write(got.fd, "pong", 4), 4);
+  ASSERT_TRUE(Readable(z.fd));
+  char buf[8] = {};
+  EXPECT_EQ(read(z.fd, buf, sizeof(buf)), 4);
+  EXPECT_STREQ(buf, "pong");
+}
+
+TEST_P(AmbientTrafficTest, DnsOverUdpAndTcpReachesZtunnel) {
+  Apply(kAmbient);
+  ASSERT_TRUE(SendUdp(kResolver));
+  EXPECT_TRUE(Readable(dns_udp_.fd)) << "UDP 53 did not reach 15053";
+  Fd c = Connect(kResolver);
+  ASSERT_TRUE(c.ok());
+  Fd got = Accept(dns_tcp_);
+  ASSERT_TRUE(got.ok()) << "TCP 53 did not reach 15053";
+  EXPECT_EQ(OriginalDst(got, false), ToString(kResolver));
+  // The pod overrides DNS capture off: straight to the resolver.
+  Fd resolver = Listen(peer_->fd(), SOCK_DGRAM, kResolver);
+  ASSERT_TRUE(resolver.ok());
+  Apply(
+      R"({"Profile": "ambient", "RedirectDNS": true, "DNSProxy": "disabled"})");
+  ASSERT_TRUE(SendUdp(kResolver));
+  EXPECT_TRUE(Readable(resolver.fd)) << "DNS was captured";
+}
+
+TEST_P(AmbientTrafficTest, KubeletProbesFromTheSnatAddressReachTheApp) {
+  Apply(kAmbient);
+  ShPeer("ip addr add 169.254.7.127/32 dev eth0");
+  Sh("ip route add 169.254.7.127/32 dev eth0");
+  // From the probe address, inbound is not redirected to ztunnel.
+  Fd probe;
+  OnThread(peer_->fd(), -1, -1, [&] {
+    Fd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    socklen_t len;
+    sockaddr_storage from = ToSockaddr({"169.254.7.127", 0}, &len);
+    if (bind(s.fd, reinterpret_cast<sockaddr*>(&from), len) != 0) return;
+    sockaddr_storage to = ToSockaddr({"198.51.100.2", 9090}, &len);
+    if (connect(s.fd, reinterpret_cast<sockaddr*>(&to), len) != 0) return;
+    probe = std::move(s);
+  });
+  ASSERT_TRUE(probe.ok()) << "the probe could not connect";
+  EXPECT_TRUE(Accept(app_).ok()) << "the probe did not reach the app";
+  EXPECT_FALSE(Readable(proxy_in_.fd, 50)) << "the probe was redirected";
+}
+
+TEST_P(AmbientTrafficTest, IngressModeLeavesInboundAlone) {
+  Apply(R"({"Profile": "ambient", "IngressMode": true, "EnableIPv6": true})");
+  ExpectInboundTo({"198.51.100.2", 9090}, app_);
+  ExpectInboundTo({"2001:db8::2", 9090}, app6_);
+  // Outbound is still captured.
+  ExpectCaptured(kPeer);
+}
+
+TEST_P(AmbientTrafficTest, SwitchingProfilesIsOneApply) {
+  Apply(kAmbient);
+  Apply(kIstioInit);
+  EXPECT_TRUE(engine_->Verify(*PolicyFromJson(kIstioInit))->matches());
+  ExpectCaptured(kPeer);
+  ExpectDirect(kPeer, /*uid=*/1337, /*gid=*/1337);
+  Apply(kAmbient);
+  EXPECT_TRUE(engine_->Verify(*PolicyFromJson(kAmbient))->matches());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AmbientTrafficTest,
                          ::testing::Values("nftables", "iptables-legacy"),
                          ::meshcap::testing::BackendName);
 
