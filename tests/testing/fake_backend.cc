@@ -2,10 +2,29 @@
 
 #include "tests/testing/fake_backend.h"
 
+#include <thread>
+
 #include "backends/nftables/render.h"
 
 namespace meshcap::testing {
 namespace {
+
+// Counts a call in, for the life of the object.
+class Inside {
+ public:
+  explicit Inside(FakeKernel* k) : k_(k) {
+    const int now = ++k_->inside;
+    int most = k_->most_inside.load();
+    while (now > most && !k_->most_inside.compare_exchange_weak(most, now)) {
+    }
+    // Long enough for a racing call to show.
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ~Inside() { --k_->inside; }
+
+ private:
+  FakeKernel* k_;
+};
 
 class FakeBackend : public internal::Backend {
  public:
@@ -15,6 +34,7 @@ class FakeBackend : public internal::Backend {
 
   absl::Status Apply(const ir::RuleSet& rules, const ApplyOptions&,
                      std::vector<std::string>* changes) override {
+    Inside in(kernel_);
     kernel_->calls.push_back("apply");
     if (!kernel_->fail_next_apply.ok()) {
       absl::Status s = kernel_->fail_next_apply;
@@ -30,6 +50,7 @@ class FakeBackend : public internal::Backend {
   }
 
   absl::Status Remove(std::vector<std::string>* changes) override {
+    Inside in(kernel_);
     kernel_->calls.push_back("remove");
     if (!kernel_->installed.empty()) {
       kernel_->installed.clear();
@@ -39,6 +60,7 @@ class FakeBackend : public internal::Backend {
   }
 
   absl::Status Verify(const ir::RuleSet& rules, VerifyReport* report) override {
+    Inside in(kernel_);
     kernel_->calls.push_back("verify");
     if (nft::Render(rules) != kernel_->installed) {
       Difference d;

@@ -6,6 +6,7 @@
 #ifndef MESHCAP_TESTS_TESTING_FAKE_BACKEND_H_
 #define MESHCAP_TESTS_TESTING_FAKE_BACKEND_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@ struct FakeKernel {
   std::vector<std::string> calls;
   // The status the next Apply returns instead of succeeding.
   absl::Status fail_next_apply;
+  // Calls under way at once, now and at most (the Engine's lock keeps it
+  // at 1).
+  std::atomic<int> inside{0};
+  std::atomic<int> most_inside{0};
 };
 
 class FakeBackendFactory : public internal::BackendFactory {

@@ -99,6 +99,7 @@ void Encode(const ir::SetConnmarkVerdict& v, EntryWriter& w) {
   xt_connmark_tginfo2 cm{};
   cm.ctmark = v.value;
   cm.ctmask = v.mask;
+  cm.nfmask = ir::kAllBits;  // unused by SET; iptables leaves its default
   cm.mode = XT_CONNMARK_SET;
   w.Target("CONNMARK", 2, cm);
 }
