@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "src/crash_point.h"
 #include "src/errno_status.h"
 #include "src/text.h"
 #include "src/unique_fd.h"
@@ -61,10 +62,13 @@ absl::Status IntentRecord::Begin(const std::string& what) {
   if (rename(tmp.c_str(), path_.c_str()) != 0) {
     return ErrnoStatus(errno, absl::StrCat("cannot write ", Quote(path_)));
   }
+  CrashPoint("intent written");
   return absl::OkStatus();
 }
 
-void IntentRecord::Clear() { unlink(path_.c_str()); }
+void IntentRecord::Clear() {
+  if (unlink(path_.c_str()) == 0) CrashPoint("intent cleared");
+}
 
 std::optional<std::string> IntentRecord::Pending() {
   std::ifstream in(path_);

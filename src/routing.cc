@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "src/crash_point.h"
 #include "src/errno_status.h"
 #include "src/netlink/nl_attr.h"
 #include "src/status_macros.h"
@@ -366,6 +367,7 @@ absl::Status Routing::Add(const std::vector<RoutingEntry>& entries,
     done.ours = true;
     added.push_back(std::move(done));
     if (changes != nullptr) changes->push_back("added " + e.ToString());
+    CrashPoint("routing added");
   }
   return absl::OkStatus();
 }
@@ -412,6 +414,7 @@ absl::Status Routing::Remove(const std::vector<RoutingEntry>& entries,
     if (err == 0 && changes != nullptr) {
       changes->push_back("removed " + e.ToString());
     }
+    CrashPoint("routing removed");
   }
   return result;
 }

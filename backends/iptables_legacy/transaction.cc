@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "backends/iptables_legacy/table.h"
+#include "src/crash_point.h"
 #include "src/status_macros.h"
 
 namespace meshcap::ipt {
@@ -52,6 +53,7 @@ absl::Status CommitStep(Step& s, bool final) {
     absl::Status c = t.Commit();
     if (c.ok()) {
       s.committed = true;
+      internal::CrashPoint("table committed");
       return c;
     }
     if (!absl::IsUnavailable(c) || attempt >= kEagainRetries) return c;

@@ -15,6 +15,7 @@
 #include "backends/nftables/lower.h"
 #include "backends/nftables/read.h"
 #include "backends/nftables/render.h"
+#include "src/crash_point.h"
 #include "src/errno_status.h"
 #include "src/status_macros.h"
 
@@ -111,6 +112,7 @@ absl::Status Send(internal::NetlinkTransport& nl, const BatchPlan& plan,
   Batch batch = BuildBatch(plan, first_seq);
   MESHCAP_ASSIGN_OR_RETURN(std::vector<NetlinkError> errors,
                            nl.SendBatch(batch.bytes));
+  internal::CrashPoint("batch sent");
   if (!errors.empty()) {
     // The kernel goes on checking after the first failure; later errors
     // are often its consequences, so the first one is the cause.
