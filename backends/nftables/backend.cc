@@ -250,6 +250,10 @@ absl::Status NftablesBackend::Verify(const ir::RuleSet& rules,
       if (absl::IsAborted(kernel.status()) && attempt < kAttempts) continue;
       return kernel.status();
     }
+    // The dumps above are one per object kind: a commit between them could
+    // give a view the kernel never held. The generation tells.
+    MESHCAP_ASSIGN_OR_RETURN(uint32_t after, GetGeneration(*nl_));
+    if (after != generation && attempt < kAttempts) continue;
     for (const LoweredTable& t : lowered.tables) {
       auto it = kernel->find(t.name());
       if (it == kernel->end()) {

@@ -14,6 +14,8 @@
 
 #include <algorithm>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "src/netlink/nl_attr.h"
 #include "src/status_macros.h"
 
@@ -195,8 +197,16 @@ absl::StatusOr<std::map<std::string, KernelTable>> ReadTables(
         return absl::OkStatus();
       }));
   for (auto& [name, table] : tables) {
-    MESHCAP_RETURN_IF_ERROR(ReadSets(nl, table));
-    MESHCAP_RETURN_IF_ERROR(ReadRules(nl, table));
+    absl::Status s = ReadSets(nl, table);
+    if (s.ok()) s = ReadRules(nl, table);
+    // A table listed a moment ago and gone now: somebody else committed in
+    // between. Aborted makes the caller read again.
+    if (absl::IsNotFound(s)) {
+      return absl::AbortedError(
+          absl::StrCat("nftables table ", name,
+                       " went away while it was read: ", s.message()));
+    }
+    MESHCAP_RETURN_IF_ERROR(s);
   }
   return tables;
 }

@@ -16,10 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,6 +27,7 @@
 #include "src/compile/compile.h"
 #include "src/crash_point.h"
 #include "src/routing.h"
+#include "tests/testing/capture_state.h"
 #include "tests/testing/kernel.h"
 #include "tests/testing/netns.h"
 #include "tests/testing/status_matchers.h"
@@ -39,73 +38,10 @@ namespace {
 using ::meshcap::testing::IsOk;
 using ::meshcap::testing::PolicyJson;
 
-std::string Sh(const std::string& cmd) {
-  return ::meshcap::testing::Shell(cmd).output;
-}
-
-// What the kernel holds of ours, table by table, and our routing.
-struct State {
-  std::map<std::string, std::string> tables;  // name -> text (ours only)
-  std::string routing;
-
-  bool operator==(const State& o) const {
-    return tables == o.tables && routing == o.routing;
-  }
-};
-
-// Lines of `text` that mention our routing protocol or ::6.
-// Rules added without an explicit preference get one below the lowest in
-// use, so a sidecar rule added while the ambient one (32764) exists lands on
-// 32763 rather than 32765: compare rules without their preference.
-std::string RoutingLines(const std::string& text) {
-  std::istringstream in(text);
-  std::string line, out;
-  while (std::getline(in, line)) {
-    if (line.find("proto 109") == std::string::npos &&
-        line.find("::6/128") == std::string::npos) {
-      continue;
-    }
-    size_t colon = line.find(':');
-    if (colon != std::string::npos && colon > 0 &&
-        line.find_first_not_of("0123456789") == colon) {
-      line = line.substr(colon + 1);
-    }
-    out += line + "\n";
-  }
-  return out;
-}
+using State = ::meshcap::testing::CaptureState;
 
 State Read(const std::string& backend) {
-  State s;
-  if (backend == "nftables") {
-    for (const char* t :
-         {"istio-proxy-nat", "istio-proxy-mangle", "istio-proxy-raw",
-          "istio-ambient-nat", "istio-ambient-mangle", "istio-ambient-raw"}) {
-      auto r = ::meshcap::testing::Shell(std::string("nft list table inet ") +
-                                         t + " 2>/dev/null");
-      if (r.exit_code == 0) s.tables[t] = r.output;
-    }
-  } else {
-    for (const char* tool : {"iptables-legacy-save", "ip6tables-legacy-save"}) {
-      for (const char* t : {"mangle", "nat", "raw"}) {
-        std::istringstream in(Sh(std::string(tool) + " -t " + t));
-        std::string line, text;
-        bool ours = false;
-        while (std::getline(in, line)) {
-          if (line.empty() || line[0] == '#') continue;
-          if (line.find("ISTIO") != std::string::npos) ours = true;
-          text += line + "\n";
-        }
-        if (ours) s.tables[std::string(tool) + " " + t] = text;
-      }
-    }
-  }
-  s.routing =
-      RoutingLines(Sh("ip -4 rule show; ip -6 rule show; "
-                      "ip -4 route show table all; "
-                      "ip -6 route show table all; "
-                      "ip -6 addr show dev lo"));
-  return s;
+  return ::meshcap::testing::ReadCaptureState(backend);
 }
 
 std::unique_ptr<Engine> MakeEngine(const std::string& backend) {
