@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "src/backend.h"
 #include "src/compile/compile.h"
+#include "src/errno_status.h"
 #include "src/netns.h"
 #include "src/netns_lock.h"
 #include "src/routing.h"
@@ -31,28 +32,68 @@ const char* KindName(Difference::Kind k) {
   return "?";
 }
 
-absl::StatusOr<const BackendFactory*> SelectBackend(std::string name) {
+struct Selected {
+  const BackendFactory* factory = nullptr;
+  std::unique_ptr<Backend> backend;
+};
+
+absl::StatusOr<Selected> Make(const BackendFactory* f,
+                              const internal::BackendOptions& bo) {
+  MESHCAP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> b, f->Create(bo));
+  return Selected{f, std::move(b)};
+}
+
+// In the calling thread's namespace. "auto" is, in order: $MESHCAP_BACKEND;
+// the backend already holding our capture (so that re-applying, verifying
+// and cleaning stay with it); Istio's detection (a backend whose tables
+// already hold anyone's rules: legacy iptables); the first that works.
+absl::StatusOr<Selected> SelectBackend(std::string name,
+                                       const internal::BackendOptions& bo) {
   const auto& factories = internal::Backends();
   if (name == "auto") {
     const char* env = secure_getenv("MESHCAP_BACKEND");
-    if (env != nullptr && *env != '\0') name = env;
+    if (env != nullptr && *env != '\0' && std::string_view(env) != "auto") {
+      absl::StatusOr<const BackendFactory*> f = internal::FindBackend(env);
+      if (!f.ok()) {
+        return internal::Annotate(f.status(),
+                                  "environment variable MESHCAP_BACKEND");
+      }
+      return Make(*f, bo);
+    }
   }
-  if (name != "auto") return internal::FindBackend(name);
+  if (name != "auto") {
+    MESHCAP_ASSIGN_OR_RETURN(const BackendFactory* f,
+                             internal::FindBackend(name));
+    return Make(f, bo);
+  }
   if (factories.empty()) {
     return absl::UnavailableError("this build of meshcap has no backend");
   }
-  for (const BackendFactory* f : factories) {
-    if (f->HoldsRules() && f->Probe().ok()) return f;
-  }
   std::vector<std::string> why;
+  std::vector<Selected> usable;
   for (const BackendFactory* f : factories) {
     absl::Status s = f->Probe();
-    if (s.ok()) return f;
     // Permission problems are the caller's to fix, not a reason to fall
     // through to a backend that would fail the same way.
     if (absl::IsPermissionDenied(s)) return s;
-    why.push_back(absl::StrCat(std::string(f->Name()), ": ", s.message()));
+    absl::StatusOr<Selected> made =
+        s.ok() ? Make(f, bo) : absl::StatusOr<Selected>(s);
+    if (!made.ok()) {
+      why.push_back(
+          absl::StrCat(std::string(f->Name()), ": ", made.status().message()));
+      continue;
+    }
+    absl::StatusOr<bool> ours = made->backend->HoldsOurs();
+    if (!ours.ok() && absl::IsPermissionDenied(ours.status())) {
+      return ours.status();
+    }
+    if (ours.ok() && *ours) return std::move(*made);
+    usable.push_back(std::move(*made));
   }
+  for (Selected& s : usable) {
+    if (s.factory->HoldsRules()) return std::move(s);
+  }
+  if (!usable.empty()) return std::move(usable.front());
   return absl::UnavailableError(
       absl::StrCat("no backend can serve this network namespace (",
                    absl::StrJoin(why, "; "), ")"));
@@ -141,8 +182,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
   Impl* p = impl.get();
   MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
     MESHCAP_ASSIGN_OR_RETURN(bo.netns_key, internal::NetnsKey(-1));
-    MESHCAP_ASSIGN_OR_RETURN(p->factory, SelectBackend(options.backend));
-    MESHCAP_ASSIGN_OR_RETURN(p->backend, p->factory->Create(bo));
+    MESHCAP_ASSIGN_OR_RETURN(Selected chosen,
+                             SelectBackend(options.backend, bo));
+    p->factory = chosen.factory;
+    p->backend = std::move(chosen.backend);
     return absl::OkStatus();
   }));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
