@@ -43,6 +43,10 @@ absl::Status ErrnoStatus(int err, std::string_view what,
     case EINTR:
       return absl::UnavailableError(msg);
     case EINVAL:
+    case EISDIR:
+    case ENOTDIR:
+    case ELOOP:
+    case ENAMETOOLONG:
     case ERANGE:
     case E2BIG:
     case EMSGSIZE:

@@ -25,7 +25,9 @@ std::string ErrnoText(int err);
 //   EAFNOSUPPORT, EPROTONOSUPPORT,
 //   EOPNOTSUPP, ENOPROTOOPT           -> kUnavailable (the kernel lacks it)
 //   EAGAIN, EBUSY, EINTR              -> kUnavailable
-//   EINVAL, ERANGE, E2BIG, EMSGSIZE   -> kInvalidArgument
+//   EINVAL, ERANGE, E2BIG, EMSGSIZE,
+//   EISDIR, ENOTDIR, ELOOP,
+//   ENAMETOOLONG                      -> kInvalidArgument
 //   ENOMEM, ENOBUFS, ENOSPC           -> kResourceExhausted
 //   ENETDOWN                          -> kFailedPrecondition
 //   anything else                     -> kInternal

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -28,6 +30,12 @@ absl::StatusOr<UniqueFd> OpenNetns(const std::string& path) {
   if (fstatfs(fd.get(), &fs) != 0 || fs.f_type != NSFS_MAGIC) {
     return absl::InvalidArgumentError(
         absl::StrCat(Quote(path), " is not a network namespace file"));
+  }
+  // ...and may be another kind of namespace (/proc/PID/ns/mnt).
+  const int type = ioctl(fd.get(), NS_GET_NSTYPE);
+  if (type >= 0 && type != CLONE_NEWNET) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Quote(path), " is a namespace file, but not of a network namespace"));
   }
   return fd;
 }

@@ -174,7 +174,14 @@ absl::StatusOr<Cidr> ParseAddress(std::string_view origin,
     return Invalid(origin,
                    absl::StrCat(Quote(text), " is a prefix; give an address"));
   }
-  MESHCAP_ASSIGN_OR_RETURN(Cidr c, ParseCidr(origin, text));
+  absl::StatusOr<Cidr> parsed = ParseCidr(origin, text);
+  if (!parsed.ok()) {
+    return Invalid(
+        origin,
+        absl::StrCat(Quote(text), " is not an ",
+                     family == IpFamily::kIpv4 ? "IPv4" : "IPv6", " address"));
+  }
+  const Cidr& c = *parsed;
   if (c.family() != family) {
     return Invalid(
         origin,

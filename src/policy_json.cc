@@ -22,6 +22,10 @@ absl::StatusOr<std::string> Scalar(const std::string& where, const Json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_number_float()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": expected a whole number or a string, got ", v.dump()));
+  }
   return absl::InvalidArgumentError(absl::StrCat(
       where, ": expected a string or a number, got ", v.type_name()));
 }
@@ -57,8 +61,14 @@ absl::Status ApplyPolicyJson(std::string_view json, PolicyBuilder& builder,
   try {
     doc = Json::parse(json.begin(), json.end(), on_event);
   } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        doc_name, ": not valid JSON: ", internal::Escape(e.what())));
+    // "[json.exception.parse_error.101] parse error at line 1, ...": the
+    // bracketed tag says nothing to a user.
+    std::string_view what = e.what();
+    if (what.substr(0, 1) == "[" && what.find("] ") != std::string_view::npos) {
+      what.remove_prefix(what.find("] ") + 2);
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(doc_name, ": not valid JSON: ", internal::Escape(what)));
   }
   if (!doc.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -25,7 +25,9 @@ std::vector<std::string> SplitList(std::string_view s) {
   return out;
 }
 
-std::string Escape(std::string_view s) {
+namespace {
+
+std::string EscapeBytes(std::string_view s, bool backslash) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(s.size());
@@ -42,7 +44,7 @@ std::string Escape(std::string_view s) {
         out += "\\r";
         continue;
       case '\\':
-        out += "\\\\";
+        out += backslash ? "\\\\" : "\\";
         continue;
       default:
         break;
@@ -57,6 +59,12 @@ std::string Escape(std::string_view s) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string Escape(std::string_view s) { return EscapeBytes(s, true); }
+
+std::string PrintableLine(std::string_view s) { return EscapeBytes(s, false); }
 
 std::string Quote(std::string_view s) { return "'" + Escape(s) + "'"; }
 

@@ -28,6 +28,11 @@ std::vector<std::string> SplitList(std::string_view s);
 // line.
 std::string Escape(std::string_view s);
 
+// The last guard before a message is printed: like Escape, but leaves
+// backslashes alone, so that text already escaped (by Quote) is unchanged
+// and anything else becomes one printable line.
+std::string PrintableLine(std::string_view s);
+
 // "'" + Escape(s) + "'": how messages quote a value the user gave.
 std::string Quote(std::string_view s);
 

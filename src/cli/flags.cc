@@ -36,14 +36,15 @@ using internal::Quote;
 
 // What a flag does.
 enum class Kind : uint8_t {
-  kKnob,        // a policy knob (PolicyKnobs())
-  kBackend,     // --backend
-  kNetns,       // --netns
-  kPolicy,      // --policy FILE
-  kIpv6,        // --ipv6=auto|true|false
-  kDnsServers,  // --dns-servers LIST
-  kDualStack,   // --dual-stack
-  kBoolField,   // an istio-iptables option stored in the Invocation
+  kKnob,         // a policy knob (PolicyKnobs())
+  kBackend,      // --backend
+  kNetns,        // --netns
+  kLockTimeout,  // --lock-timeout
+  kPolicy,       // --policy FILE
+  kIpv6,         // --ipv6=auto|true|false
+  kDnsServers,   // --dns-servers LIST
+  kDualStack,    // --dual-stack
+  kBoolField,    // an istio-iptables option stored in the Invocation
   kStringField,
   kIgnored,  // accepted for compatibility
   kHelp,
@@ -115,6 +116,17 @@ std::vector<Flag> Flags() {
       "The target network namespace file (/proc/PID/ns/net, "
       "/var/run/netns/NAME); default: this process's.";
   add(netns);
+  Flag lock;
+  lock.name = "lock-timeout";
+  lock.kind = Kind::kLockTimeout;
+  lock.commands = kApply | kVerify | kClean;
+  lock.once = true;
+  lock.help =
+      "How long to wait for another meshcap (or, for iptables-legacy, any "
+      "iptables) working on the same network namespace, e.g. 500ms, 30s; "
+      "then fail with exit status 4 and change nothing.";
+  lock.default_text = "30s";
+  add(lock);
   Flag policy;
   policy.name = "policy";
   policy.kind = Kind::kPolicy;
@@ -409,7 +421,8 @@ std::string Usage(Mode mode, std::string_view command) {
       absl::StrAppend(&out, "  ", name, std::string(10 - strlen(name), ' '),
                       CommandHelp(name), "\n");
     }
-    out += "\nRun 'meshcap <command> --help' for its flags.\n";
+    out += "\nRun 'meshcap <command> --help' for its flags.\n\n";
+    out += kExitCodeHelp;
     return out;
   } else {
     for (const auto& [name, bit] : kCommands) {
@@ -452,7 +465,8 @@ std::string Usage(Mode mode, std::string_view command) {
   out +=
       "\nEnvironment-only knobs: ISTIO_OUTBOUND_OWNER_GROUPS, "
       "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE, ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR, "
-      "ENVOY_USER.\n";
+      "ENVOY_USER.\n\n";
+  out += kExitCodeHelp;
   return out;
 }
 
@@ -616,6 +630,14 @@ absl::StatusOr<Invocation> ParseCommandLine(
                      inv.command == "render" ? "" : ", auto"));
   }
   if (const Given* n = find(Kind::kNetns)) inv.netns = n->value;
+  if (const Given* l = find(Kind::kLockTimeout)) {
+    absl::StatusOr<std::chrono::milliseconds> d = ParseDuration(l->value);
+    if (!d.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--lock-timeout: ", d.status().message()));
+    }
+    inv.lock_timeout = *d;
+  }
   if (!inv.force_iptables_binary.empty() &&
       inv.force_iptables_binary != "legacy" &&
       inv.force_iptables_binary != "nft") {
@@ -740,6 +762,28 @@ absl::StatusOr<Invocation> ParseCommandLine(
     }
   }
   return inv;
+}
+
+int ExitCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return 0;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kUnimplemented:
+      return 2;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return 3;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return 4;
+    default:
+      return 5;
+  }
 }
 
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view s) {

@@ -54,6 +54,8 @@ struct Invocation {
   std::string backend = "auto";
   // apply, verify, clean, validate: the target network namespace file.
   std::string netns;
+  // apply, verify, clean: how long to wait for the namespace's lock.
+  std::chrono::milliseconds lock_timeout = std::chrono::seconds(30);
   // Text for --help / --version, already complete; print and exit 0.
   std::string early_output;
 
@@ -86,7 +88,23 @@ struct Invocation {
 [[nodiscard]] absl::StatusOr<Invocation> ParseCommandLine(
     const std::vector<std::string>& args, Mode mode, const Environment& env);
 
-// "5s", "500ms", "1m": Go duration syntax for --probe-timeout.
+// The exit status for an error, by its code, so that scripts can tell "the
+// kernel differs" (verify: 1) from "could not tell":
+//   2  bad input: InvalidArgument, OutOfRange, NotFound, AlreadyExists,
+//      FailedPrecondition, Unimplemented
+//   3  no permission: PermissionDenied
+//   4  unavailable: a kernel feature is missing, or the namespace's lock is
+//      held elsewhere past the timeout (Unavailable, DeadlineExceeded)
+//   5  anything else (Internal, ResourceExhausted, Aborted, ...)
+// validate keeps Istio's 126 for "not captured".
+int ExitCode(const absl::Status& status);
+
+inline constexpr char kExitCodeHelp[] =
+    "Exit status: 0 done; 1 verify found differences; 2 bad input; 3 no "
+    "permission;\n4 unavailable (a kernel feature is missing, or the "
+    "namespace's lock is held\nelsewhere); 5 other errors; validate: 126 "
+    "when traffic is not captured.\n";
+
 [[nodiscard]] absl::StatusOr<std::chrono::milliseconds> ParseDuration(
     std::string_view s);
 

@@ -16,11 +16,13 @@
 
 namespace {
 
-// Errors are exactly one printable line on stderr.
+// Errors are exactly one printable line on stderr; the exit status tells
+// the kind (meshcap::cli::ExitCode).
 int Fail(const std::string& prog, const absl::Status& s) {
-  std::fprintf(stderr, "%s: %s\n", prog.c_str(),
-               meshcap::internal::Escape(std::string(s.message())).c_str());
-  return 1;
+  std::fprintf(
+      stderr, "%s: %s\n", prog.c_str(),
+      meshcap::internal::PrintableLine(std::string(s.message())).c_str());
+  return meshcap::cli::ExitCode(s);
 }
 
 std::string BaseName(const std::string& path) {
@@ -29,10 +31,12 @@ std::string BaseName(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<meshcap::Engine>> MakeEngine(
-    const std::string& backend, const std::string& netns) {
+    const std::string& backend, const std::string& netns,
+    std::chrono::milliseconds lock_timeout) {
   meshcap::EngineOptions options;
   options.backend = backend;
   options.netns_path = netns;
+  options.lock_timeout = lock_timeout;
   return meshcap::Engine::Create(options);
 }
 
@@ -52,8 +56,9 @@ void PrintChanges(const std::string& prog, const char* verb,
 }
 
 int Apply(const std::string& prog, const std::string& backend,
-          const std::string& netns, const meshcap::CapturePolicy& policy) {
-  auto engine = MakeEngine(backend, netns);
+          const std::string& netns, std::chrono::milliseconds lock_timeout,
+          const meshcap::CapturePolicy& policy) {
+  auto engine = MakeEngine(backend, netns, lock_timeout);
   if (!engine.ok()) return Fail(prog, engine.status());
   absl::StatusOr<meshcap::ApplyResult> r = (*engine)->Apply(policy);
   if (!r.ok()) return Fail(prog, r.status());
@@ -62,8 +67,8 @@ int Apply(const std::string& prog, const std::string& backend,
 }
 
 int Clean(const std::string& prog, const std::string& backend,
-          const std::string& netns) {
-  auto engine = MakeEngine(backend, netns);
+          const std::string& netns, std::chrono::milliseconds lock_timeout) {
+  auto engine = MakeEngine(backend, netns, lock_timeout);
   if (!engine.ok()) return Fail(prog, engine.status());
   absl::StatusOr<meshcap::ApplyResult> r = (*engine)->Remove();
   if (!r.ok()) return Fail(prog, r.status());
@@ -72,8 +77,9 @@ int Clean(const std::string& prog, const std::string& backend,
 }
 
 int Verify(const std::string& prog, const std::string& backend,
-           const std::string& netns, const meshcap::CapturePolicy& policy) {
-  auto engine = MakeEngine(backend, netns);
+           const std::string& netns, std::chrono::milliseconds lock_timeout,
+           const meshcap::CapturePolicy& policy) {
+  auto engine = MakeEngine(backend, netns, lock_timeout);
   if (!engine.ok()) return Fail(prog, engine.status());
   absl::StatusOr<meshcap::VerifyReport> report = (*engine)->Verify(policy);
   if (!report.ok()) return Fail(prog, report.status());
@@ -119,7 +125,11 @@ int RunValidation(const std::string& prog, const meshcap::cli::Invocation& inv,
   o.timeout = *timeout;
   absl::Status s = meshcap::ValidateCapture(o);
   if (!s.ok()) {
-    Fail(prog, s);
+    const int code = Fail(prog, s);
+    // Istio's istio-iptables exits 126 for every validation failure;
+    // meshcap validate only when the probe was not captured, and otherwise
+    // says why it could not tell (no permission, bad input, ...).
+    if (inv.command == "validate" && !absl::IsDeadlineExceeded(s)) return code;
     return 126;
   }
   std::printf("%s: validation passed: 127.0.0.6:%u was captured\n",
@@ -150,7 +160,8 @@ int main(int argc, char** argv) {
     std::fputs(inv->early_output.c_str(), stdout);
     return 0;
   }
-  if (inv->command == "clean") return Clean(prog, inv->backend, inv->netns);
+  if (inv->command == "clean")
+    return Clean(prog, inv->backend, inv->netns, inv->lock_timeout);
 
   // istio-iptables: Istio's choices of backend: --native-nftables, else
   // --force-iptables-binary, else detection (legacy when its nat table
@@ -168,7 +179,8 @@ int main(int argc, char** argv) {
                             "for nftables, or legacy"));
     }
     if (inv->cleanup_only) {
-      return Clean(prog, istio_backend, inv->network_namespace);
+      return Clean(prog, istio_backend, inv->network_namespace,
+                   inv->lock_timeout);
     }
   }
 
@@ -181,10 +193,10 @@ int main(int argc, char** argv) {
     return RunValidation(prog, *inv, *policy, inv->netns);
   }
   if (inv->command == "apply") {
-    return Apply(prog, inv->backend, inv->netns, *policy);
+    return Apply(prog, inv->backend, inv->netns, inv->lock_timeout, *policy);
   }
   if (inv->command == "verify") {
-    return Verify(prog, inv->backend, inv->netns, *policy);
+    return Verify(prog, inv->backend, inv->netns, inv->lock_timeout, *policy);
   }
   // istio-iptables
   if (inv->run_validation) {
@@ -195,5 +207,6 @@ int main(int argc, char** argv) {
     return Print(prog, *policy,
                  inv->native_nftables ? "nftables" : "iptables-legacy");
   }
-  return Apply(prog, istio_backend, inv->network_namespace, *policy);
+  return Apply(prog, istio_backend, inv->network_namespace, inv->lock_timeout,
+               *policy);
 }

@@ -61,7 +61,7 @@ TEST_F(CliSystemTest, NetnsFlagTargetsAnotherNamespace) {
       ::meshcap::testing::ShellIn(target.fd(), "nft list ruleset").output,
       HasSubstr("table inet istio-proxy-nat"));
   r = Shell(kMeshcap + " apply --netns=/var/run/netns/meshcap-nope");
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("/var/run/netns/meshcap-nope"));
 }
 
@@ -127,7 +127,7 @@ TEST_F(CliSystemTest, IstioIptablesForcedLegacyAppliesAndCleansUp) {
   EXPECT_THAT(Shell("iptables-legacy-save").output,
               ::testing::Not(HasSubstr("ISTIO")));
   r = Shell("bash -c '" + drop_in + " --force-iptables-binary=nft'");
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("no iptables-nft backend"));
 }
 
@@ -143,7 +143,7 @@ TEST_F(CliSystemTest, ValidateExits126WithoutRulesAndPassesAfterApply) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("validation passed"));
   r = Shell(kMeshcap + " validate --probe-timeout=5 --netns=" + pod.path());
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("duration '5'"));
 }
 

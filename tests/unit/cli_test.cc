@@ -438,3 +438,25 @@ TEST_F(CliTest, HelpShowsDescriptionsAndDefaults) {
 
 }  // namespace
 }  // namespace meshcap::cli
+
+namespace meshcap::cli {
+namespace {
+
+TEST(ExitCodeTest, EachErrorClassHasItsStatus) {
+  EXPECT_EQ(ExitCode(absl::OkStatus()), 0);
+  EXPECT_EQ(ExitCode(absl::InvalidArgumentError("x")), 2);
+  EXPECT_EQ(ExitCode(absl::NotFoundError("x")), 2);
+  EXPECT_EQ(ExitCode(absl::UnimplementedError("x")), 2);
+  EXPECT_EQ(ExitCode(absl::PermissionDeniedError("x")), 3);
+  EXPECT_EQ(ExitCode(absl::UnavailableError("x")), 4);
+  EXPECT_EQ(ExitCode(absl::DeadlineExceededError("x")), 4);
+  EXPECT_EQ(ExitCode(absl::InternalError("x")), 5);
+  EXPECT_EQ(ExitCode(absl::AbortedError("x")), 5);
+  // 1 is verify's "the kernel differs": no error maps to it.
+  for (int c = 1; c <= 16; ++c) {
+    EXPECT_NE(ExitCode(absl::Status(static_cast<absl::StatusCode>(c), "x")), 1);
+  }
+}
+
+}  // namespace
+}  // namespace meshcap::cli
