@@ -3,6 +3,8 @@
 #include "backends/iptables_legacy/codec.h"
 
 #include <arpa/inet.h>
+
+#include <algorithm>
 #include <net/if.h>
 #include <netinet/in.h>
 // libip6tc.h has no C++ guard of its own.
@@ -35,6 +37,13 @@ int PrefixOf(const uint8_t* mask, size_t len) {
 std::optional<Cidr> ToCidr(IpFamily f, const uint8_t* addr,
                            const uint8_t* mask) {
   const size_t len = f == IpFamily::kIpv4 ? 4 : 16;
+  // Only what EntryWriter::SetAddress writes: a prefix mask, no host bits.
+  const int prefix = PrefixOf(mask, len);
+  for (size_t i = 0; i < len; ++i) {
+    const int bits = std::clamp(prefix - static_cast<int>(i) * 8, 0, 8);
+    const auto want = static_cast<uint8_t>(0xff00 >> bits);
+    if (mask[i] != want || (addr[i] & ~want) != 0) return std::nullopt;
+  }
   char text[INET6_ADDRSTRLEN];
   inet_ntop(f == IpFamily::kIpv4 ? AF_INET : AF_INET6, addr, text,
             sizeof(text));
@@ -46,6 +55,21 @@ std::optional<Cidr> ToCidr(IpFamily f, const uint8_t* addr,
 
 std::string IfaceName(const char* name) {
   return std::string(name, strnlen(name, IFNAMSIZ));
+}
+
+// Whether `name`/`mask` are what EntryWriter::SetInterface writes: an exact
+// name (NUL-terminated, printable) whose mask covers it and its NUL, or no
+// name and no mask.
+bool ExactInterface(const char* name, const unsigned char* mask) {
+  const size_t n = strnlen(name, IFNAMSIZ);
+  if (n == IFNAMSIZ) return false;
+  for (size_t i = 0; i < IFNAMSIZ; ++i) {
+    const unsigned char want = n > 0 && i <= n ? 0xff : 0;
+    if (mask[i] != want) return false;
+    if (i > n && name[i] != '\0') return false;
+    if (i < n && (name[i] <= ' ' || name[i] > '~')) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -166,18 +190,40 @@ void EntryWriter::Finish(size_t target_offset) {
 
 // --- EntryReader -------------------------------------------------------------
 
-EntryReader::EntryReader(IpFamily family, const void* entry,
+std::span<const uint8_t> EntryBytes(IpFamily family, const void* entry) {
+  const uint16_t size =
+      family == IpFamily::kIpv4
+          ? static_cast<const ipt_entry*>(entry)->next_offset
+          : static_cast<const ip6t_entry*>(entry)->next_offset;
+  return {static_cast<const uint8_t*>(entry), size};
+}
+
+EntryReader::EntryReader(IpFamily family, std::span<const uint8_t> entry,
                          const char* standard)
     : family_(family), standard_(standard) {
-  const auto* p = static_cast<const uint8_t*>(entry);
-  size_t header = 0;
-  uint16_t target_offset = 0, next_offset = 0;
+  const uint8_t* p = entry.data();
+  const size_t header =
+      family == IpFamily::kIpv4 ? sizeof(ipt_entry) : sizeof(ip6t_entry);
+  if (entry.size() < header) return;
+  size_t target_offset = 0, next_offset = 0;
   if (family == IpFamily::kIpv4) {
-    const auto* e = static_cast<const ipt_entry*>(entry);
+    const auto* e = reinterpret_cast<const ipt_entry*>(p);
     const ipt_ip& ip = e->ip;
-    header = sizeof(ipt_entry);
     target_offset = e->target_offset;
     next_offset = e->next_offset;
+    constexpr uint8_t kInv =
+        IPT_INV_VIA_IN | IPT_INV_VIA_OUT | IPT_INV_SRCIP | IPT_INV_DSTIP;
+    unusual_ = ip.flags != 0 || (ip.invflags & ~kInv) != 0 ||
+               (ip.proto != 0 && ip.proto != IPPROTO_TCP &&
+                ip.proto != IPPROTO_UDP) ||
+               !ExactInterface(ip.iniface, ip.iniface_mask) ||
+               !ExactInterface(ip.outiface, ip.outiface_mask) ||
+               (ip.smsk.s_addr == 0 &&
+                (ip.src.s_addr != 0 || (ip.invflags & IPT_INV_SRCIP))) ||
+               (ip.dmsk.s_addr == 0 &&
+                (ip.dst.s_addr != 0 || (ip.invflags & IPT_INV_DSTIP))) ||
+               (ip.iniface[0] == '\0' && (ip.invflags & IPT_INV_VIA_IN)) ||
+               (ip.outiface[0] == '\0' && (ip.invflags & IPT_INV_VIA_OUT));
     if (ip.smsk.s_addr != 0) {
       addrs_.push_back(
           {ir::Direction::kSource,
@@ -203,12 +249,26 @@ EntryReader::EntryReader(IpFamily family, const void* entry,
     if (ip.proto == IPPROTO_TCP) proto_ = ir::L4Proto::kTcp;
     if (ip.proto == IPPROTO_UDP) proto_ = ir::L4Proto::kUdp;
   } else {
-    const auto* e = static_cast<const ip6t_entry*>(entry);
+    const auto* e = reinterpret_cast<const ip6t_entry*>(p);
     const ip6t_ip6& ip = e->ipv6;
-    header = sizeof(ip6t_entry);
     target_offset = e->target_offset;
     next_offset = e->next_offset;
     static const uint8_t kZero[16] = {};
+    constexpr uint8_t kInv =
+        IP6T_INV_VIA_IN | IP6T_INV_VIA_OUT | IP6T_INV_SRCIP | IP6T_INV_DSTIP;
+    const bool has_proto = (ip.flags & IP6T_F_PROTO) != 0;
+    unusual_ =
+        (ip.flags & ~IP6T_F_PROTO) != 0 || (ip.invflags & ~kInv) != 0 ||
+        (has_proto && ip.proto != IPPROTO_TCP && ip.proto != IPPROTO_UDP) ||
+        (!has_proto && ip.proto != 0) ||
+        !ExactInterface(ip.iniface, ip.iniface_mask) ||
+        !ExactInterface(ip.outiface, ip.outiface_mask) ||
+        (memcmp(&ip.smsk, kZero, 16) == 0 &&
+         (memcmp(&ip.src, kZero, 16) != 0 || (ip.invflags & IP6T_INV_SRCIP))) ||
+        (memcmp(&ip.dmsk, kZero, 16) == 0 &&
+         (memcmp(&ip.dst, kZero, 16) != 0 || (ip.invflags & IP6T_INV_DSTIP))) ||
+        (ip.iniface[0] == '\0' && (ip.invflags & IP6T_INV_VIA_IN)) ||
+        (ip.outiface[0] == '\0' && (ip.invflags & IP6T_INV_VIA_OUT));
     if (memcmp(&ip.smsk, kZero, 16) != 0) {
       addrs_.push_back({ir::Direction::kSource,
                         ToCidr(family, ip.src.s6_addr, ip.smsk.s6_addr),
@@ -232,24 +292,30 @@ EntryReader::EntryReader(IpFamily family, const void* entry,
       if (ip.proto == IPPROTO_UDP) proto_ = ir::L4Proto::kUdp;
     }
   }
+  next_offset = std::min(next_offset, entry.size());
+  target_offset = std::min(target_offset, next_offset);
   for (size_t off = header; off + sizeof(xt_entry_match) <= target_offset;) {
     const auto* m = reinterpret_cast<const xt_entry_match*>(p + off);
     const uint16_t size = m->u.user.match_size;
-    if (size < sizeof(xt_entry_match) || off + size > target_offset) break;
+    // The kernel keeps every part XT_ALIGNed; anything else is malformed.
+    if (size < sizeof(xt_entry_match) || XT_ALIGN(size) != size ||
+        off + size > target_offset) {
+      break;
+    }
     matches_.push_back(
         {std::string(m->u.user.name,
                      strnlen(m->u.user.name, sizeof(m->u.user.name))),
          m->u.user.revision, m->data, size - sizeof(xt_entry_match)});
     off += size;
   }
-  if (standard_ == nullptr && target_offset + sizeof(xt_entry_target) <=
-                                  static_cast<size_t>(next_offset)) {
+  if (standard_ == nullptr && target_offset >= header &&
+      XT_ALIGN(target_offset) == target_offset &&
+      target_offset + sizeof(xt_entry_target) <= next_offset) {
     const auto* t = reinterpret_cast<const xt_entry_target*>(p + target_offset);
     target_ = Ext{std::string(t->u.user.name,
                               strnlen(t->u.user.name, sizeof(t->u.user.name))),
                   t->u.user.revision, t->data,
-                  static_cast<size_t>(next_offset - target_offset) -
-                      sizeof(xt_entry_target)};
+                  next_offset - target_offset - sizeof(xt_entry_target)};
   }
 }
 

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -84,11 +85,17 @@ class EntryWriter {
 
 // An entry read back (or built), for the decoders: its header fields not
 // yet decoded, its matches in order, its target.
+// A kernel entry (from libiptc) as bytes: its header's next_offset long.
+std::span<const uint8_t> EntryBytes(IpFamily family, const void* entry);
+
 class EntryReader {
  public:
   // `entry` is a whole ipt_entry / ip6t_entry; `standard` names a standard
-  // target's verdict or jump (libiptc resolves it), else null.
-  EntryReader(IpFamily family, const void* entry, const char* standard);
+  // target's verdict or jump (libiptc resolves it), else null. Offsets in
+  // the entry are trusted only as far as they stay inside `entry`: a
+  // malformed entry reads as one with fewer parts (and does not decode).
+  EntryReader(IpFamily family, std::span<const uint8_t> entry,
+              const char* standard);
 
   IpFamily family() const { return family_; }
 
@@ -104,6 +111,10 @@ class EntryReader {
   void NextMatch() { ++match_; }
   bool matches_done() const { return match_ >= matches_.size(); }
   bool header_done() const;
+  // The header holds something meshcap never writes (a goto, a fragment or
+  // TOS match, another protocol, a wildcard interface, a non-prefix mask,
+  // flags without their field): the entry does not decode.
+  bool unusual_header() const { return unusual_; }
 
   // The target: a standard verdict/jump name, or an extension's data.
   const char* standard() const { return standard_; }
@@ -134,6 +145,7 @@ class EntryReader {
   std::vector<Addr> addrs_;
   std::optional<ir::L4Proto> proto_;
   bool proto_taken_ = false;
+  bool unusual_ = false;
   std::vector<Ext> matches_;
   size_t match_ = 0;
   std::optional<Ext> target_;

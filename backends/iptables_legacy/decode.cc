@@ -28,9 +28,11 @@ std::optional<Variant> DecodeAny(Reader& r, std::index_sequence<I...>) {
 
 }  // namespace
 
-std::optional<ir::Rule> DecodeEntry(IpFamily family, const void* entry,
+std::optional<ir::Rule> DecodeEntry(IpFamily family,
+                                    std::span<const uint8_t> entry,
                                     const char* standard) {
   EntryReader r(family, entry, standard);
+  if (r.unusual_header()) return std::nullopt;
   ir::Rule out;
   out.scope = family == IpFamily::kIpv4 ? ir::Scope::kIpv4 : ir::Scope::kIpv6;
   while (!r.header_done() || !r.matches_done()) {
@@ -48,7 +50,7 @@ std::optional<ir::Rule> DecodeEntry(IpFamily family, const void* entry,
 }
 
 std::string DescribeEntry(IpFamily family, const std::string& chain,
-                          const void* entry, const char* standard,
+                          std::span<const uint8_t> entry, const char* standard,
                           Profile profile, ir::TableKind table) {
   if (std::optional<ir::Rule> r = DecodeEntry(family, entry, standard)) {
     return RuleText(chain, 0, *r, profile, table);

@@ -5,7 +5,9 @@
 #ifndef MESHCAP_BACKENDS_IPTABLES_LEGACY_DECODE_H_
 #define MESHCAP_BACKENDS_IPTABLES_LEGACY_DECODE_H_
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "src/ir/rule_set.h"
@@ -15,12 +17,13 @@ namespace meshcap::ipt {
 // The IR rule whose lowering is `entry` (a whole ipt_entry/ip6t_entry;
 // `standard` names a standard target, else null), or nullopt when some part
 // of it is not one meshcap makes.
-std::optional<ir::Rule> DecodeEntry(IpFamily family, const void* entry,
+std::optional<ir::Rule> DecodeEntry(IpFamily family,
+                                    std::span<const uint8_t> entry,
                                     const char* standard);
 
 // "-A CHAIN ..." for a decoded entry, or a generic description.
 std::string DescribeEntry(IpFamily family, const std::string& chain,
-                          const void* entry, const char* standard,
+                          std::span<const uint8_t> entry, const char* standard,
                           Profile profile, ir::TableKind table);
 
 }  // namespace meshcap::ipt

@@ -27,6 +27,7 @@ void FillRange(T& m, const ir::PortMatch& p) {
 template <typename T>
 bool ReadRange(const T& m, uint8_t inv_src, uint8_t inv_dst,
                ir::PortMatch* out) {
+  if ((m.invflags & ~(inv_src | inv_dst)) != 0) return false;
   const bool src_any = m.spts[0] == 0 && m.spts[1] == 0xffff;
   const bool dst_any = m.dpts[0] == 0 && m.dpts[1] == 0xffff;
   out->ports.clear();
@@ -39,6 +40,7 @@ bool ReadRange(const T& m, uint8_t inv_src, uint8_t inv_dst,
   const bool src = !src_any;
   const uint16_t* range = src ? m.spts : m.dpts;
   if (range[0] != range[1]) return false;
+  if ((m.invflags & (src ? inv_dst : inv_src)) != 0) return false;
   out->dir = src ? ir::Direction::kSource : ir::Direction::kDestination;
   out->ports.push_back(range[0]);
   out->negate = (m.invflags & (src ? inv_src : inv_dst)) != 0;
@@ -100,8 +102,13 @@ void Encode(const ir::PortMatch& m, EntryWriter& w) {
 
 bool Decode(EntryReader& r, ir::PortMatch* out) {
   size_t size = 0;
+  // The kernel accepts a tcp or udp match only under its header protocol.
   if (const void* d = r.PeekMatch("tcp", 0, &size);
-      d != nullptr && size >= sizeof(xt_tcp)) {
+      d != nullptr && size >= sizeof(xt_tcp) &&
+      r.protocol() == ir::L4Proto::kTcp) {
+    const auto& tcp = *static_cast<const xt_tcp*>(d);
+    // --tcp-flags and --tcp-option are not ours.
+    if (tcp.option != 0 || tcp.flg_mask != 0 || tcp.flg_cmp != 0) return false;
     out->proto = ir::L4Proto::kTcp;
     if (!ReadRange(*static_cast<const xt_tcp*>(d), XT_TCP_INV_SRCPT,
                    XT_TCP_INV_DSTPT, out)) {
@@ -111,7 +118,8 @@ bool Decode(EntryReader& r, ir::PortMatch* out) {
     return true;
   }
   if (const void* d = r.PeekMatch("udp", 0, &size);
-      d != nullptr && size >= sizeof(xt_udp)) {
+      d != nullptr && size >= sizeof(xt_udp) &&
+      r.protocol() == ir::L4Proto::kUdp) {
     out->proto = ir::L4Proto::kUdp;
     if (!ReadRange(*static_cast<const xt_udp*>(d), XT_UDP_INV_SRCPT,
                    XT_UDP_INV_DSTPT, out)) {
@@ -128,8 +136,13 @@ bool Decode(EntryReader& r, ir::PortMatch* out) {
         mp.flags != XT_MULTIPORT_DESTINATION) {
       return false;
     }
-    for (uint8_t i = 0; i < mp.count && i < XT_MULTI_PORTS; ++i) {
+    // Ours list 2 to 15 single ports.
+    if (mp.count < 2 || mp.count > XT_MULTI_PORTS || mp.invert > 1) {
+      return false;
+    }
+    for (uint8_t i = 0; i < XT_MULTI_PORTS; ++i) {
       if (mp.pflags[i] != 0) return false;  // ranges are not ours
+      if (i >= mp.count && mp.ports[i] != 0) return false;
     }
     out->proto = *r.protocol();
     out->dir = mp.flags == XT_MULTIPORT_SOURCE ? ir::Direction::kSource
