@@ -265,8 +265,6 @@ absl::StatusOr<ApplyResult> Engine::Remove() {
                              internal::Routing::Open());
     MESHCAP_ASSIGN_OR_RETURN(internal::RoutingPlan plan, routing.Plan(nullptr));
     MESHCAP_RETURN_IF_ERROR(routing.Remove(plan.remove, &changes));
-    // Nothing of ours is left: neither is the lock file.
-    lock.UnlinkOnRelease();
     return absl::OkStatus();
   }));
   return result;

@@ -8,12 +8,18 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "src/errno_status.h"
 #include "src/text.h"
 
@@ -34,7 +40,26 @@ absl::Status MakeDir(const std::string& dir) {
 }
 
 // The pid the holder wrote, for the message.
+// Who holds the lock on `fd`'s file: the kernel's record (/proc/locks,
+// "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ..."), else the pid the last
+// exclusive holder wrote into the file.
 std::string Holder(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) == 0) {
+    const std::string id = absl::StrFormat("%02x:%02x:%u", major(st.st_dev),
+                                           minor(st.st_dev), st.st_ino);
+    std::ifstream locks("/proc/locks");
+    std::string line;
+    while (std::getline(locks, line)) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      // "1:" "FLOCK" "ADVISORY" "WRITE" "PID" "MAJ:MIN:INODE" "0" "EOF";
+      // a waiter's line has "->" after the number.
+      if (f.size() >= 6 && f[1] == "FLOCK" && f[5] == id) {
+        return absl::StrCat("process ", f[4],
+                            f[3] == "READ" ? " (reading)" : "");
+      }
+    }
+  }
   char buf[32] = {};
   const ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
   if (n <= 0) return "another process";
@@ -93,14 +118,23 @@ absl::StatusOr<NetnsLock> NetnsLock::Acquire(
           (void)!pwrite(fd.get(), pid.data(), pid.size(), 0);
         }
       }
-      return NetnsLock(std::move(fd), path);
+      NetnsLock lock(std::move(fd), path);
+      lock.unlink_ = exclusive;
+      return lock;
     }
   }
 }
 
 NetnsLock::~NetnsLock() {
   if (!fd_) return;
-  if (unlink_) unlink(path_.c_str());  // while still holding it
+  if (!unlink_ && flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) return;
+  // Exclusive now: nobody else can remove or replace the file, so it is
+  // still ours if it is still there.
+  struct stat held, now;
+  if (fstat(fd_.get(), &held) == 0 && stat(path_.c_str(), &now) == 0 &&
+      held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+    unlink(path_.c_str());
+  }
 }
 
 }  // namespace meshcap::internal

@@ -31,9 +31,12 @@ class NetnsLock {
   NetnsLock& operator=(NetnsLock&&) = default;
   ~NetnsLock();
 
-  // Removes the lock file when the lock is released (the namespace holds
-  // nothing of ours any more). Waiters notice and start over on a new file.
-  void UnlinkOnRelease() { unlink_ = true; }
+  // On release, the lock removes its file when no one else holds it (an
+  // exclusive holder always; a shared one when it can take the lock
+  // exclusively), so that the state directory does not fill with one file
+  // per namespace ever served. Only a holder of the file's exclusive lock
+  // removes it, so the path cannot change under it; waiters on the old file
+  // notice and start over on a new one.
   const std::string& path() const { return path_; }
 
  private:
