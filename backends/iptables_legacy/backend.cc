@@ -120,7 +120,7 @@ absl::Status VerifyTable(IpFamily family, ir::TableKind kind,
       want_keys.push_back(Table::DesiredKey(family, *e));
     }
     auto text_of_actual = [&](size_t j) {
-      return DescribeEntry(family, chain, have_entry[j],
+      return DescribeEntry(family, chain, EntryBytes(family, have_entry[j]),
                            t->StandardTarget(have_entry[j]), profile, kind);
     };
     for (const internal::DiffRun& run : internal::AlignSequences(
@@ -165,17 +165,12 @@ class IptablesLegacyBackend : public internal::Backend {
     }
     MESHCAP_ASSIGN_OR_RETURN(std::vector<LoweredTable> want, LowerBoth(rules));
     MESHCAP_ASSIGN_OR_RETURN(XtablesLock lock, Lock());
-    MESHCAP_RETURN_IF_ERROR(Transact(want, intent_, changes));
-    // An interrupted apply before us is finished now.
-    intent_.Clear();
-    return absl::OkStatus();
+    return TransactAndFinish(want, changes);
   }
 
   absl::Status Remove(std::vector<std::string>* changes) override {
     MESHCAP_ASSIGN_OR_RETURN(XtablesLock lock, Lock());
-    MESHCAP_RETURN_IF_ERROR(Transact({}, intent_, changes));
-    intent_.Clear();
-    return absl::OkStatus();
+    return TransactAndFinish({}, changes);
   }
 
   absl::Status Verify(const ir::RuleSet& rules, VerifyReport* report) override {
@@ -209,6 +204,20 @@ class IptablesLegacyBackend : public internal::Backend {
   }
 
  private:
+  // Transact, and say so when that finished an interrupted one (even if
+  // the kernel already held the result and nothing else changed).
+  absl::Status TransactAndFinish(const std::vector<LoweredTable>& want,
+                                 std::vector<std::string>* changes) {
+    const bool pending = intent_.Pending().has_value();
+    MESHCAP_RETURN_IF_ERROR(Transact(want, intent_, changes));
+    intent_.Clear();
+    if (pending && changes != nullptr) {
+      changes->push_back(
+          "finished an apply that was interrupted (its intent record is gone)");
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<XtablesLock> Lock() {
     return XtablesLock::Acquire(options_.xtables_lock_path,
                                 options_.lock_timeout);
