@@ -7,7 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   g++ meson ninja-build pkg-config python3 clang-format \
+  clang libclang-rt-14-dev valgrind util-linux \
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
-  libcli11-dev nlohmann-json3-dev \
+  nlohmann-json3-dev \
   libnftnl-dev libmnl-dev libiptc-dev \
   iptables nftables iproute2 >/dev/null

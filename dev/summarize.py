@@ -1,27 +1,35 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Counts test cases in meson's JUnit log and prints "N passed, N failed".
+"""Counts test cases and prints "N passed, N failed" as the last line.
 
-gtest suites contribute one case per TEST; other tests count once. A
-formatting failure (argv[2] != "0") counts as one failed case.
+Arguments are meson JUnit logs (gtest suites contribute one case per TEST;
+other tests count once) and NAME=RC checks (one case each, passed when RC
+is 0), e.g. "clang-format=0".
 """
 import sys
 import xml.etree.ElementTree as ET
 
 passed = failed = skipped = 0
-for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
-    if case.find("failure") is not None or case.find("error") is not None:
-        failed += 1
-    elif case.find("skipped") is not None:
-        skipped += 1
+for arg in sys.argv[1:]:
+    if arg.endswith(".xml"):
+        p = f = s = 0
+        for case in ET.parse(arg).getroot().iter("testcase"):
+            if case.find("failure") is not None or case.find("error") is not None:
+                f += 1
+            elif case.find("skipped") is not None:
+                s += 1
+            else:
+                p += 1
+        print(f"{arg}: {p} passed, {f} failed, {s} skipped")
+        passed, failed, skipped = passed + p, failed + f, skipped + s
     else:
-        passed += 1
-if len(sys.argv) > 2:
-    if sys.argv[2] == "0":
-        passed += 1
-    else:
-        failed += 1
+        name, _, rc = arg.partition("=")
+        ok = rc == "0"
+        print(f"{name}: {'passed' if ok else 'FAILED'}")
+        passed, failed = passed + ok, failed + (not ok)
 if passed + failed == 0:
     failed = 1  # a run that ran nothing has failed
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
+if skipped:
+    print(f"({skipped} skipped)")
+print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# From a fresh Debian 12 machine: install, build, run every test suite.
+# From a fresh Debian 12 machine: install, build, run every test suite,
+# then the same suite under ASan+UBSan and a short run of each fuzzer.
 # Ends with "N passed, N failed" counted over individual test cases.
+#   MESHCAP_QUICK=1 dev/test.sh   # the ordinary build's suite only
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash dev/setup-debian.sh || { echo "0 passed, 1 failed"; exit 1; }
@@ -13,6 +15,7 @@ fi
 
 meson test -C build --print-errorlogs --num-processes 2
 meson_rc=$?
+results=(build/meson-logs/testlog.junit.xml)
 
 # Formatting is part of the contract (Google style, clang-format).
 format_rc=0
@@ -20,7 +23,25 @@ if ! git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror; then
   echo "clang-format: files above are not formatted"
   format_rc=1
 fi
+results+=("clang-format=$format_rc")
 
-python3 dev/summarize.py build/meson-logs/testlog.junit.xml "$format_rc"
+sanitize_rc=0
+fuzz_rc=0
+if [ "${MESHCAP_QUICK:-0}" != 1 ]; then
+  echo "== the suite under AddressSanitizer and UndefinedBehaviorSanitizer"
+  bash dev/sanitize.sh
+  sanitize_rc=$?
+  if [ -f build-asan/meson-logs/testlog.junit.xml ]; then
+    results+=(build-asan/meson-logs/testlog.junit.xml)
+  fi
+  results+=("sanitized-suite=$sanitize_rc")
+  echo "== each fuzzer for ${MESHCAP_FUZZ_SECONDS:-20} s (dev/fuzz.sh)"
+  bash dev/fuzz.sh "${MESHCAP_FUZZ_SECONDS:-20}"
+  fuzz_rc=$?
+  results+=("fuzzers=$fuzz_rc")
+fi
+
+python3 dev/summarize.py "${results[@]}"
 summary_rc=$?
-[ "$meson_rc" -eq 0 ] && [ "$format_rc" -eq 0 ] && [ "$summary_rc" -eq 0 ]
+[ "$meson_rc" -eq 0 ] && [ "$format_rc" -eq 0 ] && [ "$sanitize_rc" -eq 0 ] &&
+  [ "$fuzz_rc" -eq 0 ] && [ "$summary_rc" -eq 0 ]

@@ -208,7 +208,7 @@ TEST_P(IptKindTest, SpellsEncodesAndDecodesAsIptablesDoes) {
     standard = standard_name.c_str();
   }
   std::optional<ir::Rule> back =
-      ipt::DecodeEntry(g->second.family, bytes.data(), standard);
+      ipt::DecodeEntry(g->second.family, bytes, standard);
   ASSERT_TRUE(back.has_value()) << g->second.text;
   EXPECT_EQ(KeyHex(*back, g->second.family), g->second.key_hex);
 }
@@ -264,7 +264,7 @@ TEST_P(IptRoundTripTest, EveryEntryDecodesToOneThatEncodesTheSame) {
           standard = "DROP";
         }
         std::optional<ir::Rule> back = ipt::DecodeEntry(
-            f, e.bytes.data(), standard.empty() ? nullptr : standard.c_str());
+            f, e.bytes, standard.empty() ? nullptr : standard.c_str());
         ASSERT_TRUE(back.has_value())
             << ipt::RuleText(e.chain, 0, *e.source, t.profile, t.kind);
         EXPECT_EQ(KeyHex(*back, f), KeyHex(*e.source, f))

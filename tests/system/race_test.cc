@@ -114,6 +114,14 @@ TEST_P(RaceTest, EightAppliersEndWithExactlyOnePolicyAndVerifyAgrees) {
     CommandResult vb = Shell(Command("verify", "B"));
     EXPECT_EQ(va.exit_code, is_a ? 0 : 1) << va.output;
     EXPECT_EQ(vb.exit_code, is_b ? 0 : 1) << vb.output;
+
+    // The last one out removed the namespace's lock file.
+    const char* state_dir = getenv("MESHCAP_STATE_DIR");
+    ASSERT_NE(state_dir, nullptr);
+    CommandResult lock = Shell(absl::StrCat(
+        "ls ", state_dir, "/netns-$(stat -L -c %d-%i /proc/thread-self/ns/net)",
+        ".lock 2>/dev/null"));
+    EXPECT_NE(lock.exit_code, 0) << lock.output;
   }
   RecordProperty("ended_a", ended_a);
   RecordProperty("ended_b", ended_b);
