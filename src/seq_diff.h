@@ -21,31 +21,53 @@ struct DiffRun {
 
 // Longest-common-subsequence alignment of n desired and m actual items
 // under `equal(i, j)`, so that one missing item is reported as that, not as
-// every later item changed.
+// every later item changed. The common prefix and suffix are matched first
+// (linear: a re-apply's few changes in a long chain cost little); the table
+// for the rest is bounded by `max_cells`, past which the rest pairs up by
+// position (still exact about what differs, less precise about where).
 template <typename Equal>
-std::vector<DiffRun> AlignSequences(size_t n, size_t m, Equal equal) {
-  std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1));
-  for (size_t i = n; i-- > 0;) {
-    for (size_t j = m; j-- > 0;) {
-      lcs[i][j] = equal(i, j) ? lcs[i + 1][j + 1] + 1
-                              : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+std::vector<DiffRun> AlignSequences(size_t n, size_t m, Equal equal,
+                                    size_t max_cells = size_t{1} << 22) {
+  size_t head = 0;
+  while (head < n && head < m && equal(head, head)) ++head;
+  size_t tail = 0;
+  while (tail < n - head && tail < m - head &&
+         equal(n - 1 - tail, m - 1 - tail)) {
+    ++tail;
+  }
+  const size_t rn = n - head - tail, rm = m - head - tail;
+  std::vector<DiffRun> runs;
+  if (rn == 0 && rm == 0) return runs;
+  if ((rn + 1) * (rm + 1) > max_cells) {
+    DiffRun& run = runs.emplace_back();
+    for (size_t i = 0; i < rn; ++i) run.desired.push_back(head + i);
+    for (size_t j = 0; j < rm; ++j) run.actual.push_back(head + j);
+    return runs;
+  }
+  // lcs[i][j]: the LCS of desired[head+i..] and actual[head+j..] within the
+  // middle part.
+  std::vector<std::vector<uint32_t>> lcs(rn + 1, std::vector<uint32_t>(rm + 1));
+  for (size_t i = rn; i-- > 0;) {
+    for (size_t j = rm; j-- > 0;) {
+      lcs[i][j] = equal(head + i, head + j)
+                      ? lcs[i + 1][j + 1] + 1
+                      : std::max(lcs[i + 1][j], lcs[i][j + 1]);
     }
   }
-  std::vector<DiffRun> runs;
   size_t i = 0, j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && equal(i, j)) {
+  while (i < rn || j < rm) {
+    if (i < rn && j < rm && equal(head + i, head + j)) {
       ++i;
       ++j;
       continue;
     }
     DiffRun& run = runs.emplace_back();
-    while (i < n || j < m) {
-      if (i < n && j < m && equal(i, j)) break;
-      if (j >= m || (i < n && lcs[i + 1][j] >= lcs[i][j + 1])) {
-        run.desired.push_back(i++);
+    while (i < rn || j < rm) {
+      if (i < rn && j < rm && equal(head + i, head + j)) break;
+      if (j >= rm || (i < rn && lcs[i + 1][j] >= lcs[i][j + 1])) {
+        run.desired.push_back(head + i++);
       } else {
-        run.actual.push_back(j++);
+        run.actual.push_back(head + j++);
       }
     }
   }

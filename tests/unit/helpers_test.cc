@@ -109,6 +109,31 @@ TEST(AlignSequencesTest, OneMissingIsOneMissingNotEverythingChanged) {
   EXPECT_THAT(Runs("abc", "axc"), ElementsAre("1|1"));  // paired: changed
   EXPECT_THAT(Runs("", "ab"), ElementsAre("|01"));
   EXPECT_THAT(Runs("ab", ""), ElementsAre("01|"));
+  EXPECT_THAT(Runs("xabcx", "xacx"), ElementsAre("2|"));  // inside the ends
+}
+
+TEST(AlignSequencesTest, LongChainsWithFewChangesCostLinearTime) {
+  // 20,000 items with one changed in the middle: the prefix and suffix are
+  // matched directly, so `equal` runs about 2n times, not n*m.
+  const size_t n = 20000;
+  size_t calls = 0;
+  auto runs = internal::AlignSequences(n, n, [&](size_t i, size_t j) {
+    ++calls;
+    return i == j && i != n / 2;
+  });
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_THAT(runs[0].desired, ElementsAre(n / 2));
+  EXPECT_THAT(runs[0].actual, ElementsAre(n / 2));
+  EXPECT_LT(calls, 3 * n);
+}
+
+TEST(AlignSequencesTest, PastTheTableBoundTheRestPairsByPosition) {
+  // Nothing in common and a bound of 16 cells: one run of everything.
+  auto runs = internal::AlignSequences(
+      10, 8, [](size_t, size_t) { return false; }, 16);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].desired.size(), 10u);
+  EXPECT_EQ(runs[0].actual.size(), 8u);
 }
 
 TEST(ResolveChainTest, InsertsLandWhereBothOfIstiosBackendsPutThem) {
