@@ -17,12 +17,13 @@
 #include <string>
 #include <thread>
 
+#include "backends/iptables_legacy/table.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "meshcap/engine.h"
 #include "meshcap/policy_json.h"
-#include "backends/iptables_legacy/table.h"
 #include "src/backend.h"
+#include "src/crash_point.h"
 #include "src/netns.h"
 #include "src/netns_lock.h"
 #include "tests/testing/conformance.h"
@@ -112,8 +113,8 @@ void Restore(const char* tool, const std::string& text) {
 std::string EntryBytes() {
   std::string out;
   for (IpFamily f : {IpFamily::kIpv4, IpFamily::kIpv6}) {
-    for (ir::TableKind k : {ir::TableKind::kMangle, ir::TableKind::kNat,
-                            ir::TableKind::kRaw}) {
+    for (ir::TableKind k :
+         {ir::TableKind::kMangle, ir::TableKind::kNat, ir::TableKind::kRaw}) {
       if (!ipt::TableExists(f, k)) continue;
       absl::StatusOr<ipt::Table> t = ipt::Table::Open(f, k);
       EXPECT_THAT(t, IsOk());
@@ -259,11 +260,51 @@ TEST_F(IptBackendTest, ApplyingAgainChangesNothing) {
   auto engine = LegacyEngine();
   ASSERT_NE(engine, nullptr);
   const CapturePolicy rules = PolicyJson(kTproxyAll);
-  ASSERT_THAT(engine->Apply(rules), IsOk());
+  absl::StatusOr<ApplyResult> first = engine->Apply(rules);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_TRUE(first->changed());
+  // No table is committed (src/crash_point.h counts the commits).
+  static int commits;
+  commits = 0;
+  internal::SetCrashHookForTest([](const char* where) {
+    if (std::string_view(where) == "table committed") ++commits;
+  });
   const std::string once = Save();
-  ASSERT_THAT(engine->Apply(rules), IsOk());
+  absl::StatusOr<ApplyResult> again = engine->Apply(rules);
+  internal::SetCrashHookForTest(nullptr);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_FALSE(again->changed()) << again->changes.front();
+  EXPECT_EQ(commits, 0);
   EXPECT_EQ(Save(), once);
   EXPECT_TRUE(engine->Verify(rules)->matches());
+}
+
+TEST_F(IptBackendTest, AOnePortChangeCommitsOnlyTheTablesItChanges) {
+  auto engine = LegacyEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
+  static std::vector<std::string> committed;
+  committed.clear();
+  internal::SetCrashHookForTest([](const char* where) {
+    if (std::string_view(where) == "table committed") {
+      committed.push_back(where);
+    }
+  });
+  // An outbound port exclusion lives in nat only (IPv4 and IPv6).
+  const std::string changed =
+      std::string(kTproxyAll).substr(0, strlen(kTproxyAll) - 1) +
+      R"(, "OutboundPortsExclude": "22"})";
+  absl::StatusOr<ApplyResult> r = engine->Apply(PolicyJson(changed));
+  internal::SetCrashHookForTest(nullptr);
+  ASSERT_THAT(r, IsOk());
+  // Two tables: one detaches, the other switches, the first attaches (so
+  // that the tables in force never mix two policies); mangle and raw are
+  // not touched.
+  EXPECT_EQ(committed.size(), 3u);
+  EXPECT_THAT(r->changes, ::testing::UnorderedElementsAre(
+                              "replaced ours in IPv4 table nat",
+                              "replaced ours in IPv6 table nat"));
+  EXPECT_TRUE(engine->Verify(PolicyJson(changed))->matches());
 }
 
 TEST_F(IptBackendTest, ApplyingAThenBLeavesWhatBAloneLeaves) {

@@ -183,13 +183,41 @@ TEST_F(NftBackendTest, ApplyingAgainChangesNothing) {
   auto engine = NftEngine();
   ASSERT_NE(engine, nullptr);
   const CapturePolicy rules = PolicyJson(kTproxyAll);
-  ASSERT_THAT(engine->Apply(rules), IsOk());
+  absl::StatusOr<ApplyResult> first = engine->Apply(rules);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_TRUE(first->changed());
   const std::string once = ListRuleset();
-  ASSERT_THAT(engine->Apply(rules), IsOk());
+  absl::StatusOr<VerifyReport> before = engine->Verify(rules);
+  ASSERT_THAT(before, IsOk());
+  // Nothing is sent: the generation does not move, counters keep counting.
+  absl::StatusOr<ApplyResult> again = engine->Apply(rules);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_FALSE(again->changed()) << again->changes.front();
   EXPECT_EQ(ListRuleset(), once);
   absl::StatusOr<VerifyReport> report = engine->Verify(rules);
   ASSERT_THAT(report, IsOk());
   EXPECT_TRUE(report->matches());
+  EXPECT_EQ(report->generation, before->generation);
+}
+
+TEST_F(NftBackendTest, AOnePortChangeReplacesOnlyTheTableItChanges) {
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
+  const std::string mangle =
+      ::meshcap::testing::Shell("nft list table inet istio-proxy-mangle")
+          .output;
+  const std::string changed =
+      std::string(kTproxyAll).substr(0, strlen(kTproxyAll) - 1) +
+      R"(, "OutboundPortsExclude": "22"})";
+  absl::StatusOr<ApplyResult> r = engine->Apply(PolicyJson(changed));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->changes,
+              ::testing::ElementsAre("replaced table inet istio-proxy-nat"));
+  EXPECT_EQ(::meshcap::testing::Shell("nft list table inet istio-proxy-mangle")
+                .output,
+            mangle);
+  EXPECT_TRUE(engine->Verify(PolicyJson(changed))->matches());
 }
 
 TEST_F(NftBackendTest, ApplyingAThenBLeavesWhatBAloneLeaves) {
