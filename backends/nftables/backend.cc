@@ -132,6 +132,11 @@ absl::Status Send(internal::NetlinkTransport& nl, const BatchPlan& plan,
     changes->push_back(absl::StrCat(replaced ? "replaced" : "created",
                                     " table inet ", t->name()));
   }
+  for (const BatchPlan::ChainUpdate& u : plan.update) {
+    if (changes == nullptr) continue;
+    changes->push_back(absl::StrCat("replaced the rules of chain inet ",
+                                    u.table->name(), " ", u.chain->spec->name));
+  }
   return absl::OkStatus();
 }
 
@@ -205,7 +210,14 @@ absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
     for (const LoweredTable& t : lowered.tables) {
       auto it = kernel->find(t.name());
       if (it != kernel->end()) {
-        if (CompareTable(t, it->second, nullptr)) continue;  // unchanged
+        // Same chains: replace the rules of those that changed (none:
+        // unchanged, nothing sent). Different chains: the whole table.
+        std::optional<std::vector<const LoweredChain*>> changed =
+            ChangedChains(t, it->second);
+        if (changed.has_value()) {
+          for (const LoweredChain* c : *changed) plan.update.push_back({&t, c});
+          continue;
+        }
         plan.remove.push_back(t.name());
       }
       plan.create.push_back(&t);

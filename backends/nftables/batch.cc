@@ -86,6 +86,18 @@ class BatchWriter {
     Finish(nlh, MessageInfo::Kind::kSetElements, table.name());
   }
 
+  void FlushChain(const LoweredTable& table, const LoweredChain& chain) {
+    NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.name().c_str());
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.spec->name.c_str());
+    nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+    // A DELRULE naming a chain and no rule deletes every rule in it.
+    nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(
+        batch_.bytes.Next(), NFT_MSG_DELRULE, NFPROTO_INET, 0, seq_);
+    nftnl_rule_nlmsg_build_payload(nlh, r.get());
+    Finish(nlh, MessageInfo::Kind::kFlushChain, table.name()).chain = &chain;
+  }
+
   void AddRule(const LoweredTable& table, const LoweredRule& rule) {
     nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(
         batch_.bytes.Next(), NFT_MSG_NEWRULE, NFPROTO_INET,
@@ -125,6 +137,14 @@ uint32_t CountMessages(const BatchPlan& plan) {
     n += 1 + static_cast<uint32_t>(t->chains.size() + 2 * t->sets.size() +
                                    t->rules.size());
   }
+  for (const BatchPlan::ChainUpdate& u : plan.update) {
+    ++n;
+    for (const LoweredRule& r : u.table->rules) {
+      if (r.chain == u.chain->spec->name) {
+        n += 1 + 2 * static_cast<uint32_t>(r.sets.size());
+      }
+    }
+  }
   return n;
 }
 
@@ -140,6 +160,14 @@ Batch BuildBatch(const BatchPlan& plan, uint32_t first_seq) {
     for (const LoweredRule& r : t->rules) {
       for (size_t s : r.sets) w.AddSet(*t, t->sets[s]);
       w.AddRule(*t, r);
+    }
+  }
+  for (const BatchPlan::ChainUpdate& u : plan.update) {
+    w.FlushChain(*u.table, *u.chain);
+    for (const LoweredRule& r : u.table->rules) {
+      if (r.chain != u.chain->spec->name) continue;
+      for (size_t s : r.sets) w.AddSet(*u.table, u.table->sets[s]);
+      w.AddRule(*u.table, r);
     }
   }
   w.End();

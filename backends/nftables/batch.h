@@ -20,6 +20,7 @@ struct MessageInfo {
   enum class Kind : uint8_t {
     kBegin,
     kDeleteTable,
+    kFlushChain,
     kTable,
     kChain,
     kSet,
@@ -43,11 +44,20 @@ struct BatchPlan {
   std::vector<std::string> remove;
   // Tables to create, in this order.
   std::vector<const LoweredTable*> create;
+  // Chains of existing tables whose rules are replaced: flushed, then
+  // their rules (and the rules' anonymous sets) added again.
+  struct ChainUpdate {
+    const LoweredTable* table;
+    const LoweredChain* chain;
+  };
+  std::vector<ChainUpdate> update;
   // NFNL_BATCH_GENID: the kernel refuses the batch (ERESTART) unless the
   // ruleset generation is still this one.
   std::optional<uint32_t> generation;
 
-  bool empty() const { return remove.empty() && create.empty(); }
+  bool empty() const {
+    return remove.empty() && create.empty() && update.empty();
+  }
 };
 
 struct Batch {

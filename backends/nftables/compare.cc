@@ -143,6 +143,35 @@ Difference ExtraTable(const KernelTable& have) {
                        " chain(s) and ", rules, " rule(s)")};
 }
 
+std::optional<std::vector<const LoweredChain*>> ChangedChains(
+    const LoweredTable& want, const KernelTable& have) {
+  if (want.chains.size() != have.chains.size()) return std::nullopt;
+  const Resolvers res = MakeResolvers(want, have);
+  std::vector<const LoweredChain*> changed;
+  for (const LoweredChain& c : want.chains) {
+    const ir::ChainSpec& spec = *c.spec;
+    const KernelChain* kc = have.Find(spec.name);
+    if (kc == nullptr) return std::nullopt;
+    if (DescribeChain(kc->base, kc->hook, kc->priority, kc->type) !=
+        DescribeChain(spec.is_base(),
+                      spec.is_base() ? HookNumber(*spec.hook) : 0,
+                      spec.priority, ChainTypeName(spec.type))) {
+      return std::nullopt;
+    }
+    std::vector<const LoweredRule*> desired;
+    for (const LoweredRule& r : want.rules) {
+      if (r.chain == spec.name) desired.push_back(&r);
+    }
+    bool same = desired.size() == kc->rules.size();
+    for (size_t i = 0; same && i < desired.size(); ++i) {
+      same = RuleEqual(Expressions(desired[i]->rule.get()), res.want,
+                       Expressions(kc->rules[i].get()), res.have);
+    }
+    if (!same) changed.push_back(&c);
+  }
+  return changed;
+}
+
 bool CompareTable(const LoweredTable& want, const KernelTable& have,
                   std::vector<Difference>* out) {
   const Resolvers res = MakeResolvers(want, have);

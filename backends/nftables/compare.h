@@ -5,6 +5,7 @@
 #ifndef MESHCAP_BACKENDS_NFTABLES_COMPARE_H_
 #define MESHCAP_BACKENDS_NFTABLES_COMPARE_H_
 
+#include <optional>
 #include <vector>
 
 #include "backends/nftables/lower.h"
@@ -19,6 +20,14 @@ namespace meshcap::nft {
 // every difference is appended to it.
 bool CompareTable(const LoweredTable& want, const KernelTable& have,
                   std::vector<Difference>* out);
+
+// The chains of `want` whose rules differ from `have`'s, when the two
+// tables have the same chains with the same hooks, priorities and types
+// (so that replacing those chains' rules makes `have` equal `want`);
+// nullopt when the chains themselves differ and the table must be
+// replaced whole. Empty: the tables are equal.
+std::optional<std::vector<const LoweredChain*>> ChangedChains(
+    const LoweredTable& want, const KernelTable& have);
 
 // A whole table of ours that should not be there, as a difference.
 Difference ExtraTable(const KernelTable& have);

@@ -200,7 +200,7 @@ TEST_F(NftBackendTest, ApplyingAgainChangesNothing) {
   EXPECT_EQ(report->generation, before->generation);
 }
 
-TEST_F(NftBackendTest, AOnePortChangeReplacesOnlyTheTableItChanges) {
+TEST_F(NftBackendTest, AOnePortChangeReplacesOnlyTheChainItChanges) {
   auto engine = NftEngine();
   ASSERT_NE(engine, nullptr);
   ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
@@ -213,7 +213,8 @@ TEST_F(NftBackendTest, AOnePortChangeReplacesOnlyTheTableItChanges) {
   absl::StatusOr<ApplyResult> r = engine->Apply(PolicyJson(changed));
   ASSERT_THAT(r, IsOk());
   EXPECT_THAT(r->changes,
-              ::testing::ElementsAre("replaced table inet istio-proxy-nat"));
+              ::testing::ElementsAre("replaced the rules of chain inet "
+                                     "istio-proxy-nat istio-output"));
   EXPECT_EQ(::meshcap::testing::Shell("nft list table inet istio-proxy-mangle")
                 .output,
             mangle);
@@ -242,6 +243,38 @@ TEST_F(NftBackendTest, ApplyingAThenBLeavesWhatBAloneLeaves) {
   ASSERT_THAT(engine->Apply(b), IsOk());
   EXPECT_EQ(ListRuleset(), b_alone);
   EXPECT_THAT(ListRuleset(), Not(HasSubstr("istio-proxy-mangle")));
+}
+
+TEST_F(NftBackendTest, ChainUpdatesLeaveWhatAFreshApplyLeaves) {
+  // Same chains, different rules: port sets (anonymous sets), a CIDR and
+  // an owner change, replaced chain by chain.
+  const char* kPolicies[] = {
+      R"({"InboundPortsInclude": "*", "InboundPortsExclude": "22,23",
+          "OutboundIPRangesInclude": "*", "EnableIPv6": true})",
+      R"({"InboundPortsInclude": "*", "InboundPortsExclude": "22,24",
+          "OutboundIPRangesInclude": "*", "EnableIPv6": true,
+          "OutboundIPRangesExclude": "203.0.113.0/24"})",
+      R"({"InboundPortsInclude": "*", "InboundPortsExclude": "22,24,25",
+          "OutboundIPRangesInclude": "*", "EnableIPv6": true,
+          "ProxyUID": "1500", "OutboundPortsExclude": "8080,8081"})",
+  };
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  for (const char* json : kPolicies) {
+    std::string alone;
+    {
+      ScopedNetns fresh;
+      ASSERT_TRUE(fresh.ok());
+      auto e = NftEngine();
+      ASSERT_NE(e, nullptr);
+      ASSERT_THAT(e->Apply(PolicyJson(json)), IsOk());
+      alone = ListRuleset();
+    }
+    absl::StatusOr<ApplyResult> r = engine->Apply(PolicyJson(json));
+    ASSERT_THAT(r, IsOk());
+    EXPECT_EQ(ListRuleset(), alone) << json;
+    EXPECT_TRUE(engine->Verify(PolicyJson(json))->matches()) << json;
+  }
 }
 
 TEST_F(NftBackendTest, RemoveLeavesNoTableOfOurs) {
