@@ -175,7 +175,7 @@ NftablesBackend::NftablesBackend(
 absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
                                     const ApplyOptions& options,
                                     std::vector<std::string>* changes) {
-  MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet lowered, Lower(rules));
+  std::optional<LoweredRuleSet> lowered;
   for (int attempt = 1;; ++attempt) {
     MESHCAP_ASSIGN_OR_RETURN(uint32_t generation, GetGeneration(*nl_));
     if (options.expected_generation.has_value() &&
@@ -185,12 +185,23 @@ absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
           *options.expected_generation, ", now ", generation,
           "); nothing was changed"));
     }
+    // Nothing has changed since we saw the kernel hold exactly this.
+    if (known_.has_value() && known_->generation == generation &&
+        !rules.fingerprint.empty() &&
+        known_->fingerprint == rules.fingerprint) {
+      return absl::OkStatus();
+    }
+    known_.reset();
+    if (!lowered.has_value()) {
+      MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet l, Lower(rules));
+      lowered.emplace(std::move(l));
+    }
     // What is there, read at `generation`: a change after that makes the
     // kernel refuse the batch below, and we look again.
     absl::StatusOr<std::set<std::string>> present = ListOurTables(*nl_);
     std::vector<std::string> to_read;
     if (present.ok()) {
-      for (const LoweredTable& t : lowered.tables) {
+      for (const LoweredTable& t : lowered->tables) {
         if (present->count(t.name()) > 0) to_read.push_back(t.name());
       }
     }
@@ -205,9 +216,9 @@ absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
     BatchPlan plan;
     plan.generation = generation;
     for (const std::string& name : *present) {
-      if (lowered.Find(name) == nullptr) plan.remove.push_back(name);
+      if (lowered->Find(name) == nullptr) plan.remove.push_back(name);
     }
-    for (const LoweredTable& t : lowered.tables) {
+    for (const LoweredTable& t : lowered->tables) {
       auto it = kernel->find(t.name());
       if (it != kernel->end()) {
         // Same chains: replace the rules of those that changed (none:
@@ -222,17 +233,36 @@ absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
       }
       plan.create.push_back(&t);
     }
-    if (plan.empty()) return absl::OkStatus();
+    if (plan.empty()) {
+      Remember(generation, rules.fingerprint);
+      return absl::OkStatus();
+    }
     absl::Status s = Send(*nl_, plan, "nftables apply", changes);
     if (absl::IsAborted(s) && !options.expected_generation.has_value() &&
         attempt < kAttempts) {
       continue;  // somebody committed between our read and our batch
     }
+    // Our batch committed at `generation`, so the kernel is at the next
+    // one unless somebody else has committed since: only then is what it
+    // holds known.
+    if (s.ok()) {
+      absl::StatusOr<uint32_t> now = GetGeneration(*nl_);
+      if (now.ok() && *now == generation + 1) {
+        Remember(*now, rules.fingerprint);
+      }
+    }
     return s;
   }
 }
 
+void NftablesBackend::Remember(uint32_t generation,
+                               const std::string& fingerprint) {
+  if (fingerprint.empty()) return;
+  known_ = Known{generation, fingerprint};
+}
+
 absl::Status NftablesBackend::Remove(std::vector<std::string>* changes) {
+  known_.reset();
   for (int attempt = 1;; ++attempt) {
     MESHCAP_ASSIGN_OR_RETURN(uint32_t generation, GetGeneration(*nl_));
     MESHCAP_ASSIGN_OR_RETURN(std::set<std::string> present,
@@ -279,6 +309,9 @@ absl::Status NftablesBackend::Verify(const ir::RuleSet& rules,
       if (lowered.Find(name) == nullptr) diffs.push_back(ExtraTable(table));
     }
     report->generation = generation;
+    if (diffs.empty() && after == generation) {
+      Remember(generation, rules.fingerprint);
+    }
     for (Difference& d : diffs) report->differences.push_back(std::move(d));
     return absl::OkStatus();
   }

@@ -6,6 +6,7 @@
 #define MESHCAP_BACKENDS_NFTABLES_BACKEND_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,19 @@ class NftablesBackend : public internal::Backend {
   internal::NetlinkTransport& transport() { return *nl_; }
 
  private:
+  // Remembers that the kernel held `fingerprint`'s tables exactly at
+  // `generation` (after this backend's own commit, or a comparison).
+  void Remember(uint32_t generation, const std::string& fingerprint);
+
   std::unique_ptr<internal::NetlinkTransport> nl_;
+  // What the kernel held when this backend last looked: if the ruleset
+  // generation has not moved since, nobody has changed anything, and an
+  // Apply of the same rule set needs no read, no lowering, no batch.
+  struct Known {
+    uint32_t generation;
+    std::string fingerprint;
+  };
+  std::optional<Known> known_;
 };
 
 }  // namespace meshcap::nft

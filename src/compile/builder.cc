@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "src/compile/compile.h"
 
 namespace meshcap::internal {
@@ -50,9 +51,12 @@ ir::RuleSet Emitter::Finish(Profile profile, const Naming& naming,
 }
 
 ir::RuleSet Compile(const CapturePolicy& policy, ir::Dialect dialect) {
-  return policy.profile() == Profile::kAmbient
-             ? CompileAmbient(policy, dialect)
-             : CompileSidecar(policy, dialect);
+  ir::RuleSet out = policy.profile() == Profile::kAmbient
+                        ? CompileAmbient(policy, dialect)
+                        : CompileSidecar(policy, dialect);
+  out.fingerprint =
+      absl::StrCat(static_cast<int>(dialect), ":", policy.ToJson());
+  return out;
 }
 
 }  // namespace meshcap::internal

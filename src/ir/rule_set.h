@@ -236,6 +236,10 @@ struct RuleSet {
   std::optional<PolicyRouting> routing;
   // `::6/128` on lo, the sidecar's inbound passthrough source for IPv6.
   bool loopback6 = false;
+  // What the rule set was compiled from (the dialect and the policy's
+  // JSON): rule sets with equal fingerprints are equal. Backends use it to
+  // recognise a policy they applied before without lowering it again.
+  std::string fingerprint;
 
   const Table* FindTable(TableKind kind) const;
 };

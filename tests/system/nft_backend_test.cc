@@ -245,6 +245,31 @@ TEST_F(NftBackendTest, ApplyingAThenBLeavesWhatBAloneLeaves) {
   EXPECT_THAT(ListRuleset(), Not(HasSubstr("istio-proxy-mangle")));
 }
 
+TEST_F(NftBackendTest, AReapplyRepairsWhatSomebodyElseChanged) {
+  // The engine remembers the generation at which the kernel held exactly
+  // the policy; any commit since (here: `nft` deleting one of our rules)
+  // moves it, and the next apply reads and repairs.
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  const CapturePolicy rules = PolicyJson(kTproxyAll);
+  ASSERT_THAT(engine->Apply(rules), IsOk());
+  const std::string once = ListRuleset();
+  ASSERT_THAT(engine->Apply(rules), IsOk());  // remembered: nothing read
+  ::meshcap::testing::Shell(
+      "nft flush chain inet istio-proxy-nat istio-output");
+  ASSERT_NE(ListRuleset(), once);
+  absl::StatusOr<ApplyResult> r = engine->Apply(rules);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->changed());
+  EXPECT_EQ(ListRuleset(), once);
+  // A different policy at the same generation is not mistaken for it.
+  const CapturePolicy other = PolicyJson(R"({"InboundPortsInclude": "8080"})");
+  r = engine->Apply(other);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->changed());
+  EXPECT_TRUE(engine->Verify(other)->matches());
+}
+
 TEST_F(NftBackendTest, ChainUpdatesLeaveWhatAFreshApplyLeaves) {
   // Same chains, different rules: port sets (anonymous sets), a CIDR and
   // an owner change, replaced chain by chain.
