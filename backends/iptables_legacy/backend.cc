@@ -190,8 +190,12 @@ class IptablesLegacyBackend : public internal::Backend {
 
   absl::StatusOr<bool> HoldsOurs() override {
     for (IpFamily family : {IpFamily::kIpv4, IpFamily::kIpv6}) {
+      const std::vector<std::string> existing = ExistingTables(family);
       for (ir::TableKind kind : kKinds) {
-        if (!TableExists(family, kind)) continue;
+        if (std::find(existing.begin(), existing.end(),
+                      ir::TableKindName(kind)) == existing.end()) {
+          continue;
+        }
         MESHCAP_ASSIGN_OR_RETURN(Table t, Table::Open(family, kind));
         if (t.HoldsOurs()) return true;
       }

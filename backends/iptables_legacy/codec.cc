@@ -3,10 +3,10 @@
 #include "backends/iptables_legacy/codec.h"
 
 #include <arpa/inet.h>
-
-#include <algorithm>
 #include <net/if.h>
 #include <netinet/in.h>
+
+#include <algorithm>
 // libip6tc.h has no C++ guard of its own.
 extern "C" {
 #include <libiptc/libip6tc.h>
@@ -213,17 +213,17 @@ EntryReader::EntryReader(IpFamily family, std::span<const uint8_t> entry,
     next_offset = e->next_offset;
     constexpr uint8_t kInv =
         IPT_INV_VIA_IN | IPT_INV_VIA_OUT | IPT_INV_SRCIP | IPT_INV_DSTIP;
-    unusual_ = ip.flags != 0 || (ip.invflags & ~kInv) != 0 ||
-               (ip.proto != 0 && ip.proto != IPPROTO_TCP &&
-                ip.proto != IPPROTO_UDP) ||
-               !ExactInterface(ip.iniface, ip.iniface_mask) ||
-               !ExactInterface(ip.outiface, ip.outiface_mask) ||
-               (ip.smsk.s_addr == 0 &&
-                (ip.src.s_addr != 0 || (ip.invflags & IPT_INV_SRCIP))) ||
-               (ip.dmsk.s_addr == 0 &&
-                (ip.dst.s_addr != 0 || (ip.invflags & IPT_INV_DSTIP))) ||
-               (ip.iniface[0] == '\0' && (ip.invflags & IPT_INV_VIA_IN)) ||
-               (ip.outiface[0] == '\0' && (ip.invflags & IPT_INV_VIA_OUT));
+    unusual_ =
+        ip.flags != 0 || (ip.invflags & ~kInv) != 0 ||
+        (ip.proto != 0 && ip.proto != IPPROTO_TCP && ip.proto != IPPROTO_UDP) ||
+        !ExactInterface(ip.iniface, ip.iniface_mask) ||
+        !ExactInterface(ip.outiface, ip.outiface_mask) ||
+        (ip.smsk.s_addr == 0 &&
+         (ip.src.s_addr != 0 || (ip.invflags & IPT_INV_SRCIP))) ||
+        (ip.dmsk.s_addr == 0 &&
+         (ip.dst.s_addr != 0 || (ip.invflags & IPT_INV_DSTIP))) ||
+        (ip.iniface[0] == '\0' && (ip.invflags & IPT_INV_VIA_IN)) ||
+        (ip.outiface[0] == '\0' && (ip.invflags & IPT_INV_VIA_OUT));
     if (ip.smsk.s_addr != 0) {
       addrs_.push_back(
           {ir::Direction::kSource,

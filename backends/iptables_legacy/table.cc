@@ -198,12 +198,17 @@ std::string Where(IpFamily family, ir::TableKind kind) {
 }
 
 bool TableExists(IpFamily family, ir::TableKind kind) {
+  const std::vector<std::string> names = ExistingTables(family);
+  return std::find(names.begin(), names.end(), ir::TableKindName(kind)) !=
+         names.end();
+}
+
+std::vector<std::string> ExistingTables(IpFamily family) {
+  std::vector<std::string> names;
   std::ifstream in(OpsFor(family).tables_names);
   std::string line;
-  while (std::getline(in, line)) {
-    if (line == ir::TableKindName(kind)) return true;
-  }
-  return false;
+  while (std::getline(in, line)) names.push_back(line);
+  return names;
 }
 
 // --- Table -------------------------------------------------------------------

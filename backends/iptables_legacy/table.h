@@ -29,6 +29,10 @@ std::string Where(IpFamily family, ir::TableKind kind);
 // Whether the namespace has instantiated this table. Reading a table
 // through libiptc instantiates it; we avoid that for tables we have
 // nothing to put in.
+// The tables instantiated for `family` in the calling thread's namespace
+// ("nat", "mangle", ...), read once.
+std::vector<std::string> ExistingTables(IpFamily family);
+
 bool TableExists(IpFamily family, ir::TableKind kind);
 
 // A table read through libiptc.
