@@ -7,13 +7,13 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -313,15 +313,28 @@ absl::Status SetDnsServers(const std::vector<std::string>& servers,
   return absl::OkStatus();
 }
 
+// $ENVOY_USER's UID as Istio's istio-iptables finds it: Go's os/user in a
+// binary built without cgo reads /etc/passwd and nothing else (no NSS, no
+// nscd, no systemd-userdb), which is also what keeps this cheap.
 std::optional<uint32_t> SystemLookupUid(const std::string& user) {
-  std::vector<char> buf(16384);
-  passwd pw;
-  passwd* result = nullptr;
-  if (getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &result) != 0 ||
-      result == nullptr) {
-    return std::nullopt;
+  std::ifstream in("/etc/passwd");
+  std::string line;
+  while (std::getline(in, line)) {
+    // name:password:uid:gid:gecos:home:shell
+    const size_t c1 = line.find(':');
+    if (c1 == std::string::npos || line.compare(0, c1, user) != 0 ||
+        c1 != user.size()) {
+      continue;
+    }
+    const size_t c2 = line.find(':', c1 + 1);
+    const size_t c3 = c2 == std::string::npos ? c2 : line.find(':', c2 + 1);
+    if (c3 == std::string::npos) return std::nullopt;
+    std::optional<uint64_t> uid = internal::ParseDecimal(
+        std::string_view(line).substr(c2 + 1, c3 - c2 - 1), 0, 0xfffffffe);
+    if (!uid.has_value()) return std::nullopt;
+    return static_cast<uint32_t>(*uid);
   }
-  return static_cast<uint32_t>(pw.pw_uid);
+  return std::nullopt;
 }
 
 // Istio's getLocalIP/dual-stack rule: IPv6 when the first non-loopback,
