@@ -129,9 +129,8 @@ struct Engine::Impl {
   bool others_created = false;
 
   absl::StatusOr<internal::NetnsLock> Lock(bool exclusive) {
-    return internal::NetnsLock::Acquire(backend_options.state_dir,
-                                        backend_options.netns_key, exclusive,
-                                        options.lock_timeout);
+    // Called on the executor's thread, which is in the target namespace.
+    return internal::NetnsLock::Acquire(-1, exclusive, options.lock_timeout);
   }
 
   // The other backends that hold something of ours here.

@@ -26,48 +26,23 @@
 namespace meshcap::internal {
 namespace {
 
-constexpr std::string_view kFilePermission =
-    "meshcap keeps its per-namespace locks there and needs write access "
-    "(set MESHCAP_STATE_DIR or EngineOptions::state_dir elsewhere)";
-
-absl::Status MakeDir(const std::string& dir) {
-  if (mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) {
-    return absl::OkStatus();
-  }
-  return ErrnoStatus(
-      errno, absl::StrCat("cannot create the state directory ", Quote(dir)),
-      kFilePermission);
-}
-
-// The pid the holder wrote, for the message.
-// Who holds the lock on `fd`'s file: the kernel's record (/proc/locks,
-// "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ..."), else the pid the last
-// exclusive holder wrote into the file.
+// Who holds the flock on `fd`'s inode, from the kernel's record
+// (/proc/locks: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE START END").
 std::string Holder(int fd) {
   struct stat st;
-  if (fstat(fd, &st) == 0) {
-    const std::string id = absl::StrFormat("%02x:%02x:%u", major(st.st_dev),
-                                           minor(st.st_dev), st.st_ino);
-    std::ifstream locks("/proc/locks");
-    std::string line;
-    while (std::getline(locks, line)) {
-      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      // "1:" "FLOCK" "ADVISORY" "WRITE" "PID" "MAJ:MIN:INODE" "0" "EOF";
-      // a waiter's line has "->" after the number.
-      if (f.size() >= 6 && f[1] == "FLOCK" && f[5] == id) {
-        return absl::StrCat("process ", f[4],
-                            f[3] == "READ" ? " (reading)" : "");
-      }
+  if (fstat(fd, &st) != 0) return "another process";
+  const std::string id = absl::StrFormat("%02x:%02x:%u", major(st.st_dev),
+                                         minor(st.st_dev), st.st_ino);
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    // A waiter's line has "->" after the number: skip it.
+    if (f.size() >= 6 && f[1] == "FLOCK" && f[5] == id) {
+      return absl::StrCat("process ", f[4], f[3] == "READ" ? " (reading)" : "");
     }
   }
-  char buf[32] = {};
-  const ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-  if (n <= 0) return "another process";
-  std::string pid(buf, static_cast<size_t>(n));
-  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) {
-    pid.pop_back();
-  }
-  return absl::StrCat("process ", Escape(pid));
+  return "another process";
 }
 
 }  // namespace
@@ -78,62 +53,40 @@ std::string DefaultStateDir() {
 }
 
 absl::StatusOr<NetnsLock> NetnsLock::Acquire(
-    const std::string& state_dir, const std::string& key, bool exclusive,
-    std::chrono::milliseconds timeout) {
-  if (absl::Status s = MakeDir(state_dir); !s.ok()) return s;
-  const std::string path = absl::StrCat(state_dir, "/", key, ".lock");
+    int netns_fd, bool exclusive, std::chrono::milliseconds timeout) {
+  // A new open file description of the namespace, even when the caller's
+  // fd is shared by two Engines: flock excludes descriptions, not inodes'
+  // users.
+  const std::string path = netns_fd >= 0
+                               ? absl::StrCat("/proc/self/fd/", netns_fd)
+                               : std::string("/proc/thread-self/ns/net");
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return ErrnoStatus(errno, "cannot open the network namespace to lock it",
+                       "");
+  }
+  struct stat st;
+  const std::string name = fstat(fd.get(), &st) == 0
+                               ? absl::StrCat("net:[", st.st_ino, "]")
+                               : std::string("?");
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds(100);
   for (;;) {
-    UniqueFd fd(open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
-    if (!fd) {
-      return ErrnoStatus(
-          errno, absl::StrCat("cannot open the namespace lock ", Quote(path)),
-          kFilePermission);
+    if (flock(fd.get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) {
+      return NetnsLock(std::move(fd));
     }
-    for (;;) {
-      if (flock(fd.get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) {
-        break;
-      }
-      if (errno != EWOULDBLOCK && errno != EINTR) {
-        return ErrnoStatus(errno, absl::StrCat("cannot lock ", Quote(path)));
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return absl::UnavailableError(
-            absl::StrCat("the meshcap lock of this network namespace (", path,
-                         ") is held by ", Holder(fd.get()), "; waited ",
-                         timeout.count(), " ms; nothing was changed"));
-      }
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds(10000));
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      return ErrnoStatus(errno,
+                         absl::StrCat("cannot lock network namespace ", name));
     }
-    // The holder before us may have removed the file: then ours is a lock
-    // on nothing, and we start over on the new file.
-    struct stat held, now;
-    if (fstat(fd.get(), &held) == 0 && stat(path.c_str(), &now) == 0 &&
-        held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
-      if (exclusive) {
-        const std::string pid = absl::StrCat(getpid(), "\n");
-        if (ftruncate(fd.get(), 0) == 0) {
-          (void)!pwrite(fd.get(), pid.data(), pid.size(), 0);
-        }
-      }
-      NetnsLock lock(std::move(fd), path);
-      lock.unlink_ = exclusive;
-      return lock;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("the meshcap lock of this network namespace (", name,
+                       ") is held by ", Holder(fd.get()), "; waited ",
+                       timeout.count(), " ms; nothing was changed"));
     }
-  }
-}
-
-NetnsLock::~NetnsLock() {
-  if (!fd_) return;
-  if (!unlink_ && flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) return;
-  // Exclusive now: nobody else can remove or replace the file, so it is
-  // still ours if it is still there.
-  struct stat held, now;
-  if (fstat(fd_.get(), &held) == 0 && stat(path_.c_str(), &now) == 0 &&
-      held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
-    unlink(path_.c_str());
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(10000));
   }
 }
 

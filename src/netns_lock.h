@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The per-namespace critical section: every Engine operation that changes a
-// namespace (and every verify, shared) holds an flock on
-// <state_dir>/<netns key>.lock, whichever process or Engine it comes from.
+// namespace (and every verify, shared) holds an flock on the namespace
+// itself (its nsfs inode, the one `/proc/PID/ns/net` names), whichever
+// process or Engine it comes from. The lock needs no file of its own, so
+// nothing is left behind, and it goes with the namespace.
 
 #ifndef MESHCAP_SRC_NETNS_LOCK_H_
 #define MESHCAP_SRC_NETNS_LOCK_H_
@@ -14,36 +16,25 @@
 
 namespace meshcap::internal {
 
-// $MESHCAP_STATE_DIR when set, else /run/meshcap.
+// $MESHCAP_STATE_DIR when set, else /run/meshcap: where intent records of
+// interrupted applies are kept.
 std::string DefaultStateDir();
 
 class NetnsLock {
  public:
-  // Waits up to `timeout` for the lock of `key` in `state_dir` (created,
-  // mode 0700, when missing). A lock still held then is kUnavailable naming
-  // the file and the holder's pid; nothing was changed.
-  static absl::StatusOr<NetnsLock> Acquire(const std::string& state_dir,
-                                           const std::string& key,
-                                           bool exclusive,
+  // Waits up to `timeout` for the lock of the namespace behind `netns_fd`
+  // (-1: the calling thread's). A lock still held then is kUnavailable
+  // naming the namespace and the holder's pid; nothing was changed.
+  static absl::StatusOr<NetnsLock> Acquire(int netns_fd, bool exclusive,
                                            std::chrono::milliseconds timeout);
 
   NetnsLock(NetnsLock&&) = default;
   NetnsLock& operator=(NetnsLock&&) = default;
-  ~NetnsLock();
-
-  // On release, the lock removes its file when no one else holds it (an
-  // exclusive holder always; a shared one when it can take the lock
-  // exclusively), so that the state directory does not fill with one file
-  // per namespace ever served. Only a holder of the file's exclusive lock
-  // removes it, so the path cannot change under it; waiters on the old file
-  // notice and start over on a new one.
-  const std::string& path() const { return path_; }
+  ~NetnsLock() = default;
 
  private:
-  NetnsLock(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(path) {}
-  UniqueFd fd_;
-  std::string path_;
-  bool unlink_ = false;
+  explicit NetnsLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;  // its own open file description: flock belongs to it
 };
 
 }  // namespace meshcap::internal

@@ -13,6 +13,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/errno_status.h"
+#include "src/text.h"
 
 namespace meshcap::ipt {
 
@@ -27,10 +29,11 @@ absl::StatusOr<XtablesLock> XtablesLock::Acquire(
   const int fd = open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
     const int err = errno;
-    const std::string msg = absl::StrCat("cannot open the xtables lock ", file,
-                                         ": ", strerror(err));
-    return err == EACCES || err == EPERM ? absl::PermissionDeniedError(msg)
-                                         : absl::UnavailableError(msg);
+    return internal::ErrnoStatus(
+        err,
+        absl::StrCat("cannot open the xtables lock ", internal::Quote(file)),
+        "iptables and meshcap serialise on it and need write access (set "
+        "$XTABLES_LOCKFILE or EngineOptions::xtables_lock_path elsewhere)");
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds(200);

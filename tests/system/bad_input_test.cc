@@ -330,11 +330,11 @@ TEST_F(BadInputTest, MissingPrivilegesAreReportedByEveryCommand) {
           no_net_admin + args, 3,
           ::testing::HasSubstr("meshcap needs CAP_NET_ADMIN in the target "
                                "network namespace"));
-      // An ordinary user meets either the lock file or the kernel first.
+      // An ordinary user meets either the xtables lock or the kernel first.
       ExpectOneLineFailure(
           "setpriv --reuid=65534 --regid=65534 --clear-groups " + env + args, 3,
           ::testing::ContainsRegex("Permission denied \\(EACCES\\); "
-                                   "meshcap keeps its per-namespace locks|"
+                                   "iptables and meshcap serialise on it|"
                                    "meshcap needs CAP_NET_ADMIN"));
       EXPECT_EQ(KernelState(), before);
       cases += 2;
@@ -367,13 +367,12 @@ TEST_F(BadInputTest, ALockHeldElsewhereIsReportedAndChangesNothing) {
   if (!netns.ok()) GTEST_SKIP() << netns.error();
   ASSERT_NO_FATAL_FAILURE(InstallCaptureAndForeignState());
   const std::string before = KernelState();
-  const std::string lock =
-      absl::StrCat(StateDir(), "/netns-",
-                   Shell("stat -L -c %d-%i /proc/thread-self/ns/net").output);
-  const std::string lock_path = lock.substr(0, lock.size() - 1) + ".lock";
-  // The holder: flock(1) on the same file, until we kill it.
-  CommandResult r = Shell("mkdir -p '" + StateDir() + "' && (flock -x '" +
-                          lock_path + "' sleep 30 >/dev/null 2>&1 & echo $!)");
+  // The holder: flock(1) on the namespace itself, as meshcap locks it,
+  // until we kill it.
+  std::string inode = Shell("stat -L -c %i /proc/thread-self/ns/net").output;
+  inode.pop_back();
+  CommandResult r = Shell(
+      "(flock -x /proc/thread-self/ns/net sleep 30 >/dev/null 2>&1 & echo $!)");
   ASSERT_EQ(r.exit_code, 0);
   const std::string holder = r.output.substr(0, r.output.size() - 1);
   Shell("sleep 0.2");
@@ -381,8 +380,9 @@ TEST_F(BadInputTest, ALockHeldElsewhereIsReportedAndChangesNothing) {
     SCOPED_TRACE(command);
     ExpectOneLineFailure(
         absl::StrCat(kMeshcap, " ", command, " --lock-timeout=200ms"), 4,
-        ::testing::HasSubstr("the meshcap lock of this network namespace (" +
-                             lock_path + ") is held by process"));
+        ::testing::HasSubstr(
+            "the meshcap lock of this network namespace (net:[" + inode +
+            "]) is held by process " + holder));
     EXPECT_EQ(KernelState(), before);
   }
   Shell("pkill -P " + holder + "; kill " + holder);

@@ -81,16 +81,17 @@ TEST_F(EngineTest, AHeldNamespaceLockMakesApplyWaitThenFailChangingNothing) {
   o.lock_timeout = std::chrono::milliseconds(200);
   auto engine = Make(o);
   ASSERT_NE(engine, nullptr);
-  absl::StatusOr<internal::NetnsLock> held = internal::NetnsLock::Acquire(
-      internal::DefaultStateDir(), *internal::NetnsKey(-1), true,
-      std::chrono::milliseconds(1000));
+  absl::StatusOr<internal::NetnsLock> held =
+      internal::NetnsLock::Acquire(-1, true, std::chrono::milliseconds(1000));
   ASSERT_THAT(held, IsOk());
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_THAT(engine->Apply(PolicyJson()),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       AllOf(HasSubstr(held->path()),
-                             HasSubstr(std::to_string(getpid())),
-                             HasSubstr("nothing was changed"))));
+  EXPECT_THAT(
+      engine->Apply(PolicyJson()),
+      StatusIs(absl::StatusCode::kUnavailable,
+               AllOf(HasSubstr("the meshcap lock of this network namespace "
+                               "(net:["),
+                     HasSubstr(std::to_string(getpid())),
+                     HasSubstr("nothing was changed"))));
   EXPECT_GE(std::chrono::steady_clock::now() - start,
             std::chrono::milliseconds(200));
   EXPECT_TRUE(kernel_.calls.empty());
