@@ -119,6 +119,8 @@ std::string Difference::ToString() const {
 struct Engine::Impl {
   EngineOptions options;
   internal::UniqueFd owned_fd;
+  // The target namespace, opened for this Engine's lock.
+  internal::UniqueFd lock_fd;
   std::unique_ptr<internal::NetnsExecutor> exec;
   internal::BackendOptions backend_options;
   const BackendFactory* factory = nullptr;
@@ -129,8 +131,8 @@ struct Engine::Impl {
   bool others_created = false;
 
   absl::StatusOr<internal::NetnsLock> Lock(bool exclusive) {
-    // Called on the executor's thread, which is in the target namespace.
-    return internal::NetnsLock::Acquire(-1, exclusive, options.lock_timeout);
+    return internal::NetnsLock::Acquire(lock_fd.get(), exclusive,
+                                        options.lock_timeout);
   }
 
   // The other backends that hold something of ours here.
@@ -181,6 +183,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
   Impl* p = impl.get();
   MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
     MESHCAP_ASSIGN_OR_RETURN(bo.netns_key, internal::NetnsKey(-1));
+    MESHCAP_ASSIGN_OR_RETURN(p->lock_fd, internal::NetnsLock::OpenNamespace());
     MESHCAP_ASSIGN_OR_RETURN(Selected chosen,
                              SelectBackend(options.backend, bo));
     p->factory = chosen.factory;

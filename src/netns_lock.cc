@@ -52,29 +52,27 @@ std::string DefaultStateDir() {
   return env != nullptr && *env != '\0' ? env : "/run/meshcap";
 }
 
-absl::StatusOr<NetnsLock> NetnsLock::Acquire(
-    int netns_fd, bool exclusive, std::chrono::milliseconds timeout) {
-  // A new open file description of the namespace, even when the caller's
-  // fd is shared by two Engines: flock excludes descriptions, not inodes'
-  // users.
-  const std::string path = netns_fd >= 0
-                               ? absl::StrCat("/proc/self/fd/", netns_fd)
-                               : std::string("/proc/thread-self/ns/net");
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+absl::StatusOr<UniqueFd> NetnsLock::OpenNamespace() {
+  UniqueFd fd(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!fd) {
     return ErrnoStatus(errno, "cannot open the network namespace to lock it",
                        "");
   }
-  struct stat st;
-  const std::string name = fstat(fd.get(), &st) == 0
-                               ? absl::StrCat("net:[", st.st_ino, "]")
-                               : std::string("?");
+  return fd;
+}
+
+absl::StatusOr<NetnsLock> NetnsLock::Acquire(
+    int ns, bool exclusive, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds(100);
   for (;;) {
-    if (flock(fd.get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) {
-      return NetnsLock(std::move(fd));
+    if (flock(ns, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) {
+      return NetnsLock(ns);
     }
+    struct stat st;
+    const std::string name = fstat(ns, &st) == 0
+                                 ? absl::StrCat("net:[", st.st_ino, "]")
+                                 : std::string("?");
     if (errno != EWOULDBLOCK && errno != EINTR) {
       return ErrnoStatus(errno,
                          absl::StrCat("cannot lock network namespace ", name));
@@ -82,12 +80,16 @@ absl::StatusOr<NetnsLock> NetnsLock::Acquire(
     if (std::chrono::steady_clock::now() >= deadline) {
       return absl::UnavailableError(
           absl::StrCat("the meshcap lock of this network namespace (", name,
-                       ") is held by ", Holder(fd.get()), "; waited ",
+                       ") is held by ", Holder(ns), "; waited ",
                        timeout.count(), " ms; nothing was changed"));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(10000));
   }
+}
+
+NetnsLock::~NetnsLock() {
+  if (fd_ >= 0) flock(fd_, LOCK_UN);
 }
 
 }  // namespace meshcap::internal

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "src/unique_fd.h"
@@ -22,19 +23,24 @@ std::string DefaultStateDir();
 
 class NetnsLock {
  public:
-  // Waits up to `timeout` for the lock of the namespace behind `netns_fd`
-  // (-1: the calling thread's). A lock still held then is kUnavailable
-  // naming the namespace and the holder's pid; nothing was changed.
-  static absl::StatusOr<NetnsLock> Acquire(int netns_fd, bool exclusive,
+  // A new open file description of the calling thread's namespace: what an
+  // Engine locks, one per Engine (flock excludes open file descriptions,
+  // so two Engines, even of one process, exclude each other).
+  static absl::StatusOr<UniqueFd> OpenNamespace();
+
+  // Waits up to `timeout` for the lock on `ns` (from OpenNamespace(),
+  // borrowed). A lock still held then is kUnavailable naming the namespace
+  // and the holder's pid; nothing was changed. Released on destruction.
+  static absl::StatusOr<NetnsLock> Acquire(int ns, bool exclusive,
                                            std::chrono::milliseconds timeout);
 
-  NetnsLock(NetnsLock&&) = default;
-  NetnsLock& operator=(NetnsLock&&) = default;
-  ~NetnsLock() = default;
+  NetnsLock(NetnsLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  NetnsLock& operator=(NetnsLock&&) = delete;
+  ~NetnsLock();
 
  private:
-  explicit NetnsLock(UniqueFd fd) : fd_(std::move(fd)) {}
-  UniqueFd fd_;  // its own open file description: flock belongs to it
+  explicit NetnsLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 }  // namespace meshcap::internal

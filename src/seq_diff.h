@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace meshcap::internal {
@@ -72,6 +73,35 @@ std::vector<DiffRun> AlignSequences(size_t n, size_t m, Equal equal,
     }
   }
   return runs;
+}
+
+// The alignment as an edit script over `actual`: for each run, the actual
+// item matched just before it (nullopt: the run is at the head), the actual
+// items to delete, and the desired items to put in their place, in order.
+struct EditRun {
+  std::optional<size_t> after;  // an actual index kept before the run
+  std::vector<size_t> remove;   // actual indices
+  std::vector<size_t> insert;   // desired indices, in order
+};
+
+template <typename Equal>
+std::vector<EditRun> EditScript(size_t n, size_t m, Equal equal) {
+  std::vector<EditRun> out;
+  size_t i = 0, j = 0;  // the next desired and actual items
+  for (DiffRun& run : AlignSequences(n, m, equal)) {
+    // Items between the previous run and this one match pairwise.
+    const size_t matched =
+        !run.desired.empty() ? run.desired.front() - i : run.actual.front() - j;
+    i += matched;
+    j += matched;
+    EditRun& e = out.emplace_back();
+    if (j > 0) e.after = j - 1;
+    e.remove = std::move(run.actual);
+    e.insert = std::move(run.desired);
+    i += e.insert.size();
+    j += e.remove.size();
+  }
+  return out;
 }
 
 }  // namespace meshcap::internal

@@ -134,8 +134,10 @@ absl::Status Send(internal::NetlinkTransport& nl, const BatchPlan& plan,
   }
   for (const BatchPlan::ChainUpdate& u : plan.update) {
     if (changes == nullptr) continue;
-    changes->push_back(absl::StrCat("replaced the rules of chain inet ",
-                                    u.table->name(), " ", u.chain->spec->name));
+    changes->push_back(absl::StrCat("edited chain inet ", u.table->name(), " ",
+                                    u.edit.chain->spec->name, ": ",
+                                    u.edit.inserts.size(), " rule(s) added, ",
+                                    u.edit.deletes.size(), " deleted"));
   }
   return absl::OkStatus();
 }
@@ -175,7 +177,9 @@ NftablesBackend::NftablesBackend(
 absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
                                     const ApplyOptions& options,
                                     std::vector<std::string>* changes) {
-  std::optional<LoweredRuleSet> lowered;
+  // The rule set, owned, so that what it lowers to can be remembered.
+  auto owned = std::make_shared<const ir::RuleSet>(rules);
+  std::shared_ptr<const LoweredRuleSet> lowered;
   for (int attempt = 1;; ++attempt) {
     MESHCAP_ASSIGN_OR_RETURN(uint32_t generation, GetGeneration(*nl_));
     if (options.expected_generation.has_value() &&
@@ -185,101 +189,166 @@ absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
           *options.expected_generation, ", now ", generation,
           "); nothing was changed"));
     }
+    const bool known = known_.has_value() && known_->generation == generation;
     // Nothing has changed since we saw the kernel hold exactly this.
-    if (known_.has_value() && known_->generation == generation &&
-        !rules.fingerprint.empty() &&
+    if (known && !rules.fingerprint.empty() &&
         known_->fingerprint == rules.fingerprint) {
       return absl::OkStatus();
     }
-    known_.reset();
-    if (!lowered.has_value()) {
-      MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet l, Lower(rules));
-      lowered.emplace(std::move(l));
-    }
-    // What is there, read at `generation`: a change after that makes the
-    // kernel refuse the batch below, and we look again.
-    absl::StatusOr<std::set<std::string>> present = ListOurTables(*nl_);
-    std::vector<std::string> to_read;
-    if (present.ok()) {
-      for (const LoweredTable& t : lowered->tables) {
-        if (present->count(t.name()) > 0) to_read.push_back(t.name());
-      }
-    }
-    absl::StatusOr<std::map<std::string, KernelTable>> kernel =
-        present.ok() ? ReadTables(*nl_, to_read)
-                     : absl::StatusOr<std::map<std::string, KernelTable>>(
-                           present.status());
-    if (!kernel.ok()) {
-      if (absl::IsAborted(kernel.status()) && attempt < kAttempts) continue;
-      return kernel.status();
+    if (lowered == nullptr) {
+      MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet l, Lower(*owned));
+      lowered = std::make_shared<const LoweredRuleSet>(std::move(l));
     }
     BatchPlan plan;
     plan.generation = generation;
-    for (const std::string& name : *present) {
-      if (lowered->Find(name) == nullptr) plan.remove.push_back(name);
-    }
-    for (const LoweredTable& t : lowered->tables) {
-      auto it = kernel->find(t.name());
-      if (it != kernel->end()) {
-        // Same chains: replace the rules of those that changed (none:
-        // unchanged, nothing sent). Different chains: the whole table.
-        std::optional<std::vector<const LoweredChain*>> changed =
-            ChangedChains(t, it->second);
-        if (changed.has_value()) {
-          for (const LoweredChain* c : *changed) plan.update.push_back({&t, c});
+    // Same chains: edit those that changed in place (none: unchanged,
+    // nothing sent). Different chains: the whole table.
+    bool stale = false;  // the known state did not match the kernel
+    auto plan_table = [&](const LoweredTable& t, auto changed_chains,
+                          auto edit) {
+      std::optional<std::vector<const LoweredChain*>> changed = changed_chains;
+      if (!changed.has_value()) {
+        plan.remove.push_back(t.name());
+        plan.create.push_back(&t);
+        return;
+      }
+      for (const LoweredChain* c : *changed) {
+        std::optional<ChainEdit> e = edit(*c);
+        if (!e.has_value()) {
+          stale = true;
+          return;
+        }
+        plan.update.push_back({&t, std::move(*e)});
+      }
+    };
+    if (known) {
+      // What the kernel holds is what we committed or saw last.
+      const LoweredRuleSet* before = known_->lowered.get();
+      if (before != nullptr) {
+        for (const LoweredTable& b : before->tables) {
+          if (lowered->Find(b.name()) == nullptr)
+            plan.remove.push_back(b.name());
+        }
+      }
+      for (const LoweredTable& t : lowered->tables) {
+        const LoweredTable* b =
+            before != nullptr ? before->Find(t.name()) : nullptr;
+        if (b == nullptr) {
+          plan.create.push_back(&t);
           continue;
         }
-        plan.remove.push_back(t.name());
+        plan_table(t, ChangedChains(t, *b),
+                   [&](const LoweredChain& c) -> std::optional<ChainEdit> {
+                     // The kernel holds `b`'s rules: only their handles
+                     // are needed.
+                     absl::StatusOr<std::vector<uint64_t>> handles =
+                         ReadRuleHandles(*nl_, t.name(), c.spec->name);
+                     size_t n = 0;
+                     for (const LoweredRule& r : b->rules) {
+                       n += r.chain == c.spec->name;
+                     }
+                     if (!handles.ok() || handles->size() != n) {
+                       return std::nullopt;
+                     }
+                     return EditChain(t, c, *b, *handles);
+                   });
       }
-      plan.create.push_back(&t);
+    } else {
+      // What is there, read at `generation`: a change after that makes the
+      // kernel refuse the batch below, and we look again.
+      absl::StatusOr<std::set<std::string>> present = ListOurTables(*nl_);
+      std::vector<std::string> to_read;
+      if (present.ok()) {
+        for (const LoweredTable& t : lowered->tables) {
+          if (present->count(t.name()) > 0) to_read.push_back(t.name());
+        }
+      }
+      absl::StatusOr<std::map<std::string, KernelTable>> kernel =
+          present.ok() ? ReadTables(*nl_, to_read)
+                       : absl::StatusOr<std::map<std::string, KernelTable>>(
+                             present.status());
+      if (!kernel.ok()) {
+        if (absl::IsAborted(kernel.status()) && attempt < kAttempts) continue;
+        return kernel.status();
+      }
+      for (const std::string& name : *present) {
+        if (lowered->Find(name) == nullptr) plan.remove.push_back(name);
+      }
+      for (const LoweredTable& t : lowered->tables) {
+        auto it = kernel->find(t.name());
+        if (it == kernel->end()) {
+          plan.create.push_back(&t);
+          continue;
+        }
+        const KernelTable& have = it->second;
+        plan_table(t, ChangedChains(t, have),
+                   [&](const LoweredChain& c) -> std::optional<ChainEdit> {
+                     return EditChain(t, c, have);
+                   });
+      }
+    }
+    if (stale) {
+      known_.reset();
+      continue;  // read the kernel instead
     }
     if (plan.empty()) {
-      Remember(generation, rules.fingerprint);
+      known_ = Known{generation, rules.fingerprint, owned, lowered};
       return absl::OkStatus();
     }
+    known_.reset();
     absl::Status s = Send(*nl_, plan, "nftables apply", changes);
     if (absl::IsAborted(s) && !options.expected_generation.has_value() &&
         attempt < kAttempts) {
-      continue;  // somebody committed between our read and our batch
+      continue;  // somebody committed between our look and our batch
     }
-    // Our batch committed at `generation`, so the kernel is at the next
-    // one unless somebody else has committed since: only then is what it
-    // holds known.
     if (s.ok()) {
-      absl::StatusOr<uint32_t> now = GetGeneration(*nl_);
-      if (now.ok() && *now == generation + 1) {
-        Remember(*now, rules.fingerprint);
-      }
+      RememberAfterCommit(generation,
+                          Known{0, rules.fingerprint, owned, lowered});
     }
     return s;
   }
 }
 
-void NftablesBackend::Remember(uint32_t generation,
-                               const std::string& fingerprint) {
-  if (fingerprint.empty()) return;
-  known_ = Known{generation, fingerprint};
+void NftablesBackend::RememberAfterCommit(uint32_t before, Known k) {
+  absl::StatusOr<uint32_t> now = GetGeneration(*nl_);
+  if (!now.ok() || *now != before + 1) return;
+  k.generation = *now;
+  known_ = std::move(k);
 }
 
 absl::Status NftablesBackend::Remove(std::vector<std::string>* changes) {
-  known_.reset();
   for (int attempt = 1;; ++attempt) {
     MESHCAP_ASSIGN_OR_RETURN(uint32_t generation, GetGeneration(*nl_));
-    MESHCAP_ASSIGN_OR_RETURN(std::set<std::string> present,
-                             ListOurTables(*nl_));
-    if (present.empty()) return absl::OkStatus();
+    std::set<std::string> present;
+    if (known_.has_value() && known_->generation == generation) {
+      if (known_->lowered != nullptr) {
+        for (const LoweredTable& t : known_->lowered->tables) {
+          present.insert(t.name());
+        }
+      }
+    } else {
+      MESHCAP_ASSIGN_OR_RETURN(present, ListOurTables(*nl_));
+    }
+    if (present.empty()) {
+      known_ = Known{generation, "", nullptr, nullptr};
+      return absl::OkStatus();
+    }
+    known_.reset();
     BatchPlan plan;
     plan.generation = generation;
     plan.remove.assign(present.begin(), present.end());
     absl::Status s = Send(*nl_, plan, "nftables remove", changes);
     if (absl::IsAborted(s) && attempt < kAttempts) continue;
+    if (s.ok()) RememberAfterCommit(generation, Known{0, "", nullptr, nullptr});
     return s;
   }
 }
 
 absl::Status NftablesBackend::Verify(const ir::RuleSet& rules,
                                      VerifyReport* report) {
-  MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet lowered, Lower(rules));
+  auto owned = std::make_shared<const ir::RuleSet>(rules);
+  MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet l, Lower(*owned));
+  auto lowered = std::make_shared<const LoweredRuleSet>(std::move(l));
   for (int attempt = 1;; ++attempt) {
     std::vector<Difference> diffs;
     MESHCAP_ASSIGN_OR_RETURN(uint32_t generation, GetGeneration(*nl_));
@@ -296,7 +365,7 @@ absl::Status NftablesBackend::Verify(const ir::RuleSet& rules,
     // give a view the kernel never held. The generation tells.
     MESHCAP_ASSIGN_OR_RETURN(uint32_t after, GetGeneration(*nl_));
     if (after != generation && attempt < kAttempts) continue;
-    for (const LoweredTable& t : lowered.tables) {
+    for (const LoweredTable& t : lowered->tables) {
       auto it = kernel->find(t.name());
       if (it == kernel->end()) {
         diffs.push_back({Difference::Kind::kMissing, "table", t.name(), "", 0,
@@ -306,11 +375,12 @@ absl::Status NftablesBackend::Verify(const ir::RuleSet& rules,
       CompareTable(t, it->second, &diffs);
     }
     for (const auto& [name, table] : *kernel) {
-      if (lowered.Find(name) == nullptr) diffs.push_back(ExtraTable(table));
+      if (lowered->Find(name) == nullptr) diffs.push_back(ExtraTable(table));
     }
     report->generation = generation;
+    // Seen to hold exactly this: remembered as if committed.
     if (diffs.empty() && after == generation) {
-      Remember(generation, rules.fingerprint);
+      known_ = Known{generation, rules.fingerprint, owned, lowered};
     }
     for (Difference& d : diffs) report->differences.push_back(std::move(d));
     return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/nftables/lower.h"
 #include "src/backend.h"
 #include "src/netlink/netlink.h"
 
@@ -31,18 +32,26 @@ class NftablesBackend : public internal::Backend {
   internal::NetlinkTransport& transport() { return *nl_; }
 
  private:
-  // Remembers that the kernel held `fingerprint`'s tables exactly at
-  // `generation` (after this backend's own commit, or a comparison).
-  void Remember(uint32_t generation, const std::string& fingerprint);
+  // What the kernel held, exactly, when this backend last looked or
+  // committed: if the ruleset generation has not moved since, nobody has
+  // changed anything. Then an Apply of the same rule set needs no read, no
+  // lowering and no batch, and an Apply of another one is planned against
+  // this instead of a kernel read (its batch still carries the generation,
+  // so the kernel refuses it if that was wrong).
+  struct Known {
+    uint32_t generation = 0;
+    // The rule set's fingerprint; empty: no table of ours at all.
+    std::string fingerprint;
+    // What it lowered to (null when no table of ours), and the rule set
+    // those tables point into.
+    std::shared_ptr<const ir::RuleSet> rules;
+    std::shared_ptr<const LoweredRuleSet> lowered;
+  };
+  // After a commit at `before`: the kernel is at `before + 1` unless
+  // somebody else has committed since, and only then is `k` known.
+  void RememberAfterCommit(uint32_t before, Known k);
 
   std::unique_ptr<internal::NetlinkTransport> nl_;
-  // What the kernel held when this backend last looked: if the ruleset
-  // generation has not moved since, nobody has changed anything, and an
-  // Apply of the same rule set needs no read, no lowering, no batch.
-  struct Known {
-    uint32_t generation;
-    std::string fingerprint;
-  };
   std::optional<Known> known_;
 };
 

@@ -3,6 +3,7 @@
 #include "backends/nftables/batch.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
@@ -86,23 +87,31 @@ class BatchWriter {
     Finish(nlh, MessageInfo::Kind::kSetElements, table.name());
   }
 
-  void FlushChain(const LoweredTable& table, const LoweredChain& chain) {
+  void DeleteRule(const LoweredTable& table, const LoweredChain& chain,
+                  uint64_t handle) {
     NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
     nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.name().c_str());
     nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.spec->name.c_str());
     nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
-    // A DELRULE naming a chain and no rule deletes every rule in it.
+    nftnl_rule_set_u64(r.get(), NFTNL_RULE_HANDLE, handle);
     nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(
         batch_.bytes.Next(), NFT_MSG_DELRULE, NFPROTO_INET, 0, seq_);
     nftnl_rule_nlmsg_build_payload(nlh, r.get());
-    Finish(nlh, MessageInfo::Kind::kFlushChain, table.name()).chain = &chain;
+    Finish(nlh, MessageInfo::Kind::kDeleteRule, table.name()).chain = &chain;
   }
 
-  void AddRule(const LoweredTable& table, const LoweredRule& rule) {
+  // Appends `rule` to its chain; with `at`, after the rule with handle
+  // *at, or (nullopt inside `at`) at the head of the chain.
+  void AddRule(const LoweredTable& table, const LoweredRule& rule,
+               std::optional<std::optional<uint64_t>> at = std::nullopt) {
+    const bool append = !at.has_value() || at->has_value();
     nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(
         batch_.bytes.Next(), NFT_MSG_NEWRULE, NFPROTO_INET,
-        NLM_F_CREATE | NLM_F_APPEND, seq_);
+        NLM_F_CREATE | (append ? NLM_F_APPEND : 0), seq_);
     nftnl_rule_nlmsg_build_payload(nlh, rule.rule.get());
+    if (at.has_value() && at->has_value()) {
+      mnl_attr_put_u64(nlh, NFTA_RULE_POSITION, htobe64(**at));
+    }
     MessageInfo& info = Finish(nlh, MessageInfo::Kind::kRule, table.name());
     info.rule = &rule;
     // Where each expression sits, to place an extended-ack offset.
@@ -138,11 +147,9 @@ uint32_t CountMessages(const BatchPlan& plan) {
                                    t->rules.size());
   }
   for (const BatchPlan::ChainUpdate& u : plan.update) {
-    ++n;
-    for (const LoweredRule& r : u.table->rules) {
-      if (r.chain == u.chain->spec->name) {
-        n += 1 + 2 * static_cast<uint32_t>(r.sets.size());
-      }
+    n += static_cast<uint32_t>(u.edit.deletes.size());
+    for (const ChainEdit::Insert& i : u.edit.inserts) {
+      n += 1 + 2 * static_cast<uint32_t>(i.rule->sets.size());
     }
   }
   return n;
@@ -163,11 +170,12 @@ Batch BuildBatch(const BatchPlan& plan, uint32_t first_seq) {
     }
   }
   for (const BatchPlan::ChainUpdate& u : plan.update) {
-    w.FlushChain(*u.table, *u.chain);
-    for (const LoweredRule& r : u.table->rules) {
-      if (r.chain != u.chain->spec->name) continue;
-      for (size_t s : r.sets) w.AddSet(*u.table, u.table->sets[s]);
-      w.AddRule(*u.table, r);
+    for (uint64_t handle : u.edit.deletes) {
+      w.DeleteRule(*u.table, *u.edit.chain, handle);
+    }
+    for (const ChainEdit::Insert& i : u.edit.inserts) {
+      for (size_t s : i.rule->sets) w.AddSet(*u.table, u.table->sets[s]);
+      w.AddRule(*u.table, *i.rule, i.after);
     }
   }
   w.End();

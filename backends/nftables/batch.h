@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/nftables/compare.h"
 #include "backends/nftables/lower.h"
 #include "src/netlink/netlink.h"
 
@@ -20,7 +21,7 @@ struct MessageInfo {
   enum class Kind : uint8_t {
     kBegin,
     kDeleteTable,
-    kFlushChain,
+    kDeleteRule,
     kTable,
     kChain,
     kSet,
@@ -44,11 +45,11 @@ struct BatchPlan {
   std::vector<std::string> remove;
   // Tables to create, in this order.
   std::vector<const LoweredTable*> create;
-  // Chains of existing tables whose rules are replaced: flushed, then
-  // their rules (and the rules' anonymous sets) added again.
+  // Chains of existing tables edited in place: rules deleted by handle,
+  // wanted ones (with their anonymous sets) inserted where they belong.
   struct ChainUpdate {
     const LoweredTable* table;
-    const LoweredChain* chain;
+    ChainEdit edit;
   };
   std::vector<ChainUpdate> update;
   // NFNL_BATCH_GENID: the kernel refuses the batch (ERESTART) unless the

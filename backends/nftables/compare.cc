@@ -172,6 +172,128 @@ std::optional<std::vector<const LoweredChain*>> ChangedChains(
   return changed;
 }
 
+std::optional<std::vector<const LoweredChain*>> ChangedChains(
+    const LoweredTable& want, const LoweredTable& before) {
+  if (want.chains.size() != before.chains.size()) return std::nullopt;
+  auto by_id = [](const LoweredTable& t) -> ExprCursor::SetResolver {
+    return [&t](const nftnl_expr* lookup) -> const Keys* {
+      if (!nftnl_expr_is_set(lookup, NFTNL_EXPR_LOOKUP_SET_ID)) return nullptr;
+      const uint32_t id = nftnl_expr_get_u32(lookup, NFTNL_EXPR_LOOKUP_SET_ID);
+      for (const LoweredSet& s : t.sets) {
+        if (s.id == id) return &s.keys;
+      }
+      return nullptr;
+    };
+  };
+  const ExprCursor::SetResolver rw = by_id(want), rb = by_id(before);
+  auto rules_of = [](const LoweredTable& t, const std::string& chain) {
+    std::vector<const LoweredRule*> out;
+    for (const LoweredRule& r : t.rules) {
+      if (r.chain == chain) out.push_back(&r);
+    }
+    return out;
+  };
+  std::vector<const LoweredChain*> changed;
+  for (const LoweredChain& c : want.chains) {
+    const ir::ChainSpec& spec = *c.spec;
+    const LoweredChain* old = nullptr;
+    for (const LoweredChain& b : before.chains) {
+      if (b.spec->name == spec.name) old = &b;
+    }
+    if (old == nullptr || old->spec->is_base() != spec.is_base() ||
+        old->spec->hook != spec.hook || old->spec->priority != spec.priority ||
+        old->spec->type != spec.type) {
+      return std::nullopt;
+    }
+    const std::vector<const LoweredRule*> a = rules_of(want, spec.name);
+    const std::vector<const LoweredRule*> b = rules_of(before, spec.name);
+    bool same = a.size() == b.size();
+    for (size_t i = 0; same && i < a.size(); ++i) {
+      same = RuleEqual(Expressions(a[i]->rule.get()), rw,
+                       Expressions(b[i]->rule.get()), rb);
+    }
+    if (!same) changed.push_back(&c);
+  }
+  return changed;
+}
+
+namespace {
+
+ExprCursor::SetResolver ById(const LoweredTable& t) {
+  return [&t](const nftnl_expr* lookup) -> const Keys* {
+    if (!nftnl_expr_is_set(lookup, NFTNL_EXPR_LOOKUP_SET_ID)) return nullptr;
+    const uint32_t id = nftnl_expr_get_u32(lookup, NFTNL_EXPR_LOOKUP_SET_ID);
+    for (const LoweredSet& s : t.sets) {
+      if (s.id == id) return &s.keys;
+    }
+    return nullptr;
+  };
+}
+
+std::vector<const LoweredRule*> RulesOf(const LoweredTable& t,
+                                        const std::string& chain) {
+  std::vector<const LoweredRule*> out;
+  for (const LoweredRule& r : t.rules) {
+    if (r.chain == chain) out.push_back(&r);
+  }
+  return out;
+}
+
+ChainEdit Edit(const LoweredTable& want, const LoweredChain& chain,
+               const std::vector<std::vector<const nftnl_expr*>>& before,
+               const ExprCursor::SetResolver& before_sets,
+               const std::vector<uint64_t>& handles) {
+  const std::vector<const LoweredRule*> desired =
+      RulesOf(want, chain.spec->name);
+  std::vector<std::vector<const nftnl_expr*>> d_exprs;
+  for (const LoweredRule* r : desired) {
+    d_exprs.push_back(Expressions(r->rule.get()));
+  }
+  const ExprCursor::SetResolver want_sets = ById(want);
+  ChainEdit edit;
+  edit.chain = &chain;
+  for (const internal::EditRun& run : internal::EditScript(
+           d_exprs.size(), before.size(), [&](size_t i, size_t j) {
+             return RuleEqual(d_exprs[i], want_sets, before[j], before_sets);
+           })) {
+    for (size_t j : run.remove) edit.deletes.push_back(handles[j]);
+    // Each goes right after the same kept rule: send them last first.
+    const std::optional<uint64_t> after =
+        run.after.has_value() ? std::optional<uint64_t>(handles[*run.after])
+                              : std::nullopt;
+    for (auto it = run.insert.rbegin(); it != run.insert.rend(); ++it) {
+      edit.inserts.push_back({desired[*it], after});
+    }
+  }
+  return edit;
+}
+
+}  // namespace
+
+ChainEdit EditChain(const LoweredTable& want, const LoweredChain& chain,
+                    const KernelTable& have) {
+  const KernelChain* kc = have.Find(chain.spec->name);
+  std::vector<std::vector<const nftnl_expr*>> before;
+  std::vector<uint64_t> handles;
+  if (kc != nullptr) {
+    for (const auto& r : kc->rules) {
+      before.push_back(Expressions(r.get()));
+      handles.push_back(nftnl_rule_get_u64(r.get(), NFTNL_RULE_HANDLE));
+    }
+  }
+  return Edit(want, chain, before, MakeResolvers(want, have).have, handles);
+}
+
+ChainEdit EditChain(const LoweredTable& want, const LoweredChain& chain,
+                    const LoweredTable& before,
+                    const std::vector<uint64_t>& handles) {
+  std::vector<std::vector<const nftnl_expr*>> exprs;
+  for (const LoweredRule* r : RulesOf(before, chain.spec->name)) {
+    exprs.push_back(Expressions(r->rule.get()));
+  }
+  return Edit(want, chain, exprs, ById(before), handles);
+}
+
 bool CompareTable(const LoweredTable& want, const KernelTable& have,
                   std::vector<Difference>* out) {
   const Resolvers res = MakeResolvers(want, have);

@@ -5,6 +5,7 @@
 #ifndef MESHCAP_BACKENDS_NFTABLES_COMPARE_H_
 #define MESHCAP_BACKENDS_NFTABLES_COMPARE_H_
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -28,6 +29,34 @@ bool CompareTable(const LoweredTable& want, const KernelTable& have,
 // replaced whole. Empty: the tables are equal.
 std::optional<std::vector<const LoweredChain*>> ChangedChains(
     const LoweredTable& want, const KernelTable& have);
+
+// The same against a table this backend lowered and committed before (when
+// the kernel is known to still hold exactly that): no kernel read.
+std::optional<std::vector<const LoweredChain*>> ChangedChains(
+    const LoweredTable& want, const LoweredTable& before);
+
+// How a chain's rules become the wanted ones in place: the rules to delete
+// (by kernel handle) and the wanted rules to insert, each after a kept rule
+// (or at the head), so that rules that stay keep their counters.
+struct ChainEdit {
+  const LoweredChain* chain = nullptr;
+  std::vector<uint64_t> deletes;
+  struct Insert {
+    const LoweredRule* rule;
+    std::optional<uint64_t> after;  // none: at the head of the chain
+  };
+  std::vector<Insert> inserts;  // in the order to send them
+};
+
+// The edit of `chain` (of `want`) against what `have` holds in it.
+ChainEdit EditChain(const LoweredTable& want, const LoweredChain& chain,
+                    const KernelTable& have);
+
+// The same against the rules of `before` that the kernel holds with
+// `handles` (one per rule of that chain, in order).
+ChainEdit EditChain(const LoweredTable& want, const LoweredChain& chain,
+                    const LoweredTable& before,
+                    const std::vector<uint64_t>& handles);
 
 // A whole table of ours that should not be there, as a difference.
 Difference ExtraTable(const KernelTable& have);

@@ -168,6 +168,32 @@ absl::Status ReadRules(NetlinkTransport& nl, KernelTable& table) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<uint64_t>> ReadRuleHandles(
+    NetlinkTransport& nl, const std::string& table, const std::string& chain) {
+  char buf[512] = {};
+  NftnlPtr<nftnl_rule> filter(nftnl_rule_alloc());
+  nftnl_rule_set_str(filter.get(), NFTNL_RULE_TABLE, table.c_str());
+  nftnl_rule_set_str(filter.get(), NFTNL_RULE_CHAIN, chain.c_str());
+  nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
+                                             NLM_F_DUMP, 0);
+  nftnl_rule_nlmsg_build_payload(nlh, filter.get());
+  std::vector<uint64_t> handles;
+  MESHCAP_RETURN_IF_ERROR(
+      nl.Request(nlh, "cannot list the nftables rules", [&](const nlmsghdr* m) {
+        NftnlPtr<nftnl_rule> r(nftnl_rule_alloc());
+        if (nftnl_rule_nlmsg_parse(m, r.get()) < 0) {
+          return absl::InternalError("cannot parse a rule from the kernel");
+        }
+        const char* t = nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE);
+        const char* c = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
+        if (t != nullptr && c != nullptr && table == t && chain == c) {
+          handles.push_back(nftnl_rule_get_u64(r.get(), NFTNL_RULE_HANDLE));
+        }
+        return absl::OkStatus();
+      }));
+  return handles;
+}
+
 absl::StatusOr<std::map<std::string, KernelTable>> ReadTables(
     NetlinkTransport& nl, const std::vector<std::string>& names) {
   std::map<std::string, KernelTable> tables;

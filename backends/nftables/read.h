@@ -47,6 +47,12 @@ absl::StatusOr<std::set<std::string>> ListOurTables(
 absl::StatusOr<std::map<std::string, KernelTable>> ReadTables(
     internal::NetlinkTransport& nl, const std::vector<std::string>& names);
 
+// The handles of the rules of `table`/`chain`, in order (one dump, filtered
+// by the kernel).
+absl::StatusOr<std::vector<uint64_t>> ReadRuleHandles(
+    internal::NetlinkTransport& nl, const std::string& table,
+    const std::string& chain);
+
 }  // namespace meshcap::nft
 
 #endif  // MESHCAP_BACKENDS_NFTABLES_READ_H_

@@ -200,7 +200,9 @@ TEST_F(NftBackendTest, ApplyingAgainChangesNothing) {
   EXPECT_EQ(report->generation, before->generation);
 }
 
-TEST_F(NftBackendTest, AOnePortChangeReplacesOnlyTheChainItChanges) {
+// An outbound port exclusion is two rules (TCP and UDP): they are inserted
+// where they belong, and every other rule stays (with its counter).
+TEST_F(NftBackendTest, AOnePortChangeAddsItsRulesAndKeepsTheRest) {
   auto engine = NftEngine();
   ASSERT_NE(engine, nullptr);
   ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
@@ -213,8 +215,9 @@ TEST_F(NftBackendTest, AOnePortChangeReplacesOnlyTheChainItChanges) {
   absl::StatusOr<ApplyResult> r = engine->Apply(PolicyJson(changed));
   ASSERT_THAT(r, IsOk());
   EXPECT_THAT(r->changes,
-              ::testing::ElementsAre("replaced the rules of chain inet "
-                                     "istio-proxy-nat istio-output"));
+              ::testing::ElementsAre("edited chain inet istio-proxy-nat "
+                                     "istio-output: 2 rule(s) added, 0 "
+                                     "deleted"));
   EXPECT_EQ(::meshcap::testing::Shell("nft list table inet istio-proxy-mangle")
                 .output,
             mangle);

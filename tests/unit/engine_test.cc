@@ -81,8 +81,10 @@ TEST_F(EngineTest, AHeldNamespaceLockMakesApplyWaitThenFailChangingNothing) {
   o.lock_timeout = std::chrono::milliseconds(200);
   auto engine = Make(o);
   ASSERT_NE(engine, nullptr);
-  absl::StatusOr<internal::NetnsLock> held =
-      internal::NetnsLock::Acquire(-1, true, std::chrono::milliseconds(1000));
+  absl::StatusOr<internal::UniqueFd> ns = internal::NetnsLock::OpenNamespace();
+  ASSERT_THAT(ns, IsOk());
+  absl::StatusOr<internal::NetnsLock> held = internal::NetnsLock::Acquire(
+      ns->get(), true, std::chrono::milliseconds(1000));
   ASSERT_THAT(held, IsOk());
   const auto start = std::chrono::steady_clock::now();
   EXPECT_THAT(

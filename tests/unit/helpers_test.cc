@@ -127,6 +127,46 @@ TEST(AlignSequencesTest, LongChainsWithFewChangesCostLinearTime) {
   EXPECT_LT(calls, 3 * n);
 }
 
+// Applies the edit script of want/have to have; must give want.
+std::string Edit(const std::string& want, const std::string& have) {
+  auto script = internal::EditScript(
+      want.size(), have.size(),
+      [&](size_t i, size_t j) { return want[i] == have[j]; });
+  std::string out;
+  size_t j = 0;
+  for (const internal::EditRun& r : script) {
+    const size_t upto = r.after.has_value() ? *r.after + 1 : 0;
+    for (; j < upto; ++j) out += have[j];
+    for (size_t i : r.insert) out += want[i];
+    j += r.remove.size();
+  }
+  for (; j < have.size(); ++j) out += have[j];
+  return out;
+}
+
+TEST(EditScriptTest, TurnsWhatIsThereIntoWhatIsWanted) {
+  for (const auto& [want, have] :
+       std::vector<std::pair<std::string, std::string>>{{"abcd", "abcd"},
+                                                        {"abcd", "acd"},
+                                                        {"abc", "abxc"},
+                                                        {"abc", "axc"},
+                                                        {"", "ab"},
+                                                        {"ab", ""},
+                                                        {"xab", "ab"},
+                                                        {"abx", "ab"},
+                                                        {"abcdef", "fedcba"},
+                                                        {"aXbYc", "aZbWc"}}) {
+    EXPECT_EQ(Edit(want, have), want) << want << " from " << have;
+  }
+  // One insertion is one insert after the item before it.
+  auto script = internal::EditScript(
+      4, 3, [](size_t i, size_t j) { return "abxc"[i] == "abc"[j]; });
+  ASSERT_EQ(script.size(), 1u);
+  EXPECT_EQ(script[0].after, 1u);
+  EXPECT_TRUE(script[0].remove.empty());
+  EXPECT_THAT(script[0].insert, ElementsAre(2u));
+}
+
 TEST(AlignSequencesTest, PastTheTableBoundTheRestPairsByPosition) {
   // Nothing in common and a bound of 16 cells: one run of everything.
   auto runs = internal::AlignSequences(
