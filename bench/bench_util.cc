@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <string>
 
 extern char** environ;
 
@@ -28,6 +29,23 @@ PolicyBuilder IstioInit() {
 CapturePolicy IstioInitDualStack() {
   PolicyBuilder b = IstioInit();
   b.SetIpv6(true);
+  return *b.Build();
+}
+
+CapturePolicy IstioInitWithExclusions(int n, int extra_port) {
+  PolicyBuilder b = IstioInit();
+  b.SetIpv6(true);
+  std::string cidrs, ports = "15090,15021,15020";
+  for (int i = 0; i < n; ++i) {
+    // 10.x.y.0/24: distinct, outside the documentation ranges the traffic
+    // tests use, and never routed here.
+    cidrs += (i ? "," : "") + std::string("10.") + std::to_string(i / 256) +
+             "." + std::to_string(i % 256) + ".0/24";
+    ports += "," + std::to_string(20000 + i);
+  }
+  if (!cidrs.empty()) b.SetOutboundCidrsExclude(cidrs);
+  b.SetInboundPortsExclude(ports);
+  if (extra_port > 0) b.SetOutboundPortsExclude(std::to_string(extra_port));
   return *b.Build();
 }
 

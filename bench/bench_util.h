@@ -18,6 +18,12 @@ PolicyBuilder IstioInit();
 // The istio-init policy with IPv4 and IPv6.
 CapturePolicy IstioInitDualStack();
 
+// The same with `n` more excluded outbound CIDRs (10.x.y.0/24) and `n` more
+// excluded inbound ports: a policy of about 3n + 40 rules over both
+// families, for the scaling benchmarks. `extra_port` > 0 adds
+// one more excluded outbound port (a one-port change).
+CapturePolicy IstioInitWithExclusions(int n, int extra_port = 0);
+
 // Runs argv (searched on PATH) and returns its exit status, -1 on failure.
 int RunProgram(const char* const argv[]);
 

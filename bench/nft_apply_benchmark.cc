@@ -1,27 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
 // nftables apply latency, in one fresh network namespace (the program
-// unshares one at start; it needs root or `unshare -rn`):
-//   - Apply/first:   the istio-init default policy (IPv4 + IPv6) into an
-//                    empty ruleset (the removal in between is not timed);
-//   - Apply/reapply: the same policy over itself;
-//   - NftFile:       `nft -f` of the same rules as a subprocess, as Istio's
-//                    nftables backend runs it;
-//   - RawFloor:      the prebuilt batch bytes replayed on a bare netlink
-//                    socket: the kernel's share, nothing of ours.
-// Each runs with 0, 1,000 and 20,000 foreign rules in another table.
-// bench/ratios.py runs this and prints the ratios the README quotes.
+// unshares one at start; it needs root or `unshare -rn`). The policy is
+// istio-init's defaults for IPv4 and IPv6, with `policy` more excluded
+// CIDRs and ports (bench_util.h), beside `foreign` rules in another table:
+//   - ApplyFirst:   Engine::Apply into a ruleset without ours (the removal
+//                   before it is not timed). Its "floor_us" counter is the
+//                   raw floor of the same work, measured in the same loop,
+//                   right after a removal too: the prebuilt batch replayed
+//                   on a bare netlink socket, and `::6` added to lo (the
+//                   one routing change this policy needs), the kernel's
+//                   share alone.
+//   - ApplyNoop:    Engine::Apply of the policy the kernel already holds
+//                   (nothing is sent).
+//   - ApplyOnePort: Engine::Apply alternating the policy with and without
+//                   one more excluded outbound port (one chain replaced).
+//   - NftFile:      `nft -f` of the same rules as a subprocess, as Istio's
+//                   nftables backend runs it (the removal is not timed).
+// bench/ratios.py runs this and prints the ratios the README quotes;
+// bench/report.py also plots them.
 
+#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -36,11 +49,13 @@
 
 namespace {
 
+using ::meshcap::bench::IstioInitWithExclusions;
 using ::meshcap::bench::RunProgram;
 using ::meshcap::bench::WriteTemp;
+using Clock = std::chrono::steady_clock;
 
-meshcap::CapturePolicy IstioInitRules() {
-  return ::meshcap::bench::IstioInitDualStack();
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
 }
 
 // An empty ruleset plus `n` foreign rules in `table ip foreign`.
@@ -74,50 +89,102 @@ std::unique_ptr<meshcap::Engine> NewEngine() {
   return *std::move(e);
 }
 
-void BM_ApplyFirst(benchmark::State& state) {
-  if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
-  const meshcap::CapturePolicy rules = IstioInitRules();
-  auto engine = NewEngine();
-  if (!engine) return state.SkipWithError("no nftables engine");
-  for (auto _ : state) {
-    state.PauseTiming();
-    if (!engine->Remove().ok()) return state.SkipWithError("remove failed");
-    state.ResumeTiming();
-    absl::Status s = engine->Apply(rules).status();
-    if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
-  }
-}
-
-void BM_ApplyReapply(benchmark::State& state) {
-  if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
-  const meshcap::CapturePolicy rules = IstioInitRules();
-  auto engine = NewEngine();
-  if (!engine) return state.SkipWithError("no nftables engine");
-  for (auto _ : state) {
-    absl::Status s = engine->Apply(rules).status();
-    if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
-  }
-}
-
-void BM_NftFile(benchmark::State& state) {
-  if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
-  const std::string path =
-      WriteTemp(*meshcap::Render(IstioInitRules(), "nftables"));
-  const char* argv[] = {"nft", "-f", path.c_str(), nullptr};
-  for (auto _ : state) {
-    if (RunProgram(argv) != 0) {
-      state.SkipWithError("nft -f failed");
-      break;
+// A bare nfnetlink socket that replays prebuilt batches.
+class RawSocket {
+ public:
+  RawSocket() {
+    fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    sockaddr_nl addr{};
+    addr.nl_family = AF_NETLINK;
+    if (fd_ >= 0 &&
+        bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    if (fd_ >= 0) {
+      const int size = 64 << 20;
+      setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
     }
   }
-  unlink(path.c_str());
-}
+  ~RawSocket() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  // Sends `batch` and drains the answer (only errors come back); false on
+  // any error.
+  bool Replay(const std::string& batch) {
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (sendto(fd_, batch.data(), batch.size(), 0,
+               reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0) {
+      return false;
+    }
+    bool failed = false;
+    char rx[8192];
+    while (recv(fd_, rx, sizeof(rx), MSG_DONTWAIT) > 0) failed = true;
+    return !failed;
+  }
 
-void BM_RawFloor(benchmark::State& state) {
+ private:
+  int fd_ = -1;
+};
+
+// `::6/128` on lo, added or deleted over a bare rtnetlink socket (waiting
+// for the kernel's answer, as Engine::Apply does).
+class RawAddress {
+ public:
+  RawAddress() : nl_(mnl_socket_open(NETLINK_ROUTE)) {
+    if (nl_ != nullptr && mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
+      mnl_socket_close(nl_);
+      nl_ = nullptr;
+    }
+  }
+  ~RawAddress() {
+    if (nl_ != nullptr) mnl_socket_close(nl_);
+  }
+  bool ok() const { return nl_ != nullptr; }
+  bool Send(uint16_t type, uint16_t flags) {
+    char buf[256] = {};
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    nlh->nlmsg_seq = ++seq_;
+    auto* ifa = static_cast<ifaddrmsg*>(
+        mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+    ifa->ifa_family = AF_INET6;
+    ifa->ifa_prefixlen = 128;
+    ifa->ifa_flags = IFA_F_NODAD;
+    ifa->ifa_index = 1;  // lo
+    in6_addr six{};
+    six.s6_addr[15] = 6;
+    mnl_attr_put(nlh, IFA_LOCAL, sizeof(six), &six);
+    mnl_attr_put(nlh, IFA_ADDRESS, sizeof(six), &six);
+    if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return false;
+    char rx[8192];
+    const ssize_t n = mnl_socket_recvfrom(nl_, rx, sizeof(rx));
+    if (n < static_cast<ssize_t>(sizeof(nlmsghdr) + sizeof(nlmsgerr))) {
+      return false;
+    }
+    const auto* err = static_cast<const nlmsgerr*>(
+        mnl_nlmsg_get_payload(reinterpret_cast<const nlmsghdr*>(rx)));
+    return err->error == 0;
+  }
+
+ private:
+  mnl_socket* nl_;
+  uint32_t seq_ = 0;
+};
+
+void BM_ApplyFirst(benchmark::State& state) {
   if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
-  // The batch of a first apply: our tables created, nothing deleted.
-  const meshcap::ir::RuleSet ir = meshcap::internal::Compile(
-      IstioInitRules(), meshcap::ir::Dialect::kNftables);
+  const meshcap::CapturePolicy policy =
+      IstioInitWithExclusions(static_cast<int>(state.range(1)));
+  auto engine = NewEngine();
+  if (!engine) return state.SkipWithError("no nftables engine");
+  // The floor's batches: our tables created (as a first apply's), and
+  // deleted again.
+  const meshcap::ir::RuleSet ir =
+      meshcap::internal::Compile(policy, meshcap::ir::Dialect::kNftables);
   auto lowered = meshcap::nft::Lower(ir);
   if (!lowered.ok()) return state.SkipWithError("lowering failed");
   meshcap::nft::BatchPlan plan;
@@ -125,51 +192,112 @@ void BM_RawFloor(benchmark::State& state) {
   const std::string create = meshcap::nft::BuildBatch(plan, 1).bytes.Bytes();
   plan.create.clear();
   for (const auto& t : lowered->tables) plan.remove.push_back(t.name());
-  const std::string remove = meshcap::nft::BuildBatch(plan, 1000).bytes.Bytes();
-  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-  sockaddr_nl addr{};
-  addr.nl_family = AF_NETLINK;
-  if (fd < 0 ||
-      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return state.SkipWithError("no netlink socket");
-  }
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  char rx[8192];
+  const std::string remove =
+      meshcap::nft::BuildBatch(plan, 1 << 20).bytes.Bytes();
+  RawSocket raw;
+  RawAddress addr;
+  if (!raw.ok() || !addr.ok()) return state.SkipWithError("no netlink socket");
+
+  double floor_seconds = 0;
   for (auto _ : state) {
-    state.PauseTiming();
-    if (sendto(fd, remove.data(), remove.size(), 0,
-               reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0) {
-      state.SkipWithError("sendto failed");
-      break;
+    if (!engine->Remove().ok()) return state.SkipWithError("remove failed");
+    const auto t0 = Clock::now();
+    absl::Status s = engine->Apply(policy).status();
+    const auto t1 = Clock::now();
+    if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
+    state.SetIterationTime(Seconds(t0, t1));
+    // The floor, after a removal like the apply's.
+    if (!raw.Replay(remove) || !addr.Send(RTM_DELADDR, 0)) {
+      return state.SkipWithError("raw remove failed");
     }
-    while (recv(fd, rx, sizeof(rx), MSG_DONTWAIT) > 0) {
-    }
-    state.ResumeTiming();
-    if (sendto(fd, create.data(), create.size(), 0,
-               reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0) {
-      state.SkipWithError("sendto failed");
-      break;
-    }
-    bool failed = false;
-    for (;;) {  // drain: only errors come back
-      const ssize_t n = recv(fd, rx, sizeof(rx), MSG_DONTWAIT);
-      if (n <= 0) break;
-      failed = true;
-    }
-    if (failed) {
-      state.SkipWithError("the kernel refused the replayed batch");
-      break;
-    }
+    const auto t2 = Clock::now();
+    const bool ok =
+        raw.Replay(create) && addr.Send(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+    const auto t3 = Clock::now();
+    if (!ok) return state.SkipWithError("the kernel refused the raw batch");
+    floor_seconds += Seconds(t2, t3);
   }
-  close(fd);
+  state.counters["floor_us"] = benchmark::Counter(
+      floor_seconds * 1e6, benchmark::Counter::kAvgIterations);
+  size_t rules = 0;
+  for (const auto& t : lowered->tables) rules += t.rules.size();
+  state.counters["rules"] = static_cast<double>(rules);
 }
 
-#define FOREIGN_SIZES Arg(0)->Arg(1000)->Arg(20000)->ArgName("foreign")
-BENCHMARK(BM_ApplyFirst)->FOREIGN_SIZES->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ApplyReapply)->FOREIGN_SIZES->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_NftFile)->FOREIGN_SIZES->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_RawFloor)->FOREIGN_SIZES->Unit(benchmark::kMicrosecond);
+void BM_ApplyNoop(benchmark::State& state) {
+  if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
+  const meshcap::CapturePolicy policy = IstioInitWithExclusions(0);
+  auto engine = NewEngine();
+  if (!engine) return state.SkipWithError("no nftables engine");
+  if (!engine->Apply(policy).ok()) return state.SkipWithError("apply failed");
+  for (auto _ : state) {
+    absl::StatusOr<meshcap::ApplyResult> r = engine->Apply(policy);
+    if (!r.ok() || r->changed()) return state.SkipWithError("not a no-op");
+  }
+}
+
+void BM_ApplyOnePort(benchmark::State& state) {
+  if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
+  const meshcap::CapturePolicy a = IstioInitWithExclusions(0);
+  const meshcap::CapturePolicy b = IstioInitWithExclusions(0, 8080);
+  auto engine = NewEngine();
+  if (!engine) return state.SkipWithError("no nftables engine");
+  if (!engine->Apply(a).ok()) return state.SkipWithError("apply failed");
+  bool flip = true;
+  for (auto _ : state) {
+    absl::StatusOr<meshcap::ApplyResult> r = engine->Apply(flip ? b : a);
+    if (!r.ok() || !r->changed()) return state.SkipWithError("no change");
+    flip = !flip;
+  }
+}
+
+void BM_NftFile(benchmark::State& state) {
+  if (!ResetKernel(state.range(0))) return state.SkipWithError("nft failed");
+  const meshcap::CapturePolicy policy =
+      IstioInitWithExclusions(static_cast<int>(state.range(1)));
+  const std::string path = WriteTemp(*meshcap::Render(policy, "nftables"));
+  const char* argv[] = {"nft", "-f", path.c_str(), nullptr};
+  auto engine = NewEngine();  // removes what nft made, untimed
+  if (!engine) return state.SkipWithError("no nftables engine");
+  for (auto _ : state) {
+    if (!engine->Remove().ok()) return state.SkipWithError("remove failed");
+    const auto t0 = Clock::now();
+    const int rc = RunProgram(argv);
+    state.SetIterationTime(Seconds(t0, Clock::now()));
+    if (rc != 0) {
+      state.SkipWithError("nft -f failed");
+      break;
+    }
+  }
+  unlink(path.c_str());
+}
+
+// {foreign rules, policy size}: foreign rules at the default policy, then
+// policy sizes without foreign rules.
+void Sizes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"foreign", "policy"});
+  for (int f : {0, 1000, 5000, 20000}) b->Args({f, 0});
+  for (int p : {100, 250, 500, 1000}) b->Args({0, p});
+}
+
+BENCHMARK(BM_ApplyFirst)
+    ->Apply(Sizes)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_NftFile)
+    ->Apply(Sizes)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ApplyNoop)
+    ->Arg(0)
+    ->Arg(20000)
+    ->ArgName("foreign")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ApplyOnePort)
+    ->Arg(0)
+    ->Arg(20000)
+    ->ArgName("foreign")
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
@@ -183,6 +311,9 @@ int main(int argc, char** argv) {
             strerror(errno));
     return 1;
   }
+  // lo up, as in every pod (policy routing for IPv6 needs it).
+  const char* lo_up[] = {"ip", "link", "set", "lo", "up", nullptr};
+  RunProgram(lo_up);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// What meshcap-cni's ADD adds to a pod's set-up, as a runtime pays it: the
+// whole process (spawn of meshcap-cni, the configuration on stdin, the
+// result on stdout), against what istio-init does for the same rules: an
+// iptables-legacy-restore and an ip6tables-legacy-restore run inside the
+// pod's namespace. Istio's default policy, IPv4 and IPv6 on both sides.
+//
+// Every run gets a fresh network namespace (lo up, as in a pod). The
+// namespaces of one benchmark are all made before its timed loop and
+// dropped after it, so that the kernel's asynchronous namespace clean-up
+// never lands inside a measurement. Both sides are started the same way (a
+// vfork-style clone, then execve; the restore children enter the pod's
+// namespace first, which costs them one setns).
+//
+// Run as root: `build/tests/cni/cni_add_benchmark` (or `meson test
+// --benchmark cni_add`); it prints the medians over every run and the
+// ratios last.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr int kRunsPerRepetition = 30;
+
+// Every run's time (µs), per benchmark, for medians over all runs.
+std::map<std::string, std::vector<double>>& Samples() {
+  static auto* const samples = new std::map<std::string, std::vector<double>>;
+  return *samples;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * (v.size() - 1) + 0.5)];
+}
+
+// Istio's default sidecar capture (istio-init: -p 15001 -z 15006 -u 1337
+// -m REDIRECT -i '*' -b '*' -d 15090,15021,15020), with IPv6.
+constexpr char kPolicy[] =
+    R"({"ProxyPort": "15001", "InboundCapturePort": "15006",
+        "ProxyUID": "1337", "InboundInterceptionMode": "REDIRECT",
+        "OutboundIPRangesInclude": "*", "InboundPortsInclude": "*",
+        "InboundPortsExclude": "15090,15021,15020", "EnableIPv6": true})";
+
+// What the bridge plugin hands on (its 1.0.0 result).
+constexpr char kPrevResult[] =
+    R"({"cniVersion": "1.0.0",
+        "interfaces": [{"name": "cni0", "mac": "a6:1b:4c:2d:3e:4f"},
+                       {"name": "veth3a1b2c3d", "mac": "fe:1b:4c:2d:3e:50"},
+                       {"name": "eth0", "mac": "b6:1b:4c:2d:3e:51",
+                        "sandbox": "/var/run/netns/cni-bench"}],
+        "ips": [{"interface": 2, "address": "203.0.113.2/24",
+                 "gateway": "203.0.113.1"}],
+        "routes": [{"dst": "0.0.0.0/0", "gw": "203.0.113.1"}],
+        "dns": {}})";
+
+// iptables-legacy-restore --noflush input of the same policy, as Istio's
+// generator writes it (tests/conformance/istio/istio-init-default.rules for
+// IPv4; the IPv6 half as `meshcap render --ipv6=true` prints it).
+constexpr char kRestoreV4[] = R"(* nat
+-N ISTIO_INBOUND
+-N ISTIO_REDIRECT
+-N ISTIO_IN_REDIRECT
+-N ISTIO_OUTPUT
+-A ISTIO_INBOUND -p tcp --dport 15008 -j RETURN
+-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
+-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006
+-A PREROUTING -p tcp -j ISTIO_INBOUND
+-A ISTIO_INBOUND -p tcp --dport 15090 -j RETURN
+-A ISTIO_INBOUND -p tcp --dport 15021 -j RETURN
+-A ISTIO_INBOUND -p tcp --dport 15020 -j RETURN
+-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT
+-A OUTPUT -j ISTIO_OUTPUT
+-A ISTIO_OUTPUT -o lo -s 127.0.0.6/32 -j RETURN
+-A ISTIO_OUTPUT -o lo ! -d 127.0.0.1/32 -p tcp ! --dport 15008 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT
+-A ISTIO_OUTPUT -o lo -m owner ! --uid-owner 1337 -j RETURN
+-A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN
+-A ISTIO_OUTPUT -o lo ! -d 127.0.0.1/32 -p tcp ! --dport 15008 -m owner --gid-owner 1337 -j ISTIO_IN_REDIRECT
+-A ISTIO_OUTPUT -o lo -m owner ! --gid-owner 1337 -j RETURN
+-A ISTIO_OUTPUT -m owner --gid-owner 1337 -j RETURN
+-A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN
+-A ISTIO_OUTPUT -j ISTIO_REDIRECT
+COMMIT
+)";
+constexpr char kRestoreV6[] = R"(* nat
+-N ISTIO_INBOUND
+-N ISTIO_REDIRECT
+-N ISTIO_IN_REDIRECT
+-N ISTIO_OUTPUT
+-A ISTIO_INBOUND -p tcp --dport 15008 -j RETURN
+-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
+-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006
+-A PREROUTING -p tcp -j ISTIO_INBOUND
+-A ISTIO_INBOUND -p tcp --dport 15090 -j RETURN
+-A ISTIO_INBOUND -p tcp --dport 15021 -j RETURN
+-A ISTIO_INBOUND -p tcp --dport 15020 -j RETURN
+-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT
+-A OUTPUT -j ISTIO_OUTPUT
+-A ISTIO_OUTPUT -o lo -s ::6/128 -j RETURN
+-A ISTIO_OUTPUT -o lo ! -d ::1/128 -p tcp ! --dport 15008 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT
+-A ISTIO_OUTPUT -o lo -m owner ! --uid-owner 1337 -j RETURN
+-A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN
+-A ISTIO_OUTPUT -o lo ! -d ::1/128 -p tcp ! --dport 15008 -m owner --gid-owner 1337 -j ISTIO_IN_REDIRECT
+-A ISTIO_OUTPUT -o lo -m owner ! --gid-owner 1337 -j RETURN
+-A ISTIO_OUTPUT -m owner --gid-owner 1337 -j RETURN
+-A ISTIO_OUTPUT -d ::1/128 -j RETURN
+-A ISTIO_OUTPUT -j ISTIO_REDIRECT
+COMMIT
+)";
+
+[[noreturn]] void Die(const std::string& what) {
+  fprintf(stderr, "cni_add_benchmark: %s: %s\n", what.c_str(), strerror(errno));
+  exit(1);
+}
+
+// A memfd holding `text`, rewound before each use.
+int TextFd(const char* name, const std::string& text) {
+  const int fd = memfd_create(name, 0);
+  if (fd < 0 || write(fd, text.data(), text.size()) !=
+                    static_cast<ssize_t>(text.size())) {
+    Die("memfd");
+  }
+  return fd;
+}
+
+// `n` fresh network namespaces with lo up, each held by an fd only.
+std::vector<int> FreshNamespaces(int n) {
+  std::vector<int> fds;
+  std::thread maker([&] {
+    for (int i = 0; i < n; ++i) {
+      if (unshare(CLONE_NEWNET) != 0) Die("unshare(CLONE_NEWNET) (root?)");
+      const int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+      const int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      ifreq ifr{};
+      strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+      if (fd < 0 || sock < 0 || ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) {
+        Die("lo");
+      }
+      ifr.ifr_flags |= IFF_UP;
+      if (ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) Die("lo up");
+      close(sock);
+      fds.push_back(fd);
+    }
+  });
+  maker.join();
+  return fds;
+}
+
+void DropNamespaces(std::vector<int>& fds) {
+  for (int fd : fds) close(fd);
+  fds.clear();
+  // Let the kernel's asynchronous clean-up finish outside the timings.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+}
+
+struct Child {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  int stdin_fd;
+  int netns_fd;  // -1: stay
+};
+
+int ChildMain(void* arg) {
+  const Child* c = static_cast<const Child*>(arg);
+  if (c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) != 0) _exit(126);
+  if (dup2(c->stdin_fd, 0) < 0) _exit(126);
+  const int null = open("/dev/null", O_WRONLY);
+  if (null < 0 || dup2(null, 1) < 0) _exit(126);
+  execve(c->path, c->argv, c->envp);
+  _exit(127);
+}
+
+// Spawns as posix_spawn does (a clone sharing our memory until the exec),
+// waits, and returns the exit status.
+int Spawn(const Child& child) {
+  static std::vector<char> stack(256 * 1024);
+  const pid_t pid =
+      clone(ChildMain, stack.data() + stack.size(),
+            CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<Child*>(&child));
+  if (pid < 0) Die("clone");
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0) Die("waitpid");
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::vector<char*> Argv(std::vector<std::string>& items) {
+  std::vector<char*> out;
+  for (std::string& s : items) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+std::string StateDir() {
+  static const std::string dir = [] {
+    char tmpl[] = "/tmp/meshcap-cni-bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) Die("mkdtemp");
+    return std::string(tmpl);
+  }();
+  return dir;
+}
+
+void BM_CniAdd(benchmark::State& state, const char* backend) {
+  const std::string config = std::string(R"({"cniVersion": "1.0.0", )") +
+                             R"("name": "bench", "type": "meshcap-cni", )" +
+                             R"("profile": "sidecar", "backend": ")" + backend +
+                             R"(", "policy": )" + kPolicy +
+                             R"(, "prevResult": )" + kPrevResult + "}";
+  const int config_fd = TextFd("config", config);
+  std::vector<int> namespaces = FreshNamespaces(state.max_iterations);
+  std::vector<std::string> argv_s = {"meshcap-cni"};
+  std::vector<char*> argv = Argv(argv_s);
+  size_t i = 0;
+  for (auto _ : state) {
+    std::vector<std::string> env_s = {
+        "CNI_COMMAND=ADD",
+        "CNI_CONTAINERID=bench" + std::to_string(i),
+        "CNI_NETNS=/proc/" + std::to_string(getpid()) + "/fd/" +
+            std::to_string(namespaces[i]),
+        "CNI_IFNAME=eth0",
+        "CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=bench",
+        "CNI_PATH=/usr/lib/cni",
+        "MESHCAP_STATE_DIR=" + StateDir(),
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+    };
+    std::vector<char*> env = Argv(env_s);
+    lseek(config_fd, 0, SEEK_SET);
+    const auto start = std::chrono::steady_clock::now();
+    const int rc =
+        Spawn({MESHCAP_CNI_PLUGIN, argv.data(), env.data(), config_fd, -1});
+    const auto end = std::chrono::steady_clock::now();
+    if (rc != 0) {
+      state.SkipWithError("meshcap-cni ADD failed (run it as root)");
+      break;
+    }
+    const double seconds = std::chrono::duration<double>(end - start).count();
+    state.SetIterationTime(seconds);
+    Samples()[std::string("ADD (") + backend + ")"].push_back(seconds * 1e6);
+    ++i;
+  }
+  close(config_fd);
+  DropNamespaces(namespaces);
+}
+
+void BM_RestorePair(benchmark::State& state) {
+  const int v4 = TextFd("v4", kRestoreV4);
+  const int v6 = TextFd("v6", kRestoreV6);
+  std::vector<int> namespaces = FreshNamespaces(state.max_iterations);
+  std::vector<std::string> argv4_s = {"iptables-legacy-restore", "--noflush"};
+  std::vector<std::string> argv6_s = {"ip6tables-legacy-restore", "--noflush"};
+  std::vector<char*> argv4 = Argv(argv4_s);
+  std::vector<char*> argv6 = Argv(argv6_s);
+  // Their own xtables lock, never the machine's /run/xtables.lock.
+  std::vector<std::string> env_s = {
+      "XTABLES_LOCKFILE=" + StateDir() + "/xtables.lock",
+      "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+  };
+  std::vector<char*> env = Argv(env_s);
+  size_t i = 0;
+  for (auto _ : state) {
+    lseek(v4, 0, SEEK_SET);
+    lseek(v6, 0, SEEK_SET);
+    const auto start = std::chrono::steady_clock::now();
+    const int rc4 = Spawn({"/usr/sbin/iptables-legacy-restore", argv4.data(),
+                           env.data(), v4, namespaces[i]});
+    const int rc6 = Spawn({"/usr/sbin/ip6tables-legacy-restore", argv6.data(),
+                           env.data(), v6, namespaces[i]});
+    const auto end = std::chrono::steady_clock::now();
+    if (rc4 != 0 || rc6 != 0) {
+      state.SkipWithError("*tables-legacy-restore failed (root? installed?)");
+      break;
+    }
+    const double seconds = std::chrono::duration<double>(end - start).count();
+    state.SetIterationTime(seconds);
+    Samples()["restore pair"].push_back(seconds * 1e6);
+    ++i;
+  }
+  close(v4);
+  close(v6);
+  DropNamespaces(namespaces);
+}
+
+BENCHMARK_CAPTURE(BM_CniAdd, nftables, "nftables")
+    ->UseManualTime()
+    ->Iterations(kRunsPerRepetition)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_CniAdd, iptables_legacy, "iptables-legacy")
+    ->UseManualTime()
+    ->Iterations(kRunsPerRepetition)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RestorePair)
+    ->UseManualTime()
+    ->Iterations(kRunsPerRepetition)
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  const auto& samples = Samples();
+  if (samples.empty()) return 0;
+  printf("\nper run, over all repetitions (us):\n");
+  for (const auto& [name, v] : samples) {
+    printf("  %-24s median %6.0f   p25 %6.0f   p75 %6.0f   (%zu runs)\n",
+           name.c_str(), Median(v), Percentile(v, 0.25), Percentile(v, 0.75),
+           v.size());
+  }
+  auto pair = samples.find("restore pair");
+  if (pair == samples.end()) return 0;
+  for (const char* backend : {"nftables", "iptables-legacy"}) {
+    auto add = samples.find(std::string("ADD (") + backend + ")");
+    if (add == samples.end()) continue;
+    const double ratio = Median(add->second) / Median(pair->second);
+    printf("ADD (%s) / restore pair = %.2f (goal <= 0.50: %s)\n", backend,
+           ratio, ratio <= 0.5 ? "met" : "not met");
+  }
+  return 0;
+}
