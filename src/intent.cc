@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,14 @@ absl::Status IntentRecord::Begin(const std::string& what) {
   };
   const std::string text = doc.dump() + "\n";
   const std::string tmp = absl::StrCat(path_, ".tmp");
+  // The state directory, on first use (mode 0700: it is meshcap's alone).
+  const std::string dir = path_.substr(0, path_.rfind('/'));
+  if (!dir.empty() && mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus(
+        errno, absl::StrCat("cannot make the state directory ", Quote(dir)),
+        "set $MESHCAP_STATE_DIR or EngineOptions::state_dir to a directory "
+        "meshcap may write");
+  }
   {
     UniqueFd fd(
         open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600));
