@@ -17,8 +17,8 @@
 //                   one more excluded outbound port (one chain replaced).
 //   - NftFile:      `nft -f` of the same rules as a subprocess, as Istio's
 //                   nftables backend runs it (the removal is not timed).
-// bench/ratios.py runs this and prints the ratios the README quotes;
-// bench/report.py also plots them.
+// bench/report.py runs this, prints the ratios the README quotes and
+// plots them.
 
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
