@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "meshcap/engine.h"
 #include "meshcap/render.h"
 #include "meshcap/validate.h"
@@ -91,8 +92,13 @@ int Verify(const std::string& prog, const std::string& backend,
   }
   std::printf("%s: %zu difference(s) between the kernel and the policy (%s):\n",
               prog.c_str(), report->differences.size(), name.c_str());
+  // Differences quote what the kernel holds, which anybody may have put
+  // there: each line is escaped to printable text.
   for (const meshcap::Difference& d : report->differences) {
-    std::printf("  %s\n", d.ToString().c_str());
+    for (const std::string& line :
+         std::vector<std::string>(absl::StrSplit(d.ToString(), '\n'))) {
+      std::printf("  %s\n", meshcap::internal::PrintableLine(line).c_str());
+    }
   }
   return 1;
 }
