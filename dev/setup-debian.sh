@@ -8,6 +8,8 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   g++ meson ninja-build pkg-config python3 clang-format \
   clang libclang-rt-14-dev valgrind util-linux \
+  golang-go python3-pytest python3-mypy pycodestyle abigail-tools cmake \
+  python3-matplotlib \
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
   nlohmann-json3-dev \
   libnftnl-dev libmnl-dev libiptc-dev \

@@ -19,7 +19,7 @@ results=(build/meson-logs/testlog.junit.xml)
 
 # Formatting is part of the contract (Google style, clang-format).
 format_rc=0
-if ! git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror; then
+if ! git ls-files '*.cc' '*.h' '*.c' | xargs clang-format --dry-run --Werror; then
   echo "clang-format: files above are not formatted"
   format_rc=1
 fi

@@ -1,0 +1,473 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The public API; see the package docstring and ``__init__.pyi``."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from ctypes import byref, c_int, c_void_p
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional, Tuple, Union
+
+from . import _native
+from ._errors import InvalidArgumentError
+from ._native import check, lib
+
+KnobValue = Union[str, bool, int, Iterable[Union[str, int]], None]
+
+
+def version() -> str:
+    """The version of the C library in use, ``"MAJOR.MINOR.PATCH"``."""
+    return lib.meshcap_version().decode()
+
+
+def _knob_text(key: str, value: KnobValue) -> str:
+    # Istio's text syntax, as the flags and environment variables take it.
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        raise TypeError(f"policy key {key!r}: expected str, not bytes")
+    try:
+        items = list(value)
+    except TypeError:
+        raise TypeError(
+            f"policy key {key!r}: expected a str, an int, a bool or a list, "
+            f"got {type(value).__name__}") from None
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int)) and \
+                not hasattr(item, "compressed"):
+            raise TypeError(
+                f"policy key {key!r}: list items must be str or int, got "
+                f"{type(item).__name__}")
+    return ",".join(str(item) for item in items)
+
+
+class Policy:
+    """A validated capture policy. Immutable; safe to share between threads.
+
+    Make one from keyword arguments or a mapping of knob keys (Istio's
+    ``Config`` field names, as in ``meshcap --policy FILE``)::
+
+        policy = meshcap.Policy(OutboundIPRangesInclude="*",
+                                InboundPortsInclude="*",
+                                InboundPortsExclude=[15090, 15021, 15020])
+
+    or from JSON text with :meth:`from_json`, or step by step with
+    :class:`PolicyBuilder`. ``Policy()`` is the library's defaults. Values
+    take Istio's text syntax; ints, bools and lists are converted to it.
+
+    Raises :class:`InvalidArgumentError` for a bad value or an unknown key
+    (the message names both), :class:`NotFoundError` for an unknown group.
+    """
+
+    __slots__ = ("_handle", "__weakref__")
+
+    def __init__(self, knobs: Optional[Mapping[str, KnobValue]] = None,
+                 /, **kwargs: KnobValue) -> None:
+        self._handle: Optional[int] = None
+        builder = PolicyBuilder()
+        for key, value in {**(knobs or {}), **kwargs}.items():
+            builder.set(key, value)
+        self._handle = builder._build_handle()
+
+    @classmethod
+    def _adopt(cls, handle: int) -> Policy:
+        p = cls.__new__(cls)
+        p._handle = handle
+        return p
+
+    @classmethod
+    def from_json(cls, text: str, source: Optional[str] = None) -> Policy:
+        """A policy from a JSON object, as ``meshcap --policy FILE`` reads it.
+
+        ``source`` names the document in error messages (a file name).
+        """
+        if source is not None:
+            return PolicyBuilder().update_json(text, source).build()
+        handle = c_void_p()
+        err = c_void_p()
+        check(lib.meshcap_policy_from_json(_native.text(text), byref(handle),
+                                           byref(err)), err)
+        assert handle.value is not None
+        return cls._adopt(handle.value)
+
+    def to_json(self) -> str:
+        """Every knob of the policy's profile with the value in effect, as a
+        JSON object; ``Policy.from_json()`` of it is an equal policy."""
+        out = c_void_p()
+        err = c_void_p()
+        check(lib.meshcap_policy_to_json(self._handle, byref(out),
+                                         byref(err)), err)
+        return _native.take(out) or ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`to_json`, parsed."""
+        return json.loads(self.to_json())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Policy):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+    def __repr__(self) -> str:
+        return f"meshcap.Policy.from_json({self.to_json()!r})"
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None):
+            lib.meshcap_policy_free(self._handle)
+            self._handle = None
+
+
+class PolicyBuilder:
+    """Collects knob values, then validates them all at once in
+    :meth:`build`. Not thread-safe.
+
+    ::
+
+        b = meshcap.PolicyBuilder()
+        b.set("ProxyPort", 15001).set("InboundPortsInclude", "*")
+        b.update_json(open("pod.json").read(), source="pod.json")
+        policy = b.build()
+    """
+
+    __slots__ = ("_handle",)
+
+    def __init__(self) -> None:
+        handle = c_void_p()
+        err = c_void_p()
+        check(lib.meshcap_policy_builder_new(byref(handle), byref(err)), err)
+        self._handle = handle.value
+
+    def set(self, key: str, value: KnobValue,
+            origin: Optional[str] = None) -> PolicyBuilder:
+        """Sets the knob ``key`` (a JSON key such as ``"ProxyPort"`` or an
+        istio-iptables long flag such as ``"envoy-port"``). ``None`` or ``""``
+        unsets it. ``origin`` is what error messages call the value (e.g.
+        ``"pod.json: key 'ProxyPort'"``); by default, the key. Values and
+        unknown keys are checked by :meth:`build`."""
+        err = c_void_p()
+        check(lib.meshcap_policy_builder_set(
+            self._handle, _native.text(key),
+            _native.text(_knob_text(key, value)), _native.text(origin),
+            byref(err)), err)
+        return self
+
+    def unset(self, key: str) -> PolicyBuilder:
+        """Returns the knob ``key`` to its default."""
+        err = c_void_p()
+        check(lib.meshcap_policy_builder_unset(self._handle,
+                                               _native.text(key), byref(err)),
+              err)
+        return self
+
+    def update_json(self, text: str,
+                    source: Optional[str] = None) -> PolicyBuilder:
+        """Sets the knobs of a JSON object on top of what is set. ``source``
+        names the document in messages. Raises
+        :class:`InvalidArgumentError` for malformed JSON or an unknown key."""
+        err = c_void_p()
+        check(lib.meshcap_policy_builder_set_json(
+            self._handle, _native.text(text), _native.text(source),
+            byref(err)), err)
+        return self
+
+    def _build_handle(self) -> int:
+        handle = c_void_p()
+        err = c_void_p()
+        check(lib.meshcap_policy_builder_build(self._handle, byref(handle),
+                                               byref(err)), err)
+        assert handle.value is not None
+        return handle.value
+
+    def build(self) -> Policy:
+        """Validates every knob and returns the policy. The builder can be
+        used again."""
+        return Policy._adopt(self._build_handle())
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None):
+            lib.meshcap_policy_builder_free(self._handle)
+            self._handle = None
+
+
+def render(policy: Policy, backend: str) -> str:
+    """The dry-run text Istio's generator would run, byte for byte:
+    ``"nftables"`` gives the ``nft -f`` transaction, ``"iptables-legacy"`` the
+    ``iptables-restore --noflush`` input. Touches no kernel."""
+    out = c_void_p()
+    err = c_void_p()
+    check(lib.meshcap_render(policy._handle, _native.text(backend),
+                             byref(out), byref(err)), err)
+    return _native.take(out) or ""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What an apply or a clean did."""
+
+    #: ``"nftables"`` or ``"iptables-legacy"``.
+    backend: str
+    #: One line per change (``"replaced table inet istio-proxy-nat"``);
+    #: empty when nothing was sent.
+    changes: Tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was sent to the kernel."""
+        return bool(self.changes)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One difference between the kernel and the policy."""
+
+    #: ``"missing"``, ``"extra"`` or ``"changed"``.
+    kind: str
+    #: ``"rule"``, ``"chain"``, ``"table"``, ``"routing entry"``,
+    #: ``"address"``, ``"backend"``, ``"transaction"``.
+    object: str
+    table: str
+    chain: str
+    #: 1-based rule position; 0 when it does not apply.
+    position: int
+    desired: str
+    actual: str
+    #: The whole difference as one text, as ``meshcap verify`` prints it.
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What a verify found."""
+
+    backend: str
+    #: The ruleset generation the report was read at: pass it as
+    #: ``expected_generation`` for a verify-then-apply (0 for
+    #: iptables-legacy).
+    generation: int
+    differences: Tuple[Difference, ...]
+
+    @property
+    def matches(self) -> bool:
+        """Whether the kernel holds exactly the policy's capture."""
+        return not self.differences
+
+
+def _difference(d: Mapping[str, Any]) -> Difference:
+    # Later versions may add fields to the report: take the known ones.
+    return Difference(kind=d.get("kind", ""), object=d.get("object", ""),
+                      table=d.get("table", ""), chain=d.get("chain", ""),
+                      position=d.get("position", 0),
+                      desired=d.get("desired", ""),
+                      actual=d.get("actual", ""), text=d.get("text", ""))
+
+
+def _apply_result(text: Optional[str]) -> ApplyResult:
+    j = json.loads(text or "{}")
+    return ApplyResult(backend=j.get("backend", ""),
+                       changes=tuple(j.get("changes", ())))
+
+
+class Engine:
+    """One backend in one network namespace: apply, verify and clean.
+
+    ::
+
+        with meshcap.Engine(netns_path="/var/run/netns/pod") as engine:
+            engine.apply(policy)
+            assert engine.verify(policy).matches
+
+    ``backend`` is ``"nftables"``, ``"iptables-legacy"`` or ``"auto"``
+    ($MESHCAP_BACKEND, else the backend already holding meshcap's rules,
+    else Istio's detection). The namespace is given by path
+    (``/proc/PID/ns/net``, ``/var/run/netns/NAME``) or by an open fd (used
+    only while the engine is made); neither means the namespace of the
+    calling thread. No thread of the caller ever changes namespace.
+    ``lock_timeout`` (seconds) bounds the wait for the namespace's lock.
+
+    An engine may be shared between threads (calls take turns); it holds a
+    netlink socket and a thread until :meth:`close`.
+
+    Raises :class:`NotFoundError` for a namespace path that does not exist,
+    :class:`InvalidArgumentError` for an unknown backend or a file that is
+    not a network namespace, :class:`PermissionDeniedError` without the
+    privileges for the namespace.
+    """
+
+    def __init__(self, *, backend: str = "auto",
+                 netns_path: Optional[Union[str, os.PathLike]] = None,
+                 netns_fd: Optional[int] = None,
+                 xtables_lock_path: Optional[Union[str, os.PathLike]] = None,
+                 state_dir: Optional[Union[str, os.PathLike]] = None,
+                 lock_timeout: Optional[float] = None) -> None:
+        self._handle: Optional[int] = None
+        self._lock = threading.Lock()
+        o = _native.engine_options()
+        o.backend = _native.text(backend)
+        o.netns_path = _native.path(netns_path)
+        o.netns_fd = -1 if netns_fd is None else netns_fd
+        o.xtables_lock_path = _native.path(xtables_lock_path)
+        o.state_dir = _native.path(state_dir)
+        if lock_timeout is not None:
+            o.lock_timeout_ms = int(lock_timeout * 1000)
+        handle = c_void_p()
+        err = c_void_p()
+        check(lib.meshcap_engine_new(byref(o), byref(handle), byref(err)), err)
+        self._handle = handle.value
+        self._backend = lib.meshcap_engine_backend(self._handle).decode()
+
+    @property
+    def backend(self) -> str:
+        """``"nftables"`` or ``"iptables-legacy"``."""
+        return self._backend
+
+    def _live(self) -> int:
+        if self._handle is None:
+            raise ValueError("the meshcap.Engine is closed")
+        return self._handle
+
+    def apply(self, policy: Policy, *,
+              expected_generation: Optional[int] = None) -> ApplyResult:
+        """Makes the namespace hold exactly ``policy``'s capture, in one
+        transaction. With ``expected_generation`` (a :class:`VerifyReport`'s
+        ``generation``), applies only if nobody changed the ruleset since;
+        else raises :class:`AbortedError` and changes nothing (nftables
+        only)."""
+        options = None
+        if expected_generation is not None:
+            options = _native.apply_options()
+            options.flags = _native.APPLY_EXPECT_GENERATION
+            options.expected_generation = expected_generation
+        changed = c_int()
+        out = c_void_p()
+        err = c_void_p()
+        with self._lock:
+            rc = lib.meshcap_engine_apply(self._live(), policy._handle,
+                                          options, byref(changed), byref(out),
+                                          byref(err))
+        return self._result(rc, changed, out, err)
+
+    def _result(self, rc: int, changed: c_int, out: c_void_p,
+                err: c_void_p) -> ApplyResult:
+        if not changed.value:
+            # Nothing was sent: no changes to read.
+            _native.lib.meshcap_free(out)
+            check(rc, err)
+            return ApplyResult(self._backend, ())
+        check(rc, err)
+        return _apply_result(_native.take(out))
+
+    def verify(self, policy: Policy) -> VerifyReport:
+        """Compares the namespace with ``policy``. A report is returned
+        whether or not it matches (see :attr:`VerifyReport.matches`)."""
+        out = c_void_p()
+        err = c_void_p()
+        with self._lock:
+            rc = lib.meshcap_engine_verify(self._live(), policy._handle, None,
+                                           byref(out), byref(err))
+        check(rc, err)
+        j = json.loads(_native.take(out) or "{}")
+        return VerifyReport(
+            backend=j.get("backend", ""), generation=j.get("generation", 0),
+            differences=tuple(_difference(d)
+                              for d in j.get("differences", ())))
+
+    def clean(self) -> ApplyResult:
+        """Removes everything of meshcap's from the namespace, in both
+        backends, and its policy routing (``meshcap clean``). Removing
+        nothing is fine."""
+        out = c_void_p()
+        err = c_void_p()
+        changed = c_int()
+        with self._lock:
+            rc = lib.meshcap_engine_clean(self._live(), byref(changed),
+                                          byref(out), byref(err))
+        return self._result(rc, changed, out, err)
+
+    def close(self) -> None:
+        """Releases the engine's socket and thread. Idempotent."""
+        with self._lock:
+            if self._handle is not None:
+                lib.meshcap_engine_free(self._handle)
+                self._handle = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None) is not None:
+            lib.meshcap_engine_free(self._handle)
+            self._handle = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self._handle is None else self._backend
+        return f"<meshcap.Engine {state}>"
+
+
+def validate(policy: Optional[Policy] = None, *,
+             netns_path: Optional[Union[str, os.PathLike]] = None,
+             netns_fd: Optional[int] = None,
+             probe_port: int = 15002,
+             ipv6: bool = False,
+             timeout: float = 5.0,
+             outbound_port: Optional[int] = None,
+             inbound_port: Optional[int] = None,
+             uid: Optional[int] = None,
+             gid: Optional[int] = None) -> None:
+    """Istio's validation probe (``istio-iptables --run-validation``).
+
+    Listens on 127.0.0.1 (``::1`` with ``ipv6``) at the outbound and inbound
+    capture ports, dials 127.0.0.6 (``::6``) at ``probe_port`` as the
+    proxy's UID and GID, and returns when a listener accepts the connection
+    with the probe port as its original destination. The ports and the
+    identity come from ``policy`` (its proxy port, inbound capture port,
+    first proxy UID and GID; Istio's defaults without one) unless given.
+
+    Raises :class:`DeadlineExceededError` (a ``TimeoutError``) when nothing
+    captured the probe within ``timeout`` seconds,
+    :class:`FailedPreconditionError` when a listener cannot bind,
+    :class:`PermissionDeniedError` when the identity cannot be taken.
+    """
+    o = _native.validate_options()
+    err = c_void_p()
+    if policy is not None:
+        check(lib.meshcap_validate_options_set_policy(byref(o),
+                                                      policy._handle,
+                                                      byref(err)), err)
+    o.netns_path = _native.path(netns_path)
+    o.netns_fd = -1 if netns_fd is None else netns_fd
+    o.probe_port = _port("probe_port", probe_port)
+    if outbound_port is not None:
+        o.outbound_port = _port("outbound_port", outbound_port)
+    if inbound_port is not None:
+        o.inbound_port = _port("inbound_port", inbound_port)
+    if uid is not None:
+        o.uid = uid
+    if gid is not None:
+        o.gid = gid
+    o.flags = _native.VALIDATE_IPV6 if ipv6 else 0
+    o.timeout_ms = int(timeout * 1000)
+    check(lib.meshcap_validate(byref(o), byref(err)), err)
+
+
+def _port(name: str, value: int) -> int:
+    if not 0 < value < 65536:
+        raise InvalidArgumentError(
+            f"{name}: port '{value}' is out of range (1-65535)")
+    return value
