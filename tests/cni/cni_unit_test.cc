@@ -1,0 +1,912 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// meshcap-cni's logic without a kernel: versions, the CNI_* variables, the
+// configuration and its errors, per-pod decisions, error JSON, the
+// attachment records and GC, STATUS over fake checks, and RunPlugin for
+// the commands that need no namespace.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "src/cni/attachment_store.h"
+#include "src/cni/config.h"
+#include "src/cni/environment.h"
+#include "src/cni/error.h"
+#include "src/cni/log.h"
+#include "src/cni/plugin.h"
+#include "src/cni/pod_policy.h"
+#include "src/cni/version.h"
+#include "tests/cni/cni_test_util.h"
+
+namespace meshcap::cni {
+namespace {
+
+using ::meshcap::cni::testing::ScopedEnv;
+using ::meshcap::cni::testing::TempDir;
+using ::meshcap::cni::testing::Tree;
+using ::testing::_;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+// --- Versions ---------------------------------------------------------------
+
+TEST(VersionTest, ParsesOnlyMajorMinorPatch) {
+  EXPECT_EQ(ParseVersion("1.0.0"), (SemVer{1, 0, 0}));
+  EXPECT_EQ(ParseVersion("0.4.0"), (SemVer{0, 4, 0}));
+  EXPECT_EQ(ParseVersion("10.20.30"), (SemVer{10, 20, 30}));
+  for (const char* bad : {"", "1", "1.0", "1.0.0.0", "v1.0.0", " 1.0.0",
+                          "1.0.0 ", "1.0.0-rc1", "1..0", "-1.0.0", "a.b.c"}) {
+    EXPECT_EQ(ParseVersion(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(VersionTest, AcceptsZeroFourToOneOne) {
+  EXPECT_THAT(SupportedVersions(), ElementsAre("0.4.0", "1.0.0", "1.1.0"));
+  for (const char* v : {"0.4.0", "1.0.0", "1.1.0"}) {
+    EXPECT_TRUE(IsSupportedVersion(v)) << v;
+  }
+  for (const char* v :
+       {"0.1.0", "0.2.0", "0.3.0", "0.3.1", "1.2.0", "2.0.0", "1.0"}) {
+    EXPECT_FALSE(IsSupportedVersion(v)) << v;
+  }
+}
+
+TEST(VersionTest, ComparesNumerically) {
+  EXPECT_TRUE(VersionAtLeast("1.1.0", "1.1.0"));
+  EXPECT_TRUE(VersionAtLeast("1.10.0", "1.9.0"));
+  EXPECT_FALSE(VersionAtLeast("1.0.0", "1.1.0"));
+  EXPECT_FALSE(VersionAtLeast("0.4.0", "1.1.0"));
+  EXPECT_FALSE(VersionAtLeast("junk", "0.1.0"));
+}
+
+TEST(VersionTest, VersionAnswerEchoesTheRequest) {
+  EXPECT_EQ(VersionJson("1.0.0"),
+            R"({"cniVersion":"1.0.0","supportedVersions":)"
+            R"(["0.4.0","1.0.0","1.1.0"]})");
+  EXPECT_EQ(VersionJson(""), R"({"cniVersion":"1.1.0","supportedVersions":)"
+                             R"(["0.4.0","1.0.0","1.1.0"]})");
+}
+
+// --- Errors
+// -------------------------------------------------------------------
+
+TEST(ErrorTest, JsonHasTheSpecsFields) {
+  CniError e{7, "invalid 'profile': \"x\"", "expected sidecar"};
+  EXPECT_EQ(
+      e.ToJson("1.0.0"),
+      R"({"cniVersion":"1.0.0","code":7,"msg":"invalid 'profile': \"x\"",)"
+      R"("details":"expected sidecar"})");
+  EXPECT_EQ((CniError{4, "m", ""}).ToJson("1.1.0"),
+            R"({"cniVersion":"1.1.0","code":4,"msg":"m"})");
+}
+
+TEST(ErrorTest, MapsEngineStatusesToCodes) {
+  EXPECT_EQ(ErrorFromStatus(absl::PermissionDeniedError("x"), "w").code,
+            kErrPermission);
+  EXPECT_EQ(ErrorFromStatus(absl::DeadlineExceededError(
+                                "the xtables lock /r is held by another "
+                                "process; waited 10 ms; nothing was changed"),
+                            "w")
+                .code,
+            kErrTryAgainLater);
+  EXPECT_EQ(
+      ErrorFromStatus(absl::DeadlineExceededError(
+                          "the meshcap lock of this network namespace "
+                          "(/run/meshcap/netns-4-1.lock) is held by "
+                          "process 12; waited 10 ms; nothing was changed"),
+                      "w")
+          .code,
+      kErrTryAgainLater);
+  EXPECT_EQ(
+      ErrorFromStatus(absl::UnavailableError("the kernel lacks tproxy"), "w")
+          .code,
+      kErrKernelSupport);
+  const CniError e =
+      ErrorFromStatus(absl::InvalidArgumentError("rule 3 refused"), "applying");
+  EXPECT_EQ(e.code, kErrCapture);
+  EXPECT_EQ(e.msg, "applying failed");
+  EXPECT_EQ(e.details, "rule 3 refused");
+}
+
+// --- CNI_* variables
+// ------------------------------------------------------------
+
+GetEnv Env(std::map<std::string, std::string> vars) {
+  auto owned =
+      std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+  return [owned](const char* name) -> const char* {
+    auto it = owned->find(name);
+    return it == owned->end() ? nullptr : it->second.c_str();
+  };
+}
+
+std::map<std::string, std::string> AddVars() {
+  return {{"CNI_COMMAND", "ADD"},
+          {"CNI_CONTAINERID", "c1"},
+          {"CNI_NETNS", "/run/netns/p1"},
+          {"CNI_IFNAME", "eth0"},
+          {"CNI_ARGS", "K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1"},
+          {"CNI_PATH", "/opt/cni/bin"}};
+}
+
+TEST(EnvironmentTest, ReadsAnAdd) {
+  CniOr<CniEnvironment> env = ReadEnvironment(Env(AddVars()));
+  ASSERT_TRUE(env.ok()) << env.error().msg;
+  EXPECT_EQ(env->command, Command::kAdd);
+  EXPECT_EQ(env->container_id, "c1");
+  EXPECT_EQ(env->netns, "/run/netns/p1");
+  EXPECT_EQ(env->ifname, "eth0");
+  EXPECT_EQ(env->PodNamespace(), "shop");
+  EXPECT_EQ(env->PodLabel(), "shop/web-1");
+}
+
+TEST(EnvironmentTest, NamesTheMissingVariables) {
+  auto vars = AddVars();
+  vars.erase("CNI_NETNS");
+  vars.erase("CNI_IFNAME");
+  CniOr<CniEnvironment> env = ReadEnvironment(Env(vars));
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.error().code, kErrInvalidEnvironment);
+  EXPECT_THAT(env.error().msg, HasSubstr("CNI_NETNS, CNI_IFNAME"));
+
+  vars = AddVars();
+  vars.erase("CNI_COMMAND");
+  env = ReadEnvironment(Env(vars));
+  ASSERT_FALSE(env.ok());
+  EXPECT_THAT(env.error().msg, HasSubstr("CNI_COMMAND"));
+}
+
+TEST(EnvironmentTest, DelNeedsNoNamespaceAndStatusGcVersionNeedNothing) {
+  auto vars = AddVars();
+  vars["CNI_COMMAND"] = "DEL";
+  vars.erase("CNI_NETNS");
+  EXPECT_TRUE(ReadEnvironment(Env(vars)).ok());
+  for (const char* c : {"STATUS", "GC", "VERSION"}) {
+    CniOr<CniEnvironment> env = ReadEnvironment(Env({{"CNI_COMMAND", c}}));
+    EXPECT_TRUE(env.ok()) << c;
+  }
+}
+
+TEST(EnvironmentTest, RefusesUnknownCommandsAndMalformedValues) {
+  auto vars = AddVars();
+  vars["CNI_COMMAND"] = "FROB";
+  CniOr<CniEnvironment> env = ReadEnvironment(Env(vars));
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.error().code, kErrInvalidEnvironment);
+  EXPECT_THAT(env.error().msg, HasSubstr("'FROB'"));
+
+  vars = AddVars();
+  vars["CNI_CONTAINERID"] = "-bad/id";
+  env = ReadEnvironment(Env(vars));
+  ASSERT_FALSE(env.ok());
+  EXPECT_THAT(env.error().msg, HasSubstr("CNI_CONTAINERID '-bad/id'"));
+
+  vars = AddVars();
+  vars["CNI_IFNAME"] = "a/b";
+  env = ReadEnvironment(Env(vars));
+  ASSERT_FALSE(env.ok());
+  EXPECT_THAT(env.error().msg, HasSubstr("CNI_IFNAME 'a/b'"));
+
+  vars = AddVars();
+  vars["CNI_ARGS"] = "K8S_POD_NAMESPACE=a;garbage";
+  env = ReadEnvironment(Env(vars));
+  ASSERT_FALSE(env.ok());
+  EXPECT_THAT(env.error().msg, HasSubstr("CNI_ARGS: 'garbage'"));
+}
+
+TEST(EnvironmentTest, IdentifiersAndInterfaceNames) {
+  EXPECT_TRUE(IsValidIdentifier("a"));
+  EXPECT_TRUE(IsValidIdentifier("9f_x.y-z"));
+  EXPECT_FALSE(IsValidIdentifier(""));
+  EXPECT_FALSE(IsValidIdentifier(".a"));
+  EXPECT_FALSE(IsValidIdentifier("a@b"));
+  EXPECT_FALSE(IsValidIdentifier("a/b"));
+  EXPECT_TRUE(IsValidInterfaceName("eth0"));
+  EXPECT_TRUE(IsValidInterfaceName("123456789012345"));
+  EXPECT_FALSE(IsValidInterfaceName("1234567890123456"));
+  for (const char* bad : {"", ".", "..", "a b", "a:b", "a/b"}) {
+    EXPECT_FALSE(IsValidInterfaceName(bad)) << bad;
+  }
+}
+
+// --- Configuration
+// ------------------------------------------------------------
+
+CniOr<PluginConfig> Parse(const std::string& text,
+                          Command command = Command::kAdd) {
+  std::string version;
+  return ParseConfig(text, command, &version);
+}
+
+// A configuration with `extra` keys spliced in.
+std::string Config(const std::string& extra = "",
+                   const std::string& version = "1.0.0") {
+  return R"({"cniVersion": ")" + version +
+         R"(", "name": "pods", "type": "meshcap-cni")" +
+         (extra.empty() ? "" : ", " + extra) + "}";
+}
+
+MATCHER_P2(IsCniError, code, msg_matcher, "") {
+  if (arg.ok()) {
+    *result_listener << "succeeded";
+    return false;
+  }
+  *result_listener << "code " << arg.error().code << ", msg " << arg.error().msg
+                   << ", details " << arg.error().details;
+  return arg.error().code == code &&
+         ::testing::ExplainMatchResult(msg_matcher, arg.error().msg,
+                                       result_listener);
+}
+
+TEST(ConfigTest, DefaultsForAMinimalEntry) {
+  CniOr<PluginConfig> c = Parse(Config());
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_EQ(c->cni_version, "1.0.0");
+  EXPECT_EQ(c->name, "pods");
+  EXPECT_EQ(c->type, "meshcap-cni");
+  EXPECT_EQ(c->profile, std::nullopt);
+  EXPECT_EQ(c->backend, "auto");
+  EXPECT_EQ(c->policy_json, "{}");
+  EXPECT_THAT(c->exclude_namespaces, IsEmpty());
+  EXPECT_EQ(c->log_level, LogLevel::kWarn);
+  EXPECT_EQ(c->prev_result_json, std::nullopt);
+  EXPECT_THAT(c->overrides, IsEmpty());
+}
+
+TEST(ConfigTest, ReadsEveryKey) {
+  CniOr<PluginConfig> c = Parse(Config(
+      R"("profile": "ambient", "backend": "iptables-legacy",
+         "policy": {"RedirectDNS": true}, "excludeNamespaces": ["kube-system"],
+         "logLevel": "debug", "logFile": "/var/log/m.log",
+         "capabilities": {"meshcap": true},
+         "prevResult": {"cniVersion": "1.0.0", "ips": [], "dns": {}})"));
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_EQ(c->profile, "ambient");
+  EXPECT_EQ(c->backend, "iptables-legacy");
+  EXPECT_EQ(c->policy_json, R"({"RedirectDNS":true})");
+  EXPECT_THAT(c->exclude_namespaces, ElementsAre("kube-system"));
+  EXPECT_EQ(c->log_level, LogLevel::kDebug);
+  EXPECT_EQ(c->log_file, "/var/log/m.log");
+  // Key order kept: the result is the previous plugin's, unchanged.
+  EXPECT_EQ(c->prev_result_json, R"({"cniVersion":"1.0.0","ips":[],"dns":{}})");
+}
+
+TEST(ConfigTest, APrevResultWithoutAVersionGetsTheConfigurations) {
+  CniOr<PluginConfig> c =
+      Parse(Config(R"("prevResult": {"ips": [], "dns": {}})", "0.4.0"));
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_EQ(c->prev_result_json, R"({"cniVersion":"0.4.0","ips":[],"dns":{}})");
+}
+
+TEST(ConfigTest, BadJsonIsADecodingFailure) {
+  EXPECT_THAT(Parse("{\"cniVersion\": "),
+              IsCniError(kErrDecodingFailure, HasSubstr("not valid JSON")));
+  EXPECT_THAT(Parse("[1]"),
+              IsCniError(kErrDecodingFailure, HasSubstr("not a JSON object")));
+  EXPECT_THAT(Parse(""), IsCniError(kErrDecodingFailure, _));
+}
+
+TEST(ConfigTest, VersionsOutsideZeroFourToOneOneAreIncompatible) {
+  EXPECT_THAT(Parse(R"({"name": "pods", "type": "meshcap-cni"})"),
+              IsCniError(kErrIncompatibleVersion, "incompatible CNI versions"));
+  CniOr<PluginConfig> c = Parse(Config("", "0.3.1"));
+  ASSERT_THAT(c, IsCniError(kErrIncompatibleVersion, _));
+  EXPECT_THAT(c.error().details,
+              AllOf(HasSubstr("\"0.3.1\""), HasSubstr("0.4.0, 1.0.0, 1.1.0")));
+  EXPECT_THAT(Parse(R"({"cniVersion": 1, "name": "pods", "type": "x"})"),
+              IsCniError(kErrIncompatibleVersion, _));
+  for (const char* v : {"0.4.0", "1.0.0", "1.1.0"}) {
+    EXPECT_TRUE(Parse(Config("", v)).ok()) << v;
+  }
+}
+
+TEST(ConfigTest, StatusAndGcNeedOneOne) {
+  for (Command cmd : {Command::kStatus, Command::kGc}) {
+    EXPECT_THAT(Parse(Config(), cmd),
+                IsCniError(kErrIncompatibleVersion,
+                           HasSubstr("does not allow " +
+                                     std::string(CommandName(cmd)))));
+    EXPECT_TRUE(Parse(Config("", "1.1.0"), cmd).ok());
+  }
+}
+
+TEST(ConfigTest, ErrorsCarryTheConfigurationsVersion) {
+  std::string version;
+  EXPECT_FALSE(
+      ParseConfig(Config(R"("bogus": 1)", "0.4.0"), Command::kAdd, &version)
+          .ok());
+  EXPECT_EQ(version, "0.4.0");
+  EXPECT_FALSE(ParseConfig(Config("", "9.9.9"), Command::kAdd, &version).ok());
+  EXPECT_EQ(version, "1.1.0");
+}
+
+TEST(ConfigTest, UnknownKeysAreUnsupportedFieldsNamedWithTheirValue) {
+  EXPECT_THAT(Parse(Config(R"("excludeNamespace": ["a"])")),
+              IsCniError(kErrUnsupportedField,
+                         "unsupported field 'excludeNamespace' with value "
+                         "[\"a\"]"));
+  EXPECT_THAT(Parse(Config(R"("policy": {"ProxyPorts": "15001"})")),
+              IsCniError(kErrUnsupportedField,
+                         "unsupported field 'policy.ProxyPorts' with value "
+                         "\"15001\""));
+  EXPECT_THAT(
+      Parse(Config(R"("runtimeConfig": {"meshcap": {"polcy": {}}})")),
+      IsCniError(kErrUnsupportedField,
+                 HasSubstr("'runtimeConfig.meshcap.polcy' with value {}")));
+  // Keys for runtimes and other plugins' capabilities are not ours to judge.
+  EXPECT_TRUE(Parse(Config(R"("cni.dev/future": 1,
+                              "runtimeConfig": {"portMappings": []},
+                              "args": {"cni": {"ips": ["10.0.0.1"]}})"))
+                  .ok());
+}
+
+TEST(ConfigTest, BadValuesAreInvalidConfigNamedWithTheValue) {
+  EXPECT_THAT(Parse(Config(R"("profile": "mesh")")),
+              IsCniError(kErrInvalidConfig, "invalid 'profile': \"mesh\""));
+  EXPECT_THAT(
+      Parse(Config(R"("backend": "iptables-nft")")),
+      IsCniError(kErrInvalidConfig, "invalid 'backend': \"iptables-nft\""));
+  EXPECT_THAT(Parse(Config(R"("policy": "ProxyPort=1")")),
+              IsCniError(kErrInvalidConfig, HasSubstr("invalid 'policy'")));
+  EXPECT_THAT(Parse(Config(R"("excludeNamespaces": "kube-system")")),
+              IsCniError(kErrInvalidConfig,
+                         "invalid 'excludeNamespaces': \"kube-system\""));
+  EXPECT_THAT(Parse(Config(R"("excludeNamespaces": [1])")),
+              IsCniError(kErrInvalidConfig, "invalid 'excludeNamespaces': 1"));
+  EXPECT_THAT(Parse(Config(R"("logLevel": "loud")")),
+              IsCniError(kErrInvalidConfig, "invalid 'logLevel': \"loud\""));
+  EXPECT_THAT(Parse(Config(R"("logFile": "rel.log")")),
+              IsCniError(kErrInvalidConfig, "invalid 'logFile': \"rel.log\""));
+  EXPECT_THAT(Parse(Config(R"("prevResult": 3)")),
+              IsCniError(kErrInvalidConfig, "invalid 'prevResult': 3"));
+  EXPECT_THAT(Parse(Config(R"("args": {"cni": {"meshcap": {"skip": "yes"}}})")),
+              IsCniError(kErrInvalidConfig,
+                         "invalid 'args.cni.meshcap.skip': \"yes\""));
+  EXPECT_THAT(Parse(R"({"cniVersion": "1.0.0", "name": "a b", "type": "x"})"),
+              IsCniError(kErrInvalidConfig, "invalid 'name': \"a b\""));
+  EXPECT_THAT(Parse(R"({"cniVersion": "1.0.0", "type": "x"})"),
+              IsCniError(kErrInvalidConfig, HasSubstr("no 'name'")));
+  EXPECT_THAT(Parse(R"({"cniVersion": "1.0.0", "name": "pods"})"),
+              IsCniError(kErrInvalidConfig, HasSubstr("no 'type'")));
+}
+
+TEST(ConfigTest, AKeyGivenTwiceIsRefusedAtAnyDepth) {
+  EXPECT_THAT(Parse(Config(R"("profile": "sidecar", "profile": "ambient")")),
+              IsCniError(kErrInvalidConfig, HasSubstr("'profile' twice")));
+  EXPECT_THAT(
+      Parse(Config(R"("policy": {"ProxyPort": "1", "ProxyPort": "2"})")),
+      IsCniError(kErrInvalidConfig, HasSubstr("'ProxyPort' twice")));
+  // The same key in sibling objects is fine.
+  EXPECT_TRUE(Parse(Config(R"("policy": {"ProxyPort": "1"},
+                              "runtimeConfig": {"meshcap": {"policy":
+                                  {"ProxyPort": "2"}}})"))
+                  .ok());
+}
+
+TEST(ConfigTest, OverridesComeArgsFirstWhateverTheKeyOrder) {
+  CniOr<PluginConfig> c = Parse(Config(
+      R"("runtimeConfig": {"meshcap": {"profile": "ambient"}},
+         "args": {"cni": {"meshcap": {"skip": false,
+                                      "policy": {"ProxyPort": "15009"}}}})"));
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  ASSERT_EQ(c->overrides.size(), 2u);
+  EXPECT_EQ(c->overrides[0].origin, "args.cni.meshcap");
+  EXPECT_EQ(c->overrides[0].skip, false);
+  EXPECT_EQ(c->overrides[0].policy_json, R"({"ProxyPort":"15009"})");
+  EXPECT_EQ(c->overrides[1].origin, "runtimeConfig.meshcap");
+  EXPECT_EQ(c->overrides[1].profile, "ambient");
+}
+
+TEST(ConfigTest, ReadsValidAttachmentsUnderEitherName) {
+  CniOr<PluginConfig> c =
+      Parse(Config(R"("cni.dev/valid-attachments": [{"containerID": "a",
+                                               "ifname": "eth0"}])",
+                   "1.1.0"),
+            Command::kGc);
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_THAT(*c->valid_attachments, ElementsAre(Attachment{"a", "eth0"}));
+  c = Parse(Config(R"("cni.dev/attachments": [{"containerID": "b",
+                                              "ifname": "net1"}])",
+                   "1.1.0"),
+            Command::kGc);
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_THAT(*c->valid_attachments, ElementsAre(Attachment{"b", "net1"}));
+  // Both: the current name wins, whatever the order.
+  c = Parse(Config(R"("cni.dev/attachments": [{"containerID": "old"}],
+                      "cni.dev/valid-attachments": [{"containerID": "new"}])",
+                   "1.1.0"),
+            Command::kGc);
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_THAT(*c->valid_attachments, ElementsAre(Attachment{"new", ""}));
+  EXPECT_THAT(
+      Parse(Config(R"("cni.dev/valid-attachments": [{"ifname": "eth0"}])",
+                   "1.1.0"),
+            Command::kGc),
+      IsCniError(kErrInvalidConfig, HasSubstr("'cni.dev/valid-attachments'")));
+}
+
+// --- Per-pod decisions
+// ----------------------------------------------------------
+
+CniEnvironment Pod(const std::string& ns) {
+  CniEnvironment env;
+  env.command = Command::kAdd;
+  env.container_id = "c1";
+  env.ifname = "eth0";
+  if (!ns.empty()) env.args["K8S_POD_NAMESPACE"] = ns;
+  return env;
+}
+
+CniOr<PodDecision> Decide(const std::string& extra,
+                          const std::string& ns = "shop") {
+  CniOr<PluginConfig> c = Parse(Config(extra));
+  if (!c.ok()) return c.error();
+  return DecidePod(*c, Pod(ns), true);
+}
+
+TEST(PodPolicyTest, ExcludedNamespacesAreLeftAlone) {
+  const std::string extra = R"("excludeNamespaces": ["kube-system", "istio"])";
+  CniOr<PodDecision> d = Decide(extra, "kube-system");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->skip);
+  EXPECT_EQ(d->reason, "namespace 'kube-system' is in excludeNamespaces");
+  EXPECT_FALSE(d->policy.has_value());
+  d = Decide(extra, "shop");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->skip);
+  EXPECT_TRUE(d->policy.has_value());
+  // Not a Kubernetes pod: nothing to match.
+  d = Decide(extra, "");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->skip);
+}
+
+TEST(PodPolicyTest, OverridesDecideSkipLastOneWins) {
+  CniOr<PodDecision> d = Decide(R"("excludeNamespaces": ["kube-system"],
+                "args": {"cni": {"meshcap": {"skip": false}}})",
+                                "kube-system");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->skip);
+  d = Decide(R"("args": {"cni": {"meshcap": {"skip": false}}},
+                "runtimeConfig": {"meshcap": {"skip": true}})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->skip);
+  EXPECT_EQ(d->reason, "runtimeConfig.meshcap.skip is true");
+}
+
+TEST(PodPolicyTest, PolicyKeysAreLaidOverKeyByKey) {
+  CniOr<PodDecision> d = Decide(
+      R"("policy": {"ProxyPort": "15001", "InboundPortsInclude": "*",
+                    "InboundPortsExclude": "15090"},
+         "args": {"cni": {"meshcap": {"policy": {"ProxyPort": "15002",
+                                                 "ProxyUID": "1000"}}}},
+         "runtimeConfig": {"meshcap": {"policy": {"ProxyPort": "15003"}}})");
+  ASSERT_TRUE(d.ok()) << d.error().msg;
+  ASSERT_TRUE(d->policy.has_value());
+  EXPECT_EQ(d->policy->proxy_port(), 15003);
+  EXPECT_THAT(d->policy->proxy_uids(), ElementsAre(1000u));
+  EXPECT_TRUE(d->policy->inbound_ports().all);
+  EXPECT_THAT(d->policy->inbound_ports_exclude(), ElementsAre(15090));
+}
+
+TEST(PodPolicyTest, ProfileComesFromTheConfigOrAnOverride) {
+  CniOr<PodDecision> d = Decide(R"("profile": "ambient")");
+  ASSERT_TRUE(d.ok()) << d.error().msg;
+  EXPECT_EQ(d->policy->profile(), Profile::kAmbient);
+  d = Decide(R"("policy": {"Profile": "ambient"})");
+  ASSERT_TRUE(d.ok()) << d.error().msg;
+  EXPECT_EQ(d->policy->profile(), Profile::kAmbient);
+  d = Decide(R"("profile": "ambient",
+                "runtimeConfig": {"meshcap": {"profile": "sidecar"}})");
+  ASSERT_TRUE(d.ok()) << d.error().msg;
+  EXPECT_EQ(d->policy->profile(), Profile::kSidecar);
+  d = Decide("");
+  ASSERT_TRUE(d.ok()) << d.error().msg;
+  EXPECT_EQ(d->policy->profile(), Profile::kSidecar);
+}
+
+TEST(PodPolicyTest, BadPolicyValuesNameTheKeyTheValueAndTheSource) {
+  EXPECT_THAT(
+      Decide(R"("policy": {"ProxyPort": "0"})"),
+      IsCniError(kErrInvalidConfig, AllOf(HasSubstr("policy: key 'ProxyPort'"),
+                                          HasSubstr("'0'"))));
+  EXPECT_THAT(Decide(R"("runtimeConfig": {"meshcap": {"policy":
+                 {"OutboundIPRangesExclude": "10.0.0.0/33"}}})"),
+              IsCniError(kErrInvalidConfig,
+                         AllOf(HasSubstr("runtimeConfig.meshcap.policy: key "
+                                         "'OutboundIPRangesExclude'"),
+                               HasSubstr("10.0.0.0/33"))));
+  EXPECT_THAT(Decide(R"("policy": {"ProxyPort": 1.5})"),
+              IsCniError(kErrInvalidConfig, HasSubstr("'ProxyPort'")));
+  // A knob of the other profile.
+  EXPECT_THAT(Decide(R"("profile": "ambient",
+                        "policy": {"InboundPortsExclude": "22"})"),
+              IsCniError(kErrInvalidConfig, HasSubstr("InboundPortsExclude")));
+}
+
+TEST(PodPolicyTest, ProfileAndPolicyProfileMustAgree) {
+  EXPECT_THAT(Decide(R"("profile": "sidecar",
+                        "policy": {"Profile": "ambient"})"),
+              IsCniError(kErrInvalidConfig,
+                         HasSubstr("'profile' is 'sidecar' but "
+                                   "'policy.Profile' is \"ambient\"")));
+  EXPECT_TRUE(Decide(R"("profile": "ambient",
+                        "policy": {"Profile": "ambient"})")
+                  .ok());
+}
+
+// --- Attachment records and GC
+// -----------------------------------------------------
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_FALSE(dir_.path().empty()); }
+  std::string Path(const std::string& rel) const {
+    return dir_.path() + "/" + rel;
+  }
+  void Touch(const std::string& rel) const { std::ofstream(Path(rel)) << "x"; }
+  AttachmentRecord Record(const std::string& cid, const std::string& key) {
+    return AttachmentRecord{
+        {cid, "eth0"}, "/run/netns/" + cid, key, "nftables"};
+  }
+
+  TempDir dir_;
+  AttachmentStore store_{dir_.path(), "pods"};
+};
+
+TEST_F(StoreTest, SavesAndLoadsARecordUnderTheNetwork) {
+  ASSERT_TRUE(store_.Save(Record("c1", "netns-4-100")).ok());
+  EXPECT_THAT(Tree(dir_.path()),
+              ElementsAre("cni", "cni/pods", "cni/pods/c1@eth0.json"));
+  std::optional<AttachmentRecord> r = store_.Load({"c1", "eth0"});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->netns, "/run/netns/c1");
+  EXPECT_EQ(r->netns_key, "netns-4-100");
+  EXPECT_EQ(r->backend, "nftables");
+  EXPECT_EQ(store_.XtablesLockPath({"c1", "eth0"}),
+            Path("cni/pods/c1@eth0.xtables.lock"));
+  EXPECT_FALSE(store_.Load({"c1", "eth1"}).has_value());
+}
+
+TEST_F(StoreTest, ForgetRemovesEverythingOfTheAttachmentAndEmptyDirs) {
+  ASSERT_TRUE(store_.Save(Record("c1", "netns-4-100")).ok());
+  Touch("cni/pods/c1@eth0.xtables.lock");
+  Touch("netns-4-100.intent");
+  Touch("netns-4-100.intent.tmp");
+  Touch("netns-4-200.intent");  // another namespace's
+  std::vector<std::string> removed;
+  ASSERT_TRUE(store_.Forget({"c1", "eth0"}, &removed).ok());
+  EXPECT_EQ(removed.size(), 4u);
+  EXPECT_THAT(Tree(dir_.path()), ElementsAre("netns-4-200.intent"));
+  // Again: nothing left, still fine.
+  removed.clear();
+  EXPECT_TRUE(store_.Forget({"c1", "eth0"}, &removed).ok());
+  EXPECT_THAT(removed, IsEmpty());
+}
+
+TEST_F(StoreTest, ForgetKeepsANamespaceAnotherAttachmentServes) {
+  ASSERT_TRUE(store_.Save(Record("c1", "netns-4-100")).ok());
+  AttachmentStore other(dir_.path(), "mesh2");
+  ASSERT_TRUE(other.Save(Record("c1", "netns-4-100")).ok());
+  Touch("netns-4-100.intent");
+  ASSERT_TRUE(store_.Forget({"c1", "eth0"}, nullptr).ok());
+  EXPECT_THAT(Tree(dir_.path()),
+              ElementsAre("cni", "cni/mesh2", "cni/mesh2/c1@eth0.json",
+                          "netns-4-100.intent"));
+}
+
+TEST_F(StoreTest, ForgetNeverRemovesFilesARecordNamesOutsideTheStateDir) {
+  TempDir elsewhere;
+  const std::string victim = elsewhere.path() + "/keep.lock";
+  std::ofstream(victim) << "x";
+  ASSERT_TRUE(store_.Save(Record("c1", "../../" + victim)).ok());
+  ASSERT_TRUE(store_.Forget({"c1", "eth0"}, nullptr).ok());
+  EXPECT_TRUE(std::filesystem::exists(victim));
+}
+
+TEST_F(StoreTest, CollectForgetsOnlyWhatTheRuntimeNoLongerLists) {
+  for (const char* cid : {"keep", "stale1", "stale2"}) {
+    ASSERT_TRUE(store_.Save(Record(cid, std::string("netns-4-") + cid)).ok());
+    Touch(std::string("netns-4-") + cid + ".intent");
+  }
+  Touch("cni/pods/stale2@eth0.xtables.lock");
+  Touch("cni/pods/stale3@eth0.json.77.tmp");  // an ADD that died writing
+  Touch("cni/pods/keep@eth0.xtables.lock");
+  Touch("cni/pods/README");  // not ours by name: left alone
+  AttachmentStore other(dir_.path(), "othernet");
+  // Another network's attachment in stale1's namespace keeps its intent.
+  ASSERT_TRUE(other.Save(Record("x", "netns-4-stale1")).ok());
+  std::vector<std::string> removed;
+  ASSERT_TRUE(store_.Collect({{"keep", "eth0"}}, &removed).ok());
+  EXPECT_THAT(
+      Tree(dir_.path()),
+      ElementsAre("cni", "cni/othernet", "cni/othernet/x@eth0.json", "cni/pods",
+                  "cni/pods/README", "cni/pods/keep@eth0.json",
+                  "cni/pods/keep@eth0.xtables.lock", "netns-4-keep.intent",
+                  "netns-4-stale1.intent"));
+  EXPECT_EQ(removed.size(), 5u);
+}
+
+TEST_F(StoreTest, CollectWithAnEntryWithoutIfnameKeepsTheContainer) {
+  ASSERT_TRUE(store_.Save(Record("c1", "netns-4-1")).ok());
+  ASSERT_TRUE(store_.Collect({{"c1", ""}}, nullptr).ok());
+  EXPECT_TRUE(store_.Load({"c1", "eth0"}).has_value());
+  ASSERT_TRUE(store_.Collect({}, nullptr).ok());
+  EXPECT_THAT(Tree(dir_.path()), IsEmpty());
+}
+
+// --- STATUS over fake checks
+// ----------------------------------------------------------
+
+struct FakeChecks {
+  absl::Status apply;
+  absl::Status capture;
+  std::vector<std::string> calls;
+
+  NodeChecks Get() {
+    return NodeChecks{
+        [this](const CapturePolicy& p, const std::string& backend) {
+          calls.push_back(
+              "apply " + backend + " " +
+              (p.profile() == Profile::kAmbient ? "ambient" : "sidecar"));
+          return apply;
+        },
+        [this](const std::string& backend) {
+          calls.push_back("capture " + backend);
+          return capture;
+        }};
+  }
+};
+
+std::optional<CniError> Status(FakeChecks& fake,
+                               const std::string& extra = "") {
+  Logger log(LogLevel::kNone, "");
+  CniOr<PluginConfig> c = Parse(Config(extra, "1.1.0"), Command::kStatus);
+  EXPECT_TRUE(c.ok());
+  return NodeStatus(*c, fake.Get(), log);
+}
+
+TEST(NodeStatusTest, ReadyWhenThePolicyInstallsAndCaptures) {
+  FakeChecks fake;
+  EXPECT_EQ(Status(fake, R"("profile": "ambient", "backend": "nftables")"),
+            std::nullopt);
+  EXPECT_THAT(fake.calls,
+              ElementsAre("apply nftables ambient", "capture nftables"));
+}
+
+TEST(NodeStatusTest, FiftyWhenTheBackendCannotInstall) {
+  FakeChecks fake;
+  fake.apply = absl::UnavailableError("nf_tables: Protocol not supported");
+  std::optional<CniError> e = Status(fake);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code, kErrNotAvailable);
+  EXPECT_THAT(e->msg, HasSubstr("auto backend cannot install"));
+  EXPECT_EQ(e->details, "nf_tables: Protocol not supported");
+  EXPECT_THAT(fake.calls, ElementsAre("apply auto sidecar"));
+}
+
+TEST(NodeStatusTest, FiftyOneWhenTheRulesInstallButCaptureNothing) {
+  FakeChecks fake;
+  fake.capture = absl::DeadlineExceededError("nothing accepted 127.0.0.6");
+  std::optional<CniError> e = Status(fake);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code, kErrNotAvailableLimited);
+  EXPECT_THAT(e->msg, HasSubstr("captures nothing"));
+}
+
+TEST(NodeStatusTest, AProbeThatCannotRunProvesNothingEitherWay) {
+  FakeChecks fake;
+  fake.capture = absl::PermissionDeniedError("setresuid");
+  EXPECT_EQ(Status(fake), std::nullopt);
+  fake.capture = absl::FailedPreconditionError("cannot bind 15001");
+  std::optional<CniError> e = Status(fake);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code, kErrNotAvailable);
+}
+
+TEST(NodeStatusTest, ABadPolicyIsAConfigError) {
+  FakeChecks fake;
+  std::optional<CniError> e = Status(fake, R"("policy": {"ProxyPort": "x"})");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code, kErrInvalidConfig);
+  EXPECT_THAT(fake.calls, IsEmpty());
+}
+
+// --- RunPlugin, where no namespace is needed
+// ---------------------------------------
+
+class RunPluginTest : public ::testing::Test {
+ protected:
+  PluginOutput Run(std::map<std::string, std::string> vars,
+                   const std::string& stdin_text) {
+    Logger log(LogLevel::kNone, "");
+    return RunPlugin(Env(std::move(vars)), stdin_text, log, fake_.Get());
+  }
+  static nlohmann::json Json(const PluginOutput& out) {
+    return nlohmann::json::parse(out.stdout_text, nullptr, false);
+  }
+
+  TempDir state_;
+  ScopedEnv state_env_{"MESHCAP_STATE_DIR", state_.path()};
+  FakeChecks fake_;
+};
+
+TEST_F(RunPluginTest, Version) {
+  PluginOutput out =
+      Run({{"CNI_COMMAND", "VERSION"}}, R"({"cniVersion": "0.4.0"})");
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(
+      out.stdout_text,
+      R"({"cniVersion":"0.4.0","supportedVersions":["0.4.0","1.0.0","1.1.0"]})"
+      "\n");
+  out = Run({{"CNI_COMMAND", "VERSION"}}, "");
+  EXPECT_EQ(Json(out)["cniVersion"], "1.1.0");
+}
+
+TEST_F(RunPluginTest, ErrorsAreJsonOnStdoutWithExitOne) {
+  PluginOutput out = Run({{"CNI_COMMAND", "ADD"}}, Config());
+  EXPECT_EQ(out.exit_code, 1);
+  nlohmann::json e = Json(out);
+  EXPECT_EQ(e["code"], kErrInvalidEnvironment);
+  EXPECT_EQ(e["cniVersion"], "1.0.0");
+  EXPECT_THAT(e["msg"].get<std::string>(),
+              HasSubstr("CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME"));
+
+  auto vars = AddVars();
+  out = Run(vars, Config("", "0.3.1"));
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(Json(out)["code"], kErrIncompatibleVersion);
+  EXPECT_EQ(Json(out)["cniVersion"], "1.1.0");
+}
+
+TEST_F(RunPluginTest, AddForAnExcludedPodPassesPrevResultThroughUntouched) {
+  auto vars = AddVars();
+  vars["CNI_NETNS"] = "/nonexistent/netns";  // never opened
+  vars["CNI_ARGS"] = "K8S_POD_NAMESPACE=kube-system";
+  const std::string prev =
+      R"({"cniVersion":"1.0.0","interfaces":[{"name":"eth0"}],)"
+      R"("ips":[{"address":"203.0.113.2/24","interface":0}],"dns":{}})";
+  PluginOutput out = Run(vars, Config(R"("excludeNamespaces": ["kube-system"],
+                                         "prevResult": )" +
+                                      prev));
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_EQ(out.stdout_text, prev + "\n");
+  EXPECT_THAT(Tree(state_.path()), IsEmpty());
+}
+
+TEST_F(RunPluginTest, AddWithoutPrevResultPrintsAnEmptyResult) {
+  auto vars = AddVars();
+  vars["CNI_NETNS"] = "/nonexistent/netns";
+  vars["CNI_ARGS"] = "K8S_POD_NAMESPACE=kube-system";
+  PluginOutput out =
+      Run(vars, Config(R"("excludeNamespaces": ["kube-system"])", "0.4.0"));
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(out.stdout_text, "{\"cniVersion\":\"0.4.0\"}\n");
+}
+
+TEST_F(RunPluginTest, AddAndCheckRefuseAMissingNamespaceNamingIt) {
+  for (const char* cmd : {"ADD", "CHECK"}) {
+    auto vars = AddVars();
+    vars["CNI_COMMAND"] = cmd;
+    vars["CNI_NETNS"] = "/nonexistent/netns";
+    PluginOutput out = Run(vars, Config());
+    EXPECT_EQ(out.exit_code, 1);
+    EXPECT_EQ(Json(out)["code"], kErrInvalidEnvironment) << cmd;
+    EXPECT_EQ(Json(out)["msg"],
+              "invalid CNI_NETNS '/nonexistent/netns': no such network "
+              "namespace")
+        << cmd;
+  }
+}
+
+TEST_F(RunPluginTest, DelOfAGoneNamespaceForgetsTheAttachment) {
+  AttachmentStore store(state_.path(), "pods");
+  ASSERT_TRUE(store
+                  .Save(AttachmentRecord{
+                      {"c1", "eth0"}, "/gone", "netns-4-77", "nftables"})
+                  .ok());
+  std::ofstream(state_.path() + "/netns-4-77.intent") << "{}";
+  auto vars = AddVars();
+  vars["CNI_COMMAND"] = "DEL";
+  vars["CNI_NETNS"] = "/nonexistent/netns";
+  PluginOutput out = Run(vars, Config());
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_EQ(out.stdout_text, "");
+  EXPECT_THAT(Tree(state_.path()), IsEmpty());
+  // And again, with no namespace at all.
+  vars.erase("CNI_NETNS");
+  out = Run(vars, Config());
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
+}
+
+TEST_F(RunPluginTest, DelToleratesAPolicyThatNoLongerBuilds) {
+  auto vars = AddVars();
+  vars["CNI_COMMAND"] = "DEL";
+  vars["CNI_NETNS"] = "/nonexistent/netns";
+  PluginOutput out = Run(vars, Config(R"("policy": {"ProxyPort": "0"})"));
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
+}
+
+TEST_F(RunPluginTest, GcRemovesStaleRecordsAndPrintsNothing) {
+  AttachmentStore store(state_.path(), "pods");
+  for (const char* cid : {"a", "b"}) {
+    ASSERT_TRUE(
+        store
+            .Save(AttachmentRecord{
+                {cid, "eth0"}, "/x", std::string("netns-4-") + cid, "nftables"})
+            .ok());
+  }
+  PluginOutput out =
+      Run({{"CNI_COMMAND", "GC"}, {"CNI_PATH", "/opt/cni/bin"}},
+          Config(R"("cni.dev/valid-attachments": [{"containerID": "a",
+                                                "ifname": "eth0"}])",
+                 "1.1.0"));
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_EQ(out.stdout_text, "");
+  EXPECT_THAT(Tree(state_.path()),
+              ElementsAre("cni", "cni/pods", "cni/pods/a@eth0.json"));
+}
+
+TEST_F(RunPluginTest, GcNeedsTheListAndOneOne) {
+  PluginOutput out = Run({{"CNI_COMMAND", "GC"}}, Config("", "1.1.0"));
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(Json(out)["code"], kErrInvalidConfig);
+  EXPECT_THAT(Json(out)["msg"].get<std::string>(),
+              HasSubstr("cni.dev/valid-attachments"));
+  out = Run({{"CNI_COMMAND", "GC"}},
+            Config(R"("cni.dev/valid-attachments": [])", "1.0.0"));
+  EXPECT_EQ(Json(out)["code"], kErrIncompatibleVersion);
+}
+
+TEST_F(RunPluginTest, StatusUsesTheChecks) {
+  PluginOutput out = Run({{"CNI_COMMAND", "STATUS"}},
+                         Config(R"("backend": "iptables-legacy")", "1.1.0"));
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_EQ(out.stdout_text, "");
+  EXPECT_THAT(fake_.calls, ElementsAre("apply iptables-legacy sidecar",
+                                       "capture iptables-legacy"));
+  fake_.apply = absl::PermissionDeniedError("CAP_NET_ADMIN");
+  out = Run({{"CNI_COMMAND", "STATUS"}}, Config("", "1.1.0"));
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(Json(out)["code"], kErrNotAvailable);
+  EXPECT_EQ(Json(out)["details"], "CAP_NET_ADMIN");
+}
+
+// --- Logging
+// ---------------------------------------------------------------------
+
+TEST(LoggerTest, WritesLinesAtOrAboveTheLevelToTheFile) {
+  TempDir dir;
+  const std::string file = dir.path() + "/cni.log";
+  {
+    Logger log(LogLevel::kInfo, file);
+    log.SetContext("ADD pods c1/eth0");
+    log.Debug("not this");
+    log.Info("applied\nsomething");
+    log.Error("and this");
+  }
+  std::ifstream in(file);
+  std::string a, b, c;
+  std::getline(in, a);
+  std::getline(in, b);
+  EXPECT_FALSE(std::getline(in, c));
+  EXPECT_THAT(a, AllOf(HasSubstr("meshcap-cni["), HasSubstr(" info "),
+                       HasSubstr("ADD pods c1/eth0: applied\\nsomething")));
+  EXPECT_THAT(b, HasSubstr(" error ADD pods c1/eth0: and this"));
+  Logger none(LogLevel::kNone, file);
+  EXPECT_FALSE(none.Enabled(LogLevel::kError));
+}
+
+}  // namespace
+}  // namespace meshcap::cni
