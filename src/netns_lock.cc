@@ -78,7 +78,7 @@ absl::StatusOr<NetnsLock> NetnsLock::Acquire(
                          absl::StrCat("cannot lock network namespace ", name));
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return absl::UnavailableError(
+      return absl::DeadlineExceededError(
           absl::StrCat("the meshcap lock of this network namespace (", name,
                        ") is held by ", Holder(ns), "; waited ",
                        timeout.count(), " ms; nothing was changed"));

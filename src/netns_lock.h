@@ -29,8 +29,9 @@ class NetnsLock {
   static absl::StatusOr<UniqueFd> OpenNamespace();
 
   // Waits up to `timeout` for the lock on `ns` (from OpenNamespace(),
-  // borrowed). A lock still held then is kUnavailable naming the namespace
-  // and the holder's pid; nothing was changed. Released on destruction.
+  // borrowed). A lock still held then is kDeadlineExceeded naming the
+  // namespace and the holder's pid; nothing was changed. Released on
+  // destruction.
   static absl::StatusOr<NetnsLock> Acquire(int ns, bool exclusive,
                                            std::chrono::milliseconds timeout);
 

@@ -50,7 +50,7 @@ absl::StatusOr<XtablesLock> XtablesLock::Acquire(
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
   }
   close(fd);
-  return absl::UnavailableError(absl::StrCat(
+  return absl::DeadlineExceededError(absl::StrCat(
       "the xtables lock ", file, " is held by another process; waited ",
       timeout.count(), " ms; nothing was changed"));
 }

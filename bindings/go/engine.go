@@ -38,7 +38,7 @@ type EngineOptions struct {
 	// $MESHCAP_STATE_DIR, else /run/meshcap.
 	StateDir string
 	// How long to wait for the namespace's lock and the xtables lock; a lock
-	// still held then is Unavailable. 0: 30s.
+	// still held then is DeadlineExceeded. 0: 30s.
 	LockTimeout time.Duration
 }
 

@@ -40,8 +40,9 @@
 //     the kernel refused (the message names the rule and expression);
 //   - kPermissionDenied: the caller lacks CAP_NET_ADMIN in the namespace, or
 //     write access to the state directory;
-//   - kUnavailable: the kernel lacks a feature (the message names it), or
-//     the namespace's lock is held by another process past the timeout;
+//   - kUnavailable: the kernel lacks a feature (the message names it);
+//   - kDeadlineExceeded: the namespace's lock (or the xtables lock) is held
+//     by another process past `lock_timeout` (the message names it);
 //   - kAborted: `ApplyOptions::expected_generation` no longer matches;
 //   - kNotFound: a namespace path that does not exist.
 //
@@ -82,9 +83,9 @@ struct EngineOptions {
   // does. Empty: $XTABLES_LOCKFILE when set, else /run/xtables.lock.
   std::string xtables_lock_path;
   // How long to wait for the namespace's lock and the xtables lock. A lock
-  // still held then is kUnavailable, and nothing changes.
+  // still held then is kDeadlineExceeded, and nothing changes.
   std::chrono::milliseconds lock_timeout{30000};
-  // Where meshcap keeps its per-namespace locks and intent records. Empty:
+  // Where meshcap keeps intent records of interrupted applies. Empty:
   // $MESHCAP_STATE_DIR when set, else /run/meshcap.
   std::string state_dir;
 };

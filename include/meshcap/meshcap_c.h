@@ -70,12 +70,13 @@
 //   - MESHCAP_PERMISSION_DENIED: no CAP_NET_ADMIN (or CAP_SYS_ADMIN to enter
 //     the namespace), or no write access to the state directory;
 //   - MESHCAP_ABORTED: the expected ruleset generation no longer matches;
-//   - MESHCAP_UNAVAILABLE: the kernel lacks a feature, or the namespace's
-//     lock is still held by another process after the timeout;
+//   - MESHCAP_UNAVAILABLE: the kernel lacks a feature;
 //   - MESHCAP_FAILED_PRECONDITION: the state of the namespace prevents the
 //     operation (lo down, a foreign jump into our chains, a proxy already
 //     listening during validation);
-//   - MESHCAP_DEADLINE_EXCEEDED: the validation probe was not captured;
+//   - MESHCAP_DEADLINE_EXCEEDED: the namespace's lock (or the xtables lock)
+//     is still held by another process after the timeout; for validation,
+//     the probe was not captured;
 //   - MESHCAP_RESOURCE_EXHAUSTED: out of memory;
 //   - MESHCAP_INTERNAL: a bug.
 

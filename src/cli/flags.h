@@ -93,8 +93,8 @@ struct Invocation {
 //   2  bad input: InvalidArgument, OutOfRange, NotFound, AlreadyExists,
 //      FailedPrecondition, Unimplemented
 //   3  no permission: PermissionDenied
-//   4  unavailable: a kernel feature is missing, or the namespace's lock is
-//      held elsewhere past the timeout (Unavailable, DeadlineExceeded)
+//   4  unavailable: a kernel feature is missing (Unavailable), or the
+//      namespace's lock is held elsewhere past the timeout (DeadlineExceeded)
 //   5  anything else (Internal, ResourceExhausted, Aborted, ...)
 // validate keeps Istio's 126 for "not captured".
 int ExitCode(const absl::Status& status);

@@ -500,7 +500,7 @@ TEST_F(IptBackendTest, AHeldLockMakesApplyWaitThenFailChangingNothing) {
   kill(holder, SIGKILL);
   waitpid(holder, nullptr, 0);
   unlink(path);
-  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable,
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kDeadlineExceeded,
                           AllOf(HasSubstr(path), HasSubstr("300 ms"),
                                 HasSubstr("nothing was changed"))));
   EXPECT_GE(waited, std::chrono::milliseconds(300));

@@ -89,7 +89,7 @@ TEST_F(EngineTest, AHeldNamespaceLockMakesApplyWaitThenFailChangingNothing) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_THAT(
       engine->Apply(PolicyJson()),
-      StatusIs(absl::StatusCode::kUnavailable,
+      StatusIs(absl::StatusCode::kDeadlineExceeded,
                AllOf(HasSubstr("the meshcap lock of this network namespace "
                                "(net:["),
                      HasSubstr(std::to_string(getpid())),
@@ -99,7 +99,7 @@ TEST_F(EngineTest, AHeldNamespaceLockMakesApplyWaitThenFailChangingNothing) {
   EXPECT_TRUE(kernel_.calls.empty());
   // Verify takes the lock shared: it waits for an applier too.
   EXPECT_THAT(engine->Verify(PolicyJson()),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("lock")));
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("lock")));
 }
 
 TEST_F(EngineTest, TwoEnginesTakeTurns) {

@@ -84,8 +84,9 @@ class PermissionDeniedError(Error, PermissionError):
 
 
 class DeadlineExceededError(Error, TimeoutError):
-    """The validation probe was not captured in time
-    (``Code.DEADLINE_EXCEEDED``)."""
+    """The namespace's lock (or the xtables lock) was still held by another
+    process after the timeout, or the validation probe was not captured in
+    time (``Code.DEADLINE_EXCEEDED``)."""
 
     code = Code.DEADLINE_EXCEEDED
 
@@ -106,8 +107,7 @@ class FailedPreconditionError(Error):
 
 
 class UnavailableError(Error):
-    """The kernel lacks a feature, or the namespace's lock is still held
-    after the timeout (``Code.UNAVAILABLE``)."""
+    """The kernel lacks a feature (``Code.UNAVAILABLE``)."""
 
     code = Code.UNAVAILABLE
 
