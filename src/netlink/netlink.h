@@ -32,7 +32,9 @@ namespace meshcap::internal {
 class NetlinkBatch {
  public:
   static constexpr size_t kMaxMessage = 64 * 1024;
-  static constexpr size_t kPageSize = 128 * 1024;
+  // A page holds kPageSize + kMaxMessage bytes: just under glibc's
+  // 128 KiB mmap threshold, so a usual batch costs no mmap and munmap.
+  static constexpr size_t kPageSize = 56 * 1024;
 
   NetlinkBatch() = default;
   NetlinkBatch(NetlinkBatch&&) = default;
