@@ -121,6 +121,16 @@ struct Engine::Impl {
   internal::UniqueFd owned_fd;
   // The target namespace, opened for this Engine's lock.
   internal::UniqueFd lock_fd;
+  // The rtnetlink socket for policy routing, opened on first use.
+  std::optional<internal::Routing> routing_socket;
+
+  absl::StatusOr<internal::Routing*> Routing() {
+    if (!routing_socket.has_value()) {
+      MESHCAP_ASSIGN_OR_RETURN(internal::Routing r, internal::Routing::Open());
+      routing_socket.emplace(std::move(r));
+    }
+    return &*routing_socket;
+  }
   std::unique_ptr<internal::NetnsExecutor> exec;
   internal::BackendOptions backend_options;
   const BackendFactory* factory = nullptr;
@@ -202,6 +212,7 @@ Engine::~Engine() {
   (void)p->exec->Run([p] {
     p->backend.reset();
     p->others.clear();
+    p->routing_socket.reset();
     return absl::OkStatus();
   });
 }
@@ -226,8 +237,8 @@ absl::StatusOr<ApplyResult> Engine::Apply(const CapturePolicy& policy,
       }
     }
     // What the new policy needs, before the firewall that needs it...
-    MESHCAP_ASSIGN_OR_RETURN(internal::Routing routing,
-                             internal::Routing::Open());
+    MESHCAP_ASSIGN_OR_RETURN(internal::Routing * rs, p->Routing());
+    internal::Routing& routing = *rs;
     MESHCAP_ASSIGN_OR_RETURN(internal::RoutingPlan plan, routing.Plan(&rules));
     MESHCAP_RETURN_IF_ERROR(routing.Add(plan.add, &changes));
     absl::Status s = p->backend->Apply(rules, options, &changes);
@@ -263,8 +274,8 @@ absl::StatusOr<ApplyResult> Engine::Remove() {
         changes.push_back(absl::StrCat(std::string(f->Name()), ": ", c));
       }
     }
-    MESHCAP_ASSIGN_OR_RETURN(internal::Routing routing,
-                             internal::Routing::Open());
+    MESHCAP_ASSIGN_OR_RETURN(internal::Routing * rs, p->Routing());
+    internal::Routing& routing = *rs;
     MESHCAP_ASSIGN_OR_RETURN(internal::RoutingPlan plan, routing.Plan(nullptr));
     MESHCAP_RETURN_IF_ERROR(routing.Remove(plan.remove, &changes));
     return absl::OkStatus();
@@ -297,8 +308,8 @@ absl::StatusOr<VerifyReport> Engine::Verify(const CapturePolicy& policy) {
                               " (the next apply or clean removes them)");
       report.differences.push_back(std::move(d));
     }
-    MESHCAP_ASSIGN_OR_RETURN(internal::Routing routing,
-                             internal::Routing::Open());
+    MESHCAP_ASSIGN_OR_RETURN(internal::Routing * rs, p->Routing());
+    internal::Routing& routing = *rs;
     MESHCAP_ASSIGN_OR_RETURN(internal::RoutingPlan plan, routing.Plan(&rules));
     for (Difference& d : internal::RoutingDifferences(plan)) {
       report.differences.push_back(std::move(d));
