@@ -310,9 +310,11 @@ absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
 }
 
 void NftablesBackend::RememberAfterCommit(uint32_t before, Known k) {
-  absl::StatusOr<uint32_t> now = GetGeneration(*nl_);
-  if (!now.ok() || *now != before + 1) return;
-  k.generation = *now;
+  // Our batch carried NFNL_BATCH_GENID `before`, so it committed only at
+  // `before` and took the kernel to `before + 1`.
+  // Whether it is still there is what the next operation's GETGEN tells
+  // (any commit since moves it further): no round trip now.
+  k.generation = before + 1;
   known_ = std::move(k);
 }
 

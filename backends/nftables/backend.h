@@ -47,8 +47,8 @@ class NftablesBackend : public internal::Backend {
     std::shared_ptr<const ir::RuleSet> rules;
     std::shared_ptr<const LoweredRuleSet> lowered;
   };
-  // After a commit at `before`: the kernel is at `before + 1` unless
-  // somebody else has committed since, and only then is `k` known.
+  // After our commit at `before`: `k` holds at `before + 1`, which a later
+  // GETGEN confirms or refutes.
   void RememberAfterCommit(uint32_t before, Known k);
 
   std::unique_ptr<internal::NetlinkTransport> nl_;
