@@ -190,7 +190,7 @@ class IptablesLegacyBackend : public internal::Backend {
 
   absl::StatusOr<bool> HoldsOurs() override {
     for (IpFamily family : {IpFamily::kIpv4, IpFamily::kIpv6}) {
-      const std::vector<std::string> existing = ExistingTables(family);
+      const std::vector<std::string> existing = table_names_.Read(family);
       for (ir::TableKind kind : kKinds) {
         if (std::find(existing.begin(), existing.end(),
                       ir::TableKindName(kind)) == existing.end()) {
@@ -208,6 +208,8 @@ class IptablesLegacyBackend : public internal::Backend {
   }
 
  private:
+  TableNames table_names_;
+
   // Transact, and say so when that finished an interrupted one (even if
   // the kernel already held the result and nothing else changed).
   absl::Status TransactAndFinish(const std::vector<LoweredTable>& want,

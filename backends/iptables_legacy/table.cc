@@ -3,6 +3,8 @@
 #include "backends/iptables_legacy/table.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 // libip6tc.h has no C++ guard of its own.
 extern "C" {
 #include <libiptc/libip6tc.h>
@@ -201,6 +203,35 @@ bool TableExists(IpFamily family, ir::TableKind kind) {
   const std::vector<std::string> names = ExistingTables(family);
   return std::find(names.begin(), names.end(), ir::TableKindName(kind)) !=
          names.end();
+}
+
+TableNames::TableNames() {
+  for (IpFamily f : {IpFamily::kIpv4, IpFamily::kIpv6}) {
+    fd_[f == IpFamily::kIpv6].reset(
+        open(OpsFor(f).tables_names, O_RDONLY | O_CLOEXEC));
+  }
+}
+
+std::vector<std::string> TableNames::Read(IpFamily family) {
+  const int fd = fd_[family == IpFamily::kIpv6].get();
+  if (fd < 0) return ExistingTables(family);
+  std::string text;
+  char buf[4096];
+  for (off_t off = 0;;) {
+    const ssize_t n = pread(fd, buf, sizeof(buf), off);
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    off += n;
+  }
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) names.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return names;
 }
 
 std::vector<std::string> ExistingTables(IpFamily family) {

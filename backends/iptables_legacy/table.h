@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "backends/iptables_legacy/lower.h"
+#include "src/unique_fd.h"
 
 struct xtc_handle;
 
@@ -32,6 +33,18 @@ std::string Where(IpFamily family, ir::TableKind kind);
 // The tables instantiated for `family` in the calling thread's namespace
 // ("nat", "mangle", ...), read once.
 std::vector<std::string> ExistingTables(IpFamily family);
+
+// The same, from a /proc file kept open (opening one costs a path walk
+// through /proc each time): for a backend that asks at every apply. Reads
+// the namespace of the thread that constructed it.
+class TableNames {
+ public:
+  TableNames();
+  std::vector<std::string> Read(IpFamily family);
+
+ private:
+  internal::UniqueFd fd_[2];
+};
 
 bool TableExists(IpFamily family, ir::TableKind kind);
 
