@@ -10,6 +10,7 @@ apt-get install -y -qq --no-install-recommends \
   clang libclang-rt-14-dev valgrind util-linux \
   golang-go python3-pytest python3-mypy pycodestyle abigail-tools cmake \
   python3-matplotlib \
+  golang-github-appc-cni-dev golang-golang-x-sys-dev containernetworking-plugins \
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
   nlohmann-json3-dev \
   libnftnl-dev libmnl-dev libiptc-dev \
