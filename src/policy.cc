@@ -58,8 +58,11 @@ struct CapturePolicy::Impl {
   bool ingress_mode = false;
   std::vector<std::string> virtual_interfaces;
   PodDns pod_dns = PodDns::kUnset;
-  // The text of every knob in effect, for ToJson().
+  // The text of every knob in effect, and the JSON object of them that
+  // ToJson() returns (an immutable policy serialises once: compiling uses
+  // it as the rule set's fingerprint at every apply).
   std::vector<std::pair<const KnobInfo*, std::string>> texts;
+  std::string json;
 };
 
 namespace {
@@ -695,9 +698,11 @@ bool CapturePolicy::dns_capture_enabled() const {
                             !p.dns_servers_v6.empty());
 }
 
-std::string CapturePolicy::ToJson() const {
+namespace {
+
+std::string JsonOf(const Impl& p) {
   nlohmann::ordered_json doc = nlohmann::ordered_json::object();
-  for (const auto& [knob, text] : impl_->texts) {
+  for (const auto& [knob, text] : p.texts) {
     if (knob->is_bool) {
       doc[knob->key] = text == "true";
     } else {
@@ -706,6 +711,10 @@ std::string CapturePolicy::ToJson() const {
   }
   return doc.dump();
 }
+
+}  // namespace
+
+std::string CapturePolicy::ToJson() const { return impl_->json; }
 
 // --- PolicyBuilder -----------------------------------------------------------
 
@@ -837,6 +846,7 @@ absl::StatusOr<CapturePolicy> PolicyBuilder::Build() const {
         impl_->values[inc]->origin,
         " (Istio ignores the exclude list when an include list is given)"));
   }
+  p->json = JsonOf(*p);
   return CapturePolicy(std::move(p));
 }
 
