@@ -248,9 +248,12 @@ std::vector<char*> Argv(std::vector<std::string>& items) {
   return out;
 }
 
+// Where the plugin keeps its records and the restore pair its xtables lock:
+// under /run, as on a node (a tmpfs; on a disk file system, replacing a
+// record by rename would also pay for writeback).
 std::string StateDir() {
   static const std::string dir = [] {
-    char tmpl[] = "/tmp/meshcap-cni-bench-XXXXXX";
+    char tmpl[] = "/run/meshcap-cni-bench-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) Die("mkdtemp");
     return std::string(tmpl);
   }();

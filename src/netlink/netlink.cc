@@ -130,7 +130,10 @@ absl::StatusOr<std::unique_ptr<NetlinkSocket>> NetlinkSocket::Open(
 }
 
 NetlinkSocket::NetlinkSocket(UniqueFd fd, uint32_t portid, uint32_t seq)
-    : fd_(std::move(fd)), portid_(portid), seq_(seq), rx_(kRxBufferSize) {}
+    : fd_(std::move(fd)),
+      portid_(portid),
+      seq_(seq),
+      rx_(new char[kRxBufferSize]) {}
 
 NetlinkSocket::~NetlinkSocket() = default;
 
@@ -180,13 +183,13 @@ absl::StatusOr<std::vector<NetlinkError>> NetlinkSocket::SendBatch(
   // answer is queued by now.
   std::vector<NetlinkError> errors;
   for (;;) {
-    const ssize_t n = recv(fd(), rx_.data(), rx_.size(), MSG_DONTWAIT);
+    const ssize_t n = recv(fd(), rx_.get(), kRxBufferSize, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "cannot read the kernel's answer to a batch");
     }
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data());
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.get());
     int remaining = static_cast<int>(n);
     while (mnl_nlmsg_ok(nlh, remaining)) {
       if (nlh->nlmsg_type == NLMSG_ERROR &&
@@ -229,12 +232,12 @@ absl::Status NetlinkSocket::Request(nlmsghdr* request, const std::string& what,
   const bool dump = (request->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
   bool interrupted = false;
   for (;;) {
-    const ssize_t n = recv(fd(), rx_.data(), rx_.size(), 0);
+    const ssize_t n = recv(fd(), rx_.get(), kRxBufferSize, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, what);
     }
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data());
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.get());
     int remaining = static_cast<int>(n);
     while (mnl_nlmsg_ok(nlh, remaining)) {
       if (nlh->nlmsg_seq != request->nlmsg_seq || nlh->nlmsg_pid != portid_) {
@@ -278,12 +281,12 @@ absl::StatusOr<NetlinkError> NetlinkSocket::Call(nlmsghdr* request) {
     return s;
   }
   for (;;) {
-    const ssize_t n = recv(fd(), rx_.data(), rx_.size(), 0);
+    const ssize_t n = recv(fd(), rx_.get(), kRxBufferSize, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "cannot read a netlink answer");
     }
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data());
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.get());
     int remaining = static_cast<int>(n);
     while (mnl_nlmsg_ok(nlh, remaining)) {
       if (nlh->nlmsg_seq == request->nlmsg_seq &&

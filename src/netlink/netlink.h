@@ -128,7 +128,9 @@ class NetlinkSocket : public NetlinkTransport {
   uint32_t portid_ = 0;
   uint32_t seq_ = 0;
   int sndbuf_ = 0;  // the send buffer size we last saw or set
-  std::vector<char> rx_;
+  // Not zeroed: the kernel writes what is read, and the pages it does not
+  // reach are never touched.
+  std::unique_ptr<char[]> rx_;
 };
 
 // Reads the extended-ack attributes after the nlmsgerr of `nlh` into `out`.
