@@ -230,8 +230,10 @@ std::string ChangesJson(std::string_view backend,
   if (!r.changed() &&
       backend.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") ==
           std::string_view::npos) {
-    return absl::StrCat("{\"backend\":\"", backend,
-                        "\",\"changed\":false,\"changes\":[]}");
+    std::string out = "{\"backend\":\"";
+    out.append(backend);
+    out += "\",\"changed\":false,\"changes\":[]}";
+    return out;
   }
   Json j = Json::object();
   j["backend"] = backend;
