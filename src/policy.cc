@@ -58,11 +58,13 @@ struct CapturePolicy::Impl {
   bool ingress_mode = false;
   std::vector<std::string> virtual_interfaces;
   PodDns pod_dns = PodDns::kUnset;
-  // The text of every knob in effect, and the JSON object of them that
-  // ToJson() returns (an immutable policy serialises once: compiling uses
-  // it as the rule set's fingerprint at every apply).
+  // The text of every knob in effect; the JSON object of them that
+  // ToJson() returns; and their exact identity, fingerprint(). Both are
+  // made once, when the policy is built: compiling uses the fingerprint at
+  // every apply.
   std::vector<std::pair<const KnobInfo*, std::string>> texts;
   std::string json;
+  std::string fingerprint;
 };
 
 namespace {
@@ -709,12 +711,36 @@ std::string JsonOf(const Impl& p) {
       doc[knob->key] = text;
     }
   }
-  return doc.dump();
+  // A value JSON cannot carry (bytes that are not UTF-8, as an interface
+  // name may hold) is shown with U+FFFD; fingerprint() keeps it exactly.
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Each knob's key and text, length-prefixed, and what Build() looked up
+// (group names resolve to GIDs): equal exactly when the rules are.
+std::string FingerprintOf(const Impl& p) {
+  std::string out;
+  for (const auto& [knob, text] : p.texts) {
+    absl::StrAppend(&out, knob->key, "=", text.size(), ":", text, ";");
+  }
+  if (p.owner_groups_include.has_value()) {
+    for (const OwnerGroup& g : *p.owner_groups_include) {
+      absl::StrAppend(&out, "+gid:", g.gid, ";");
+    }
+  }
+  for (const OwnerGroup& g : p.owner_groups_exclude) {
+    absl::StrAppend(&out, "-gid:", g.gid, ";");
+  }
+  return out;
 }
 
 }  // namespace
 
 std::string CapturePolicy::ToJson() const { return impl_->json; }
+
+const std::string& CapturePolicy::fingerprint() const {
+  return impl_->fingerprint;
+}
 
 // --- PolicyBuilder -----------------------------------------------------------
 
@@ -847,6 +873,7 @@ absl::StatusOr<CapturePolicy> PolicyBuilder::Build() const {
         " (Istio ignores the exclude list when an include list is given)"));
   }
   p->json = JsonOf(*p);
+  p->fingerprint = FingerprintOf(*p);
   return CapturePolicy(std::move(p));
 }
 

@@ -213,10 +213,17 @@ class MESHCAP_EXPORT CapturePolicy {
 
   // The policy as a JSON object of every knob of its profile, with the
   // values in effect (`PolicyFromJson` of it gives an equal policy).
+  // Bytes that are not UTF-8 (an interface name may hold them) are shown
+  // as U+FFFD.
   std::string ToJson() const;
 
+  // The exact identity of the policy: equal for two policies exactly when
+  // every knob in effect has the same text. Opaque; not stable across
+  // meshcap versions.
+  const std::string& fingerprint() const;
+
   friend bool operator==(const CapturePolicy& a, const CapturePolicy& b) {
-    return a.ToJson() == b.ToJson();
+    return a.fingerprint() == b.fingerprint();
   }
 
   // The hidden data (policy.cc).

@@ -55,7 +55,7 @@ ir::RuleSet Compile(const CapturePolicy& policy, ir::Dialect dialect) {
                         ? CompileAmbient(policy, dialect)
                         : CompileSidecar(policy, dialect);
   out.fingerprint =
-      absl::StrCat(static_cast<int>(dialect), ":", policy.ToJson());
+      absl::StrCat(static_cast<int>(dialect), ":", policy.fingerprint());
   return out;
 }
 

@@ -51,6 +51,35 @@ TEST(PolicyBuilderTest, GidsDefaultToUids) {
   EXPECT_THAT(p->proxy_gids(), ElementsAre(3u, 4u));
 }
 
+// Interface names may hold bytes that are not UTF-8 (the fuzzer found the
+// JSON dump of one throwing): the JSON shows U+FFFD, while equality and the
+// fingerprint keep the bytes, so two such policies never pass for one.
+TEST(PolicyBuilderTest, NonUtf8InterfaceNamesStayDistinct) {
+  absl::StatusOr<CapturePolicy> a =
+      PolicyBuilder().SetExcludeInterfaces("o\xaf").Build();
+  absl::StatusOr<CapturePolicy> b =
+      PolicyBuilder().SetExcludeInterfaces("o\xbf").Build();
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_THAT(a->ToJson(), HasSubstr("o\xef\xbf\xbd"));
+  EXPECT_EQ(a->ToJson(), b->ToJson());
+  EXPECT_NE(a->fingerprint(), b->fingerprint());
+  EXPECT_FALSE(*a == *b);
+  EXPECT_TRUE(*a == *PolicyBuilder().SetExcludeInterfaces("o\xaf").Build());
+}
+
+TEST(PolicyBuilderTest, FingerprintCoversResolvedGroups) {
+  absl::StatusOr<CapturePolicy> a =
+      PolicyBuilder().SetOwnerGroupsExclude("0").Build();
+  absl::StatusOr<CapturePolicy> b =
+      PolicyBuilder().SetOwnerGroupsExclude("root").Build();
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_NE(a->fingerprint(), b->fingerprint());  // spelled differently
+  EXPECT_NE(a->fingerprint().find("-gid:0;"), std::string::npos);
+  EXPECT_NE(b->fingerprint().find("-gid:0;"), std::string::npos);
+}
+
 TEST(PolicyBuilderTest, ListsFollowIstiosSplit) {
   absl::StatusOr<CapturePolicy> p = PolicyBuilder()
                                         .SetInboundPorts("4000,5000")
