@@ -177,8 +177,9 @@ NftablesBackend::NftablesBackend(
 absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
                                     const ApplyOptions& options,
                                     std::vector<std::string>* changes) {
-  // The rule set, owned, so that what it lowers to can be remembered.
-  auto owned = std::make_shared<const ir::RuleSet>(rules);
+  // The rule set, owned, so that what it lowers to can be remembered; made
+  // with the lowering, which a no-op never needs.
+  std::shared_ptr<const ir::RuleSet> owned;
   std::shared_ptr<const LoweredRuleSet> lowered;
   for (int attempt = 1;; ++attempt) {
     MESHCAP_ASSIGN_OR_RETURN(uint32_t generation, GetGeneration(*nl_));
@@ -196,6 +197,7 @@ absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
       return absl::OkStatus();
     }
     if (lowered == nullptr) {
+      owned = std::make_shared<const ir::RuleSet>(rules);
       MESHCAP_ASSIGN_OR_RETURN(LoweredRuleSet l, Lower(*owned));
       lowered = std::make_shared<const LoweredRuleSet>(std::move(l));
     }
