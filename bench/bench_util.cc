@@ -14,6 +14,12 @@ extern char** environ;
 
 namespace meshcap::bench {
 
+void ScalingSizes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"foreign", "policy"});
+  for (int f : {0, 1000, 5000, 20000}) b->Args({f, 0});
+  for (int p : {100, 250, 500, 1000}) b->Args({0, p});
+}
+
 PolicyBuilder IstioInit() {
   PolicyBuilder b;
   b.SetProxyPort("15001")

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "benchmark/benchmark.h"
 #include "meshcap/policy.h"
 
 namespace meshcap::bench {
@@ -23,6 +24,11 @@ CapturePolicy IstioInitDualStack();
 // families, for the scaling benchmarks. `extra_port` > 0 adds
 // one more excluded outbound port (a one-port change).
 CapturePolicy IstioInitWithExclusions(int n, int extra_port = 0);
+
+// The scaling arguments {foreign rules, policy size} both apply
+// benchmarks use (bench/report.py reads them by these names): foreign
+// rules at the default policy, then policy sizes without foreign rules.
+void ScalingSizes(benchmark::internal::Benchmark* b);
 
 // Runs argv (searched on PATH) and returns its exit status, -1 on failure.
 int RunProgram(const char* const argv[]);

@@ -272,20 +272,12 @@ void BM_NftFile(benchmark::State& state) {
   unlink(path.c_str());
 }
 
-// {foreign rules, policy size}: foreign rules at the default policy, then
-// policy sizes without foreign rules.
-void Sizes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"foreign", "policy"});
-  for (int f : {0, 1000, 5000, 20000}) b->Args({f, 0});
-  for (int p : {100, 250, 500, 1000}) b->Args({0, p});
-}
-
 BENCHMARK(BM_ApplyFirst)
-    ->Apply(Sizes)
+    ->Apply(meshcap::bench::ScalingSizes)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NftFile)
-    ->Apply(Sizes)
+    ->Apply(meshcap::bench::ScalingSizes)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ApplyNoop)

@@ -276,18 +276,10 @@ TEST_P(NftRoundTripTest, EveryRuleDecodesToOneThatLowersTheSame) {
   EXPECT_GT(n, 0);
 }
 
-std::vector<::meshcap::testing::ConformanceCase> AllCases() {
-  auto out = ::meshcap::testing::LoadConformanceCases();
-  for (auto& c : ::meshcap::testing::LoadAmbientConformanceCases()) {
-    c.name = "ambient_" + c.name;
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
-INSTANTIATE_TEST_SUITE_P(Corpora, NftRoundTripTest,
-                         ::testing::ValuesIn(AllCases()),
-                         ::meshcap::testing::CaseName);
+INSTANTIATE_TEST_SUITE_P(
+    Corpora, NftRoundTripTest,
+    ::testing::ValuesIn(::meshcap::testing::LoadAllConformanceCases()),
+    ::meshcap::testing::CaseName);
 
 // --- What the backend sends, recorded
 // -----------------------------------------

@@ -56,6 +56,15 @@ std::string AmbientConformanceDir() {
   return std::string(MESHCAP_SOURCE_ROOT) + "/tests/conformance/istio-ambient";
 }
 
+std::vector<ConformanceCase> LoadAllConformanceCases() {
+  std::vector<ConformanceCase> out = LoadConformanceCases();
+  for (ConformanceCase& c : LoadAmbientConformanceCases()) {
+    c.name = "ambient_" + c.name;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 std::vector<ConformanceCase> LoadAmbientConformanceCases() {
   std::vector<ConformanceCase> out;
   const std::string dir = AmbientConformanceDir();

@@ -36,6 +36,9 @@ std::string AmbientConformanceDir();
 // and PodLevelOverrides fields).
 std::vector<ConformanceCase> LoadAmbientConformanceCases();
 
+// Both corpora, the ambient cases named "ambient_<name>".
+std::vector<ConformanceCase> LoadAllConformanceCases();
+
 std::string ReadFileOrDie(const std::string& path);
 
 // The iptables-restore input of an iptables golden: the file without the
