@@ -1,33 +1,28 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Builds the libFuzzer targets with clang, ASan and UBSan in ./build-fuzz and
+# Builds the libFuzzer targets with clang, ASan and UBSan in ./build-asan
+# (dev/build-asan.sh, shared with dev/sanitize.sh) and
 # runs each for SECONDS (default 30), starting from its seed corpus
 # (tests/fuzz/corpus/<target>, copied: the repository is not written).
-# Crashes are left in build-fuzz/crashes/<target>/. Exits non-zero if any
+# Crashes are left in build-asan/crashes/<target>/. Exits non-zero if any
 # target fails.
 #   dev/fuzz.sh            # 30 s each (CI)
 #   dev/fuzz.sh 300        # the documented long run: 5 minutes each
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
-if [ ! -f build-fuzz/build.ninja ]; then
-  CC=clang CXX=clang++ meson setup build-fuzz --wrap-mode=nodownload \
-    -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
-    -Dbenchmarks=disabled -Dbuildtype=debugoptimized >/dev/null || exit 1
-fi
 targets=(policy_json cli ipt_entry nft_rule)
-ninja -C build-fuzz $(printf 'tests/fuzz/%s_fuzzer ' "${targets[@]}") \
-  >/dev/null || { ninja -C build-fuzz; exit 1; }
+bash dev/build-asan.sh || exit 1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1
 failed=0
 for t in "${targets[@]}"; do
-  corpus="build-fuzz/corpus/$t"
-  crashes="build-fuzz/crashes/$t"
+  corpus="build-asan/corpus/$t"
+  crashes="build-asan/crashes/$t"
   mkdir -p "$corpus" "$crashes"
   cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
-  log="build-fuzz/fuzz-$t.log"
-  if build-fuzz/tests/fuzz/"${t}_fuzzer" "$corpus" \
+  log="build-asan/fuzz-$t.log"
+  if build-asan/tests/fuzz/"${t}_fuzzer" "$corpus" \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" |
