@@ -11,6 +11,7 @@
 #define MESHCAP_SRC_BACKEND_H_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +33,12 @@ struct BackendOptions {
   std::string netns_key;
 };
 
+// A Backend::Apply that fails after its commit point, with the new policy
+// (partly) in force, marks its status so: the Engine then keeps the
+// routing the new policy needs instead of taking it back.
+[[nodiscard]] absl::Status PastCommit(absl::Status status);
+[[nodiscard]] bool IsPastCommit(const absl::Status& status);
+
 // All methods run inside the target network namespace (on the Engine's
 // executor thread) while the Engine holds the namespace's lock.
 class Backend {
@@ -41,9 +48,15 @@ class Backend {
   virtual std::string_view name() const = 0;
   // Makes the kernel hold exactly `rules` of ours, in one transaction;
   // appends what it changed to `changes` (nothing: it was already so).
-  virtual absl::Status Apply(const ir::RuleSet& rules,
-                             const ApplyOptions& options,
-                             std::vector<std::string>* changes) = 0;
+  // `before_commit`, when set, runs once after the backend holds its locks
+  // and has planned, right before it changes anything (the Engine removes
+  // ours from another backend there, so that a lock held elsewhere or a
+  // policy this backend cannot lower leaves the old capture in place); its
+  // error fails the apply.
+  [[nodiscard]] virtual absl::Status Apply(
+      const ir::RuleSet& rules, const ApplyOptions& options,
+      std::vector<std::string>* changes,
+      const std::function<absl::Status()>& before_commit) = 0;
   // Removes everything of ours; appends what it removed.
   virtual absl::Status Remove(std::vector<std::string>* changes) = 0;
   // Compares what the kernel holds with `rules`, appending differences;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "config.h"
@@ -12,6 +13,8 @@
 
 namespace meshcap::internal {
 namespace {
+
+constexpr char kPastCommitPayload[] = "type.meshcap.internal/past-commit";
 
 std::vector<const BackendFactory*>& Registry() {
   static std::vector<const BackendFactory*>* const kFactories = [] {
@@ -44,6 +47,15 @@ absl::StatusOr<const BackendFactory*> FindBackend(std::string_view name) {
   return absl::InvalidArgumentError(
       absl::StrCat("unknown backend ", Quote(name), "; this build has: ",
                    names.empty() ? "none" : absl::StrJoin(names, ", ")));
+}
+
+absl::Status PastCommit(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kPastCommitPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsPastCommit(const absl::Status& status) {
+  return status.GetPayload(kPastCommitPayload).has_value();
 }
 
 ScopedBackendOverride::ScopedBackendOverride(const BackendFactory* factory)

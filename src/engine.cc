@@ -226,32 +226,54 @@ absl::StatusOr<ApplyResult> Engine::Apply(const CapturePolicy& policy,
   MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
     MESHCAP_ASSIGN_OR_RETURN(internal::NetnsLock lock, p->Lock(true));
     std::vector<std::string>& changes = result.changes;
-    // Ours in another backend goes first: the tables in force never hold
-    // two policies at once.
+    // Ours in another backend goes right before this backend commits,
+    // once it holds its locks and has planned: the tables in force never
+    // hold two policies at once, and a lock held elsewhere or a policy
+    // this backend refuses leaves the old capture as it was.
     MESHCAP_ASSIGN_OR_RETURN(auto holding, p->OthersHoldingOurs());
-    for (auto& [f, b] : holding) {
-      std::vector<std::string> removed;
-      MESHCAP_RETURN_IF_ERROR(b->Remove(&removed));
-      for (const std::string& c : removed) {
-        changes.push_back(absl::StrCat(std::string(f->Name()), ": ", c));
+    std::vector<std::string> migrated;
+    auto migrate = [&]() -> absl::Status {
+      for (auto& [f, b] : holding) {
+        std::vector<std::string> removed;
+        MESHCAP_RETURN_IF_ERROR(b->Remove(&removed));
+        migrated.emplace_back(f->Name());
+        for (const std::string& c : removed) {
+          changes.push_back(absl::StrCat(std::string(f->Name()), ": ", c));
+        }
       }
-    }
+      return absl::OkStatus();
+    };
     // What the new policy needs, before the firewall that needs it...
     MESHCAP_ASSIGN_OR_RETURN(internal::Routing * rs, p->Routing());
     internal::Routing& routing = *rs;
     MESHCAP_ASSIGN_OR_RETURN(internal::RoutingPlan plan, routing.Plan(&rules));
     MESHCAP_RETURN_IF_ERROR(routing.Add(plan.add, &changes));
-    absl::Status s = p->backend->Apply(rules, options, &changes);
+    absl::Status s = p->backend->Apply(
+        rules, options, &changes,
+        holding.empty() ? std::function<absl::Status()>() : migrate);
+    if (!s.ok() && internal::IsPastCommit(s)) {
+      // The new firewall is (partly) in force: it keeps its routing, and
+      // the old one's goes as after a successful commit.
+      (void)routing.Remove(plan.remove, &changes);
+      return s;
+    }
     if (!s.ok()) {
       absl::Status undo = routing.Remove(plan.add, nullptr);
-      if (!undo.ok()) {
-        return absl::Status(
-            s.code(), absl::StrCat(s.message(),
-                                   "; and taking back the routing this apply "
-                                   "added failed: ",
-                                   undo.message()));
+      std::string also;
+      if (!migrated.empty()) {
+        also = absl::StrCat("; ours had been removed from ",
+                            absl::StrJoin(migrated, ", "),
+                            " before that, so nothing captures now: apply "
+                            "again");
       }
-      return s;
+      if (!undo.ok()) {
+        absl::StrAppend(&also,
+                        "; and taking back the routing this apply added "
+                        "failed: ",
+                        undo.message());
+      }
+      if (also.empty()) return s;
+      return absl::Status(s.code(), absl::StrCat(s.message(), also));
     }
     // ...and what only the old one needed, after it.
     return routing.Remove(plan.remove, &changes);

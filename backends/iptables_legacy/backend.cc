@@ -156,8 +156,10 @@ class IptablesLegacyBackend : public internal::Backend {
 
   std::string_view name() const override { return "iptables-legacy"; }
 
-  absl::Status Apply(const ir::RuleSet& rules, const ApplyOptions& options,
-                     std::vector<std::string>* changes) override {
+  absl::Status Apply(
+      const ir::RuleSet& rules, const ApplyOptions& options,
+      std::vector<std::string>* changes,
+      const std::function<absl::Status()>& before_commit) override {
     if (options.expected_generation.has_value()) {
       return absl::InvalidArgumentError(
           "the iptables-legacy backend has no ruleset generation; apply "
@@ -165,6 +167,7 @@ class IptablesLegacyBackend : public internal::Backend {
     }
     MESHCAP_ASSIGN_OR_RETURN(std::vector<LoweredTable> want, LowerBoth(rules));
     MESHCAP_ASSIGN_OR_RETURN(XtablesLock lock, Lock());
+    if (before_commit) MESHCAP_RETURN_IF_ERROR(before_commit());
     return TransactAndFinish(want, changes);
   }
 

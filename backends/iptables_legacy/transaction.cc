@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "backends/iptables_legacy/table.h"
+#include "src/backend.h"
 #include "src/crash_point.h"
 #include "src/status_macros.h"
 
@@ -166,11 +167,13 @@ absl::Status Transact(const std::vector<LoweredTable>& want,
     }
   }
   if (!missing.empty()) {
-    return absl::Status(first_error.code(),
-                        absl::StrCat(first_error.message(),
-                                     "; the new rules are in force except in ",
-                                     absl::StrJoin(missing, ", "),
-                                     "; run apply again, or clean"));
+    // The intent record stays: verify reports it, the next apply or clean
+    // finishes it.
+    return internal::PastCommit(absl::Status(
+        first_error.code(),
+        absl::StrCat(
+            first_error.message(), "; the new rules are in force except in ",
+            absl::StrJoin(missing, ", "), "; run apply again, or clean")));
   }
   intent.Clear();
   if (changes != nullptr) {

@@ -174,9 +174,16 @@ NftablesBackend::NftablesBackend(
     std::unique_ptr<internal::NetlinkTransport> transport)
     : nl_(std::move(transport)) {}
 
-absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
-                                    const ApplyOptions& options,
-                                    std::vector<std::string>* changes) {
+absl::Status NftablesBackend::Apply(
+    const ir::RuleSet& rules, const ApplyOptions& options,
+    std::vector<std::string>* changes,
+    const std::function<absl::Status()>& before_commit) {
+  bool before_commit_ran = false;
+  auto run_before_commit = [&]() -> absl::Status {
+    if (!before_commit || before_commit_ran) return absl::OkStatus();
+    before_commit_ran = true;
+    return before_commit();
+  };
   // The rule set, owned, so that what it lowers to can be remembered; made
   // with the lowering, which a no-op never needs.
   std::shared_ptr<const ir::RuleSet> owned;
@@ -194,7 +201,7 @@ absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
     // Nothing has changed since we saw the kernel hold exactly this.
     if (known && !rules.fingerprint.empty() &&
         known_->fingerprint == rules.fingerprint) {
-      return absl::OkStatus();
+      return run_before_commit();
     }
     if (lowered == nullptr) {
       owned = std::make_shared<const ir::RuleSet>(rules);
@@ -295,8 +302,9 @@ absl::Status NftablesBackend::Apply(const ir::RuleSet& rules,
     }
     if (plan.empty()) {
       known_ = Known{generation, rules.fingerprint, owned, lowered};
-      return absl::OkStatus();
+      return run_before_commit();
     }
+    MESHCAP_RETURN_IF_ERROR(run_before_commit());
     known_.reset();
     absl::Status s = Send(*nl_, plan, "nftables apply", changes);
     if (absl::IsAborted(s) && !options.expected_generation.has_value() &&

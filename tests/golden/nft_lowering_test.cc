@@ -294,7 +294,7 @@ TEST(NftBatchTest, AFreshNamespaceGetsOneBatchWithoutADelete) {
       R"({"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*"})",
       ir::Dialect::kNftables);
   std::vector<std::string> changes;
-  ASSERT_THAT(backend.Apply(rules, {}, &changes), IsOk());
+  ASSERT_THAT(backend.Apply(rules, {}, &changes, {}), IsOk());
   ASSERT_EQ(state.batches.size(), 1u);
   const auto types = MessageTypes(state.batches[0]);
   EXPECT_THAT(types, Not(Contains("DELTABLE")));
@@ -310,7 +310,7 @@ TEST(NftBatchTest, OursPresentIsDeletedExactlyOnceAndOthersNever) {
   const ir::RuleSet rules =
       ::meshcap::testing::CompileJson("{}", ir::Dialect::kNftables);
   std::vector<std::string> changes;
-  ASSERT_THAT(backend.Apply(rules, {}, &changes), IsOk());
+  ASSERT_THAT(backend.Apply(rules, {}, &changes, {}), IsOk());
   ASSERT_EQ(state.batches.size(), 1u);
   const auto types = MessageTypes(state.batches[0]);
   EXPECT_EQ(std::count(types.begin(), types.end(), "DELTABLE"), 1);
@@ -343,7 +343,7 @@ TEST(NftBatchTest, AnyPolicySizeIsOneBatchOverSeveralPages) {
   RecordingTransport::State state;
   nft::NftablesBackend backend(std::make_unique<RecordingTransport>(&state));
   std::vector<std::string> changes;
-  ASSERT_THAT(backend.Apply(rules, {}, &changes), IsOk());
+  ASSERT_THAT(backend.Apply(rules, {}, &changes, {}), IsOk());
   ASSERT_EQ(state.batches.size(), 1u);
   const auto types = MessageTypes(state.batches[0]);
   // Every exclusion is a rule of its own, as in Istio.

@@ -430,7 +430,7 @@ TEST_F(IptBackendTest, AFailingSwitchPutsTheDetachedTablesBack) {
   std::vector<std::string> changes;
   absl::Status s = backend->Apply(
       WithBadRule(kTproxyAll, ir::TableKind::kNat, ir::Scope::kIpv4), {},
-      &changes);
+      &changes, {});
   EXPECT_THAT(
       s, AllOf(Not(IsOk()),
                StatusIs(s.code(), AllOf(HasSubstr("IPv4 table nat"),
@@ -452,12 +452,15 @@ TEST_F(IptBackendTest, AFailureAfterTheSwitchLeavesTheNewPolicyAndSaysSo) {
   std::vector<std::string> changes;
   absl::Status s = backend->Apply(
       WithBadRule(kTproxyAll, ir::TableKind::kRaw, ir::Scope::kIpv6), {},
-      &changes);
+      &changes, {});
   EXPECT_THAT(
       s, StatusIs(s.code(), AllOf(HasSubstr("IPv6 table raw"),
                                   HasSubstr("in force except in IPv6 table "
                                             "raw"))));
   EXPECT_FALSE(s.ok());
+  // It says it failed past its commit point: the Engine keeps the routing
+  // the new firewall needs.
+  EXPECT_TRUE(internal::IsPastCommit(s));
   // Nothing of A is in force any more, and verify does not pass anything.
   absl::StatusOr<VerifyReport> report = engine->Verify(PolicyJson(kTproxyAll));
   ASSERT_THAT(report, IsOk());
@@ -505,6 +508,40 @@ TEST_F(IptBackendTest, AHeldLockMakesApplyWaitThenFailChangingNothing) {
                                 HasSubstr("nothing was changed"))));
   EXPECT_GE(waited, std::chrono::milliseconds(300));
   EXPECT_EQ(Save(), before);
+}
+
+TEST_F(IptBackendTest, AHeldLockLeavesTheOtherBackendsCaptureInPlace) {
+  // Ours in nftables, and a legacy apply that cannot get the xtables lock:
+  // the migration waits for the lock, so the nftables capture stays.
+  EngineOptions nft;
+  nft.backend = "nftables";
+  auto first = Engine::Create(nft);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT((*first)->Apply(PolicyJson()), IsOk());
+  const std::string nft_before =
+      ::meshcap::testing::Shell("nft list ruleset").output;
+  char path[] = "/tmp/meshcap-xtables-lock-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);  // held by this open file, not ours
+  EngineOptions o;
+  o.xtables_lock_path = path;
+  o.lock_timeout = std::chrono::milliseconds(100);
+  auto engine = LegacyEngine(o);
+  ASSERT_NE(engine, nullptr);
+  absl::Status s = engine->Apply(PolicyJson(kTproxyAll)).status();
+  close(fd);
+  unlink(path);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kDeadlineExceeded,
+                          HasSubstr("nothing was changed")));
+  EXPECT_EQ(::meshcap::testing::Shell("nft list ruleset").output, nft_before);
+  EXPECT_THAT(Save(), Not(HasSubstr("ISTIO")));
+  EXPECT_TRUE((*first)->Verify(PolicyJson())->matches());
+  // With the lock free, the same apply migrates.
+  ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
+  EXPECT_THAT(::meshcap::testing::Shell("nft list ruleset").output,
+              Not(HasSubstr("istio")));
+  EXPECT_TRUE(engine->Verify(PolicyJson(kTproxyAll))->matches());
 }
 
 TEST_F(IptBackendTest, AConcurrentRestoreWriterLosesNothing) {

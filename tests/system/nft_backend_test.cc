@@ -386,7 +386,7 @@ TEST_F(NftBackendTest, AFailingRuleKeepsThePreviousRulesetAndIsNamed) {
   auto backend = BackendHere();
   ASSERT_NE(backend, nullptr);
   std::vector<std::string> changes;
-  absl::Status s = backend->Apply(broken, {}, &changes);
+  absl::Status s = backend->Apply(broken, {}, &changes, {});
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
                           AllOf(HasSubstr("istio-proxy-mangle/istio-divert"),
                                 HasSubstr("jump istio-nowhere"),
@@ -406,7 +406,7 @@ TEST_F(NftBackendTest, AChainTheKernelCannotHoldIsUnavailable) {
   auto backend = BackendHere();
   ASSERT_NE(backend, nullptr);
   std::vector<std::string> changes;
-  EXPECT_THAT(backend->Apply(rules, {}, &changes),
+  EXPECT_THAT(backend->Apply(rules, {}, &changes, {}),
               StatusIs(absl::StatusCode::kUnavailable,
                        AllOf(HasSubstr("type route hook prerouting"),
                              HasSubstr("istio-proxy-nat"))));

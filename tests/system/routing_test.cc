@@ -205,5 +205,28 @@ TEST(EngineRoutingTest, AFailedFirewallTakesBackOnlyWhatThisApplyAdded) {
   EXPECT_FALSE(r->changed()) << r->changes.front();
 }
 
+// A firewall that failed past its commit point is (partly) in force: it
+// keeps the routing it needs.
+TEST(EngineRoutingTest, AFailurePastTheCommitKeepsTheNewRouting) {
+  if (!::meshcap::testing::HaveProgram("ip")) GTEST_SKIP() << "no ip";
+  ScopedNetns netns;
+  if (!netns.ok()) GTEST_SKIP() << netns.error();
+  ::meshcap::testing::FakeKernel kernel;
+  ::meshcap::testing::FakeBackendFactory fake(&kernel);
+  internal::ScopedBackendOverride use(&fake);
+  EngineOptions o;
+  o.backend = "fake";
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(o);
+  ASSERT_THAT(engine, IsOk());
+  kernel.fail_next_apply = internal::PastCommit(
+      absl::InternalError("the new rules are in force except in raw"));
+  EXPECT_THAT((*engine)->Apply(PolicyJson(kTproxy)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("except in")));
+  EXPECT_THAT(Ip("-4 rule show"), HasSubstr("fwmark 0x539"));
+  EXPECT_THAT(Ip("-6 rule show"), HasSubstr("fwmark 0x539"));
+  EXPECT_THAT(Ip("-4 route show table 133"), HasSubstr("local default dev lo"));
+  EXPECT_THAT(Ip("-6 addr show dev lo"), HasSubstr("::6/128"));
+}
+
 }  // namespace
 }  // namespace meshcap

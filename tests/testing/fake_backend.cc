@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "backends/nftables/render.h"
+#include "src/status_macros.h"
 
 namespace meshcap::testing {
 namespace {
@@ -32,10 +33,13 @@ class FakeBackend : public internal::Backend {
 
   std::string_view name() const override { return "fake"; }
 
-  absl::Status Apply(const ir::RuleSet& rules, const ApplyOptions&,
-                     std::vector<std::string>* changes) override {
+  absl::Status Apply(
+      const ir::RuleSet& rules, const ApplyOptions&,
+      std::vector<std::string>* changes,
+      const std::function<absl::Status()>& before_commit) override {
     Inside in(kernel_);
     kernel_->calls.push_back("apply");
+    if (before_commit) MESHCAP_RETURN_IF_ERROR(before_commit());
     if (!kernel_->fail_next_apply.ok()) {
       absl::Status s = kernel_->fail_next_apply;
       kernel_->fail_next_apply = absl::OkStatus();
