@@ -11,16 +11,31 @@
 //     exactly P (tables and routing, compared with what a clean apply of P
 //     leaves, read with nft / iptables-legacy-save / ip);
 //   - the next apply converges to B.
+//
+// KillTest does the same to the whole `meshcap apply` process at random
+// moments: MESHCAP_KILL_TRIALS trials per backend (default 40; the
+// reliability campaign in the README runs 1,000), alternating B over A and
+// A over B, and prints what the kills found.
 
+#include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "meshcap/engine.h"
@@ -59,6 +74,69 @@ State Reference(const std::string& backend, const std::string& json) {
   auto e = MakeEngine(backend);
   EXPECT_THAT(e->Apply(PolicyJson(json)), IsOk());
   return Read(backend);
+}
+
+struct Side {
+  const State& state;        // what a clean apply leaves
+  const ir::RuleSet* rules;  // its rule set (for the routing it needs)
+};
+
+// Whether the kernel has all the routing `rules` needs.
+bool HasRoutingOf(const ir::RuleSet& rules) {
+  auto r = internal::Routing::Open();
+  if (!r.ok()) return false;
+  auto plan = r->Plan(&rules);
+  return plan.ok() && plan->add.empty();
+}
+
+// What a state left by a killed apply from `a` to `b` is.
+enum class Found { kOld, kNew, kSubset, kUnsafe };
+
+// The safety property: each table of ours is the old one's, the new one's,
+// or empty, never some from each, and a firewall in force has the routing
+// it needs. Adds a failure naming `where` for every violation.
+Found CheckSafe(const State& now, Side from, Side to,
+                const std::string& where) {
+  if (now == from.state) return Found::kOld;
+  if (now == to.state) return Found::kNew;
+  bool from_in_force = false, to_in_force = false, unsafe = false;
+  std::set<std::string> names;
+  for (const auto* m : {&now.tables, &from.state.tables, &to.state.tables}) {
+    for (const auto& [t, _] : *m) names.insert(t);
+  }
+  for (const std::string& t : names) {
+    auto text = [&](const State& s) {
+      auto it = s.tables.find(t);
+      return it == s.tables.end() ? std::string() : it->second;
+    };
+    const std::string have = text(now), a = text(from.state),
+                      b = text(to.state);
+    if (have.empty() || a == b) continue;
+    if (have == a) {
+      from_in_force = true;
+    } else if (have == b) {
+      to_in_force = true;
+    } else {
+      ADD_FAILURE() << where << ": " << t << " holds neither policy's table:\n"
+                    << have;
+      unsafe = true;
+    }
+  }
+  if (from_in_force && to_in_force) {
+    ADD_FAILURE() << where << ": tables of both policies are in force";
+    unsafe = true;
+  }
+  if (to_in_force && to.rules->routing.has_value() &&
+      !HasRoutingOf(*to.rules)) {
+    ADD_FAILURE() << where << ": the new firewall runs without its routing";
+    unsafe = true;
+  }
+  if (from_in_force && from.rules->routing.has_value() &&
+      !HasRoutingOf(*from.rules)) {
+    ADD_FAILURE() << where << ": the old firewall runs without its routing";
+    unsafe = true;
+  }
+  return unsafe ? Found::kUnsafe : Found::kSubset;
 }
 
 int g_crash_at = 0;
@@ -101,20 +179,16 @@ TEST_P(CrashTest, AKilledApplyLeavesASafeStateThatVerifyDescribesTruly) {
   if (!netns.ok()) GTEST_SKIP() << netns.error();
   auto engine = MakeEngine(backend);
   ASSERT_NE(engine, nullptr);
-  // The routing each policy needs, and whether the kernel has it.
+  // The routing each policy needs.
   const auto rules_from =
       internal::Compile(from, backend == "nftables" ? ir::Dialect::kNftables
                                                     : ir::Dialect::kIptables);
   const auto rules_to =
       internal::Compile(to, backend == "nftables" ? ir::Dialect::kNftables
                                                   : ir::Dialect::kIptables);
-  auto has_routing_of = [](const ir::RuleSet& rules) {
-    auto r = internal::Routing::Open();
-    auto plan = r->Plan(&rules);
-    return plan.ok() && plan->add.empty();
-  };
 
   int crashes = 0;
+  bool finished = false;
   for (int n = 1; n < 200; ++n) {
     ASSERT_THAT(engine->Apply(from), IsOk());
     {
@@ -140,46 +214,15 @@ TEST_P(CrashTest, AKilledApplyLeavesASafeStateThatVerifyDescribesTruly) {
     if (WIFEXITED(status)) {
       ASSERT_EQ(WEXITSTATUS(status), 0) << "the apply failed at n=" << n;
       EXPECT_TRUE(Read(backend) == ref_to);
+      finished = true;
       break;  // n is past the last crash point
     }
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     ++crashes;
     const State now = Read(backend);
 
-    // Safe: each table of ours is the old one's, the new one's, or empty,
-    // and never some from each.
-    bool from_in_force = false, to_in_force = false;
-    std::set<std::string> names;
-    for (const auto* m : {&now.tables, &ref_from.tables, &ref_to.tables}) {
-      for (const auto& [t, _] : *m) names.insert(t);
-    }
-    for (const std::string& t : names) {
-      auto text = [&](const State& s) {
-        auto it = s.tables.find(t);
-        return it == s.tables.end() ? std::string() : it->second;
-      };
-      const std::string have = text(now), a = text(ref_from), b = text(ref_to);
-      if (have.empty() || a == b) continue;
-      if (have == a) {
-        from_in_force = true;
-      } else if (have == b) {
-        to_in_force = true;
-      } else {
-        ADD_FAILURE() << "n=" << n << ": " << t
-                      << " holds neither policy's table:\n"
-                      << have;
-      }
-    }
-    EXPECT_FALSE(from_in_force && to_in_force)
-        << "n=" << n << ": tables of both policies are in force";
-    if (to_in_force && rules_to.routing.has_value()) {
-      EXPECT_TRUE(has_routing_of(rules_to))
-          << "n=" << n << ": the new firewall runs without its routing";
-    }
-    if (from_in_force && rules_from.routing.has_value()) {
-      EXPECT_TRUE(has_routing_of(rules_from))
-          << "n=" << n << ": the old firewall runs without its routing";
-    }
+    CheckSafe(now, {ref_from, &rules_from}, {ref_to, &rules_to},
+              absl::StrCat("n=", n));
 
     // Verify tells the truth: it passes only for exactly its policy.
     absl::StatusOr<VerifyReport> vf = engine->Verify(from);
@@ -198,6 +241,8 @@ TEST_P(CrashTest, AKilledApplyLeavesASafeStateThatVerifyDescribesTruly) {
     EXPECT_TRUE(Read(backend) == ref_to) << "n=" << n;
     EXPECT_TRUE(engine->Verify(to)->matches()) << "n=" << n;
   }
+  // The apply ran to its end once: every point was reached and killed.
+  EXPECT_TRUE(finished) << "more than 199 crash points";
   // Every scenario changes routing or commits tables: there were points.
   EXPECT_GT(crashes, 0);
   RecordProperty("crash_points", crashes);
@@ -216,6 +261,162 @@ INSTANTIATE_TEST_SUITE_P(
       return ::meshcap::testing::TestName(std::get<0>(info.param)) + "_" +
              std::get<1>(info.param).name;
     });
+
+// --- The whole process, killed at random moments
+
+const std::string kMeshcap = MESHCAP_CLI;
+
+int KillTrials() {
+  const char* v = getenv("MESHCAP_KILL_TRIALS");
+  return v != nullptr && atoi(v) > 0 ? atoi(v) : 40;
+}
+
+// Runs `meshcap apply` of `policy_file` and SIGKILLs it after `delay`;
+// returns the wait status.
+int ApplyAndKill(const std::string& backend, const std::string& policy_file,
+                 std::chrono::nanoseconds delay) {
+  const std::string backend_flag = "--backend=" + backend;
+  const std::string policy_flag = "--policy=" + policy_file;
+  const pid_t child = fork();
+  if (child == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execl(kMeshcap.c_str(), kMeshcap.c_str(), "apply", backend_flag.c_str(),
+          policy_flag.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait for `delay` or the child's exit, whichever comes first.
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    timespec ts{static_cast<time_t>(delay.count() / 1000000000),
+                static_cast<long>(delay.count() % 1000000000)};
+    ppoll(&p, 1, &ts, nullptr);
+    close(pidfd);
+  }
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return status;
+}
+
+class KillTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(KillTest, ARandomlyKilledCommandLeavesASafeStateThatVerifyDescribes) {
+  const std::string backend = GetParam();
+  if (!::meshcap::testing::HaveProgram("ip")) GTEST_SKIP() << "no ip";
+  char tmpl[] = "/tmp/meshcap-kill-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string files[2] = {dir + "/A.json", dir + "/B.json"};
+  std::ofstream(files[0]) << kIstioInit;
+  std::ofstream(files[1]) << kTproxyDns;
+  const State refs[2] = {Reference(backend, kIstioInit),
+                         Reference(backend, kTproxyDns)};
+  const ir::Dialect dialect =
+      backend == "nftables" ? ir::Dialect::kNftables : ir::Dialect::kIptables;
+  const CapturePolicy policies[2] = {PolicyJson(kIstioInit),
+                                     PolicyJson(kTproxyDns)};
+  const ir::RuleSet rules[2] = {internal::Compile(policies[0], dialect),
+                                internal::Compile(policies[1], dialect)};
+
+  ::meshcap::testing::ScopedNetns netns;
+  if (!netns.ok()) GTEST_SKIP() << netns.error();
+  auto engine = MakeEngine(backend);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(policies[0]), IsOk());
+
+  // How long a whole apply of one over the other takes, unkilled.
+  std::vector<double> took;
+  for (int i = 0; i < 6; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const int st =
+        ApplyAndKill(backend, files[(i + 1) % 2], std::chrono::seconds(5));
+    took.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+    ASSERT_TRUE(WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) == 0));
+  }
+  // Six applies alternate: the kernel holds A again.
+  std::sort(took.begin(), took.end());
+  const double whole = took[took.size() / 2];
+
+  std::mt19937 rng(::testing::UnitTest::GetInstance()->random_seed());
+  const int trials = KillTrials();
+  int finished = 0, old_state = 0, new_state = 0, subset = 0, unsafe = 0;
+  int false_verify = 0, converged = 0;
+  int at = 0;  // the policy in force: 0 (A) or 1 (B)
+  for (int trial = 0; trial < trials; ++trial) {
+    const int to = 1 - at;
+    // Half the kills anywhere in the process's life, half in its first
+    // 2 ms, where start-up ends and the apply runs.
+    const double span = trial % 2 == 0 ? whole * 1.25 : std::min(whole, 2e-3);
+    const auto delay = std::chrono::nanoseconds(static_cast<int64_t>(
+        std::uniform_real_distribution<double>(0, span)(rng) * 1e9));
+    const int st = ApplyAndKill(backend, files[to], delay);
+    const std::string where =
+        absl::StrCat(backend, " trial ", trial, " (kill after ",
+                     delay.count() / 1000, " us)");
+    if (WIFEXITED(st)) {
+      ASSERT_EQ(WEXITSTATUS(st), 0) << where << ": the apply failed";
+      ++finished;
+    } else {
+      ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << where;
+    }
+    const State now = Read(backend);
+    switch (
+        CheckSafe(now, {refs[at], &rules[at]}, {refs[to], &rules[to]}, where)) {
+      case Found::kOld:
+        ++old_state;
+        break;
+      case Found::kNew:
+        ++new_state;
+        break;
+      case Found::kSubset:
+        ++subset;
+        break;
+      case Found::kUnsafe:
+        ++unsafe;
+        break;
+    }
+    // Verify passes only for exactly its policy.
+    for (int p : {0, 1}) {
+      absl::StatusOr<VerifyReport> v = engine->Verify(policies[p]);
+      ASSERT_THAT(v, IsOk()) << where;
+      if (v->matches() && !(now == refs[p])) {
+        ++false_verify;
+        ADD_FAILURE() << where << ": verify passes a state that is not its "
+                      << "policy's:\n"
+                      << ToString(now);
+      }
+    }
+    // The next apply converges.
+    ASSERT_THAT(engine->Apply(policies[to]), IsOk()) << where;
+    const bool ok =
+        Read(backend) == refs[to] && engine->Verify(policies[to])->matches();
+    EXPECT_TRUE(ok) << where << ": the next apply did not converge";
+    converged += ok;
+    at = to;
+  }
+  ::meshcap::testing::Shell("rm -rf " + dir);
+  std::cout << "kill campaign " << backend << ": " << trials
+            << " trials (a whole apply takes " << static_cast<int>(whole * 1e6)
+            << " us): " << old_state << " killed before any change, " << subset
+            << " killed mid-apply (a safe state between the two), " << new_state
+            << " with the new policy in force (" << finished
+            << " of them finished); " << unsafe << " unsafe, " << false_verify
+            << " false verify passes, " << converged << "/" << trials
+            << " converged\n";
+  RecordProperty("trials", trials);
+  RecordProperty("mid_apply", subset);
+  RecordProperty("unsafe", unsafe);
+  RecordProperty("false_verify", false_verify);
+  RecordProperty("converged", converged);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, KillTest,
+                         ::testing::Values("nftables", "iptables-legacy"),
+                         ::meshcap::testing::BackendName);
 
 }  // namespace
 }  // namespace meshcap

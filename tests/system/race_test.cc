@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -44,7 +45,12 @@ constexpr char kB[] =
 
 constexpr int kAppliers = 8;
 constexpr int kAppliesEach = 10;
-constexpr int kRounds = 3;
+// MESHCAP_RACE_ROUNDS rounds (default 3; the reliability campaign in the
+// README runs 30).
+int Rounds() {
+  const char* v = getenv("MESHCAP_RACE_ROUNDS");
+  return v != nullptr && atoi(v) > 0 ? atoi(v) : 3;
+}
 
 class RaceTest : public ::testing::TestWithParam<const char*> {
  protected:
@@ -84,7 +90,8 @@ TEST_P(RaceTest, EightAppliersEndWithExactlyOnePolicyAndVerifyAgrees) {
   ASSERT_NE(b.routing, "") << "B needs policy routing";
 
   int ended_a = 0, ended_b = 0;
-  for (int round = 0; round < kRounds; ++round) {
+  const int rounds = Rounds();
+  for (int round = 0; round < rounds; ++round) {
     ::meshcap::testing::ScopedNetns netns;
     if (!netns.ok()) GTEST_SKIP() << netns.error();
     // Each applier alternates A and B, half of them starting with B. A
@@ -124,6 +131,10 @@ TEST_P(RaceTest, EightAppliersEndWithExactlyOnePolicyAndVerifyAgrees) {
         "/proc/thread-self/ns/net)*\""));
     EXPECT_EQ(left.output, "");
   }
+  std::cout << "race " << GetParam() << ": " << rounds << " rounds of "
+            << kAppliers << " appliers x " << kAppliesEach
+            << " applies: " << ended_a << " ended with A, " << ended_b
+            << " with B\n";
   RecordProperty("ended_a", ended_a);
   RecordProperty("ended_b", ended_b);
 }
