@@ -330,11 +330,12 @@ const KnobDef kKnobs[] = {
     {{"EnableIPv6", "ipv6", 0, nullptr, nullptr, "false",
       "Produce IPv6 rules too (istio-iptables detects this from the host's "
       "addresses; meshcap's --ipv6=auto does the same).",
-      true, kS, true},
+      true, kS, true, "true", "AMBIENT_IPV6"},
      MESHCAP_ASSIGN(ipv6, ParseBool(o, t))},
     {{"RedirectDNS", "redirect-dns", 0, "REDIRECT_DNS",
       "ISTIO_META_DNS_CAPTURE", "false",
-      "Enable capture of dns traffic by istio-agent.", true, kS, true},
+      "Enable capture of dns traffic by istio-agent.", true, kS, true, "true",
+      "AMBIENT_DNS_CAPTURE"},
      MESHCAP_ASSIGN(redirect_dns, ParseBool(o, t))},
     // --- Sidecar ---
     {{"ProxyPort", "envoy-port", 'p', nullptr, nullptr, "15001",
@@ -559,11 +560,11 @@ const KnobDef kKnobs[] = {
       "(ambient.istio.io/dns-capture).",
       false, kA, false},
      [](std::string_view t, std::string_view o, Impl& p) {
-       if (t.empty() || t == "unset" || t == "0") {
+       if (t.empty()) {
          p.pod_dns = PodDns::kUnset;
-       } else if (t == "enabled" || t == "1") {
+       } else if (t == "enabled") {
          p.pod_dns = PodDns::kEnabled;
-       } else if (t == "disabled" || t == "2") {
+       } else if (t == "disabled") {
          p.pod_dns = PodDns::kDisabled;
        } else {
          return Invalid(
@@ -848,8 +849,12 @@ absl::StatusOr<CapturePolicy> PolicyBuilder::Build() const {
   for (size_t i = 0; i < kKnobCount; ++i) {
     const KnobDef& d = kKnobs[i];
     const auto& v = impl_->values[i];
+    const char* default_text =
+        p->profile == Profile::kAmbient && d.info.ambient_default != nullptr
+            ? d.info.ambient_default
+            : d.info.default_text;
     const std::string_view text =
-        v ? std::string_view(v->text) : std::string_view(d.info.default_text);
+        v ? std::string_view(v->text) : std::string_view(default_text);
     const std::string_view origin =
         v ? std::string_view(v->origin) : std::string_view(d.info.key);
     const bool applies = d.info.shared || d.info.profile == p->profile;

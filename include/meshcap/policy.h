@@ -122,6 +122,12 @@ struct KnobInfo {
   Profile profile;
   // Whether both profiles use it (`RedirectDNS`, `EnableIPv6`).
   bool shared;
+  // A shared knob's default and environment variable in the ambient
+  // profile, where Istio's node agent differs from istio-iptables
+  // (`AMBIENT_DNS_CAPTURE`, `AMBIENT_IPV6`, both on by default); nullptr:
+  // as for the sidecar.
+  const char* ambient_default = nullptr;
+  const char* ambient_env = nullptr;
 };
 
 // Every knob, in the order Istio's help lists them.

@@ -140,7 +140,8 @@ std::vector<Flag> Flags() {
   ipv6.kind = Kind::kIpv6;
   ipv6.help =
       "IPv6 rules too: auto (Istio's detection from this host's addresses), "
-      "true or false.";
+      "true or false (ambient: true or false, default true [env "
+      "AMBIENT_IPV6]).";
   ipv6.default_text = "auto";
   add(ipv6);
   Flag dns;
@@ -226,6 +227,14 @@ std::vector<Flag> Flags() {
   log_level.commands = kIstio;
   log_level.help = "Accepted for compatibility, ignored.";
   add(log_level);
+  // The rest of Istio's logging options (pkg/log AttachCobraFlags).
+  for (const char* name : {"log_caller", "log_rotate", "log_rotate_max_age",
+                           "log_rotate_max_backups", "log_rotate_max_size",
+                           "log_stacktrace_level", "log_target"}) {
+    Flag f = log_level;
+    f.name = name;
+    add(f);
+  }
   Flag log_json = log_level;
   log_json.name = "log_as_json";
   log_json.is_bool = true;
@@ -473,6 +482,10 @@ std::string Usage(Mode mode, std::string_view command) {
     if (!f.env2.empty()) envs.push_back(f.env2);
     if (!envs.empty())
       absl::StrAppend(&help, " [env ", absl::StrJoin(envs, ", "), "]");
+    if (f.knob != nullptr && f.knob->ambient_default != nullptr) {
+      absl::StrAppend(&help, " (ambient: default \"", f.knob->ambient_default,
+                      "\" [env ", f.knob->ambient_env, "])");
+    }
     absl::StrAppend(&out, names, " ", help, "\n");
   }
   out +=
@@ -704,12 +717,23 @@ absl::StatusOr<Invocation> ParseCommandLine(
       if (f.knob == &k) flag = &f;
     }
     std::optional<Value> v;
-    if (flag != nullptr) {
+    // In the ambient profile a shared knob has the node agent's variable,
+    // not istio-iptables' (REDIRECT_DNS is the sidecar agent's).
+    const bool ambient_env =
+        profile == Profile::kAmbient && k.shared && k.ambient_env != nullptr;
+    auto from_env = [&](const char* name) -> std::optional<Value> {
+      if (name == nullptr) return std::nullopt;
+      std::optional<std::string> e = env.getenv(name);
+      if (!e || e->empty()) return std::nullopt;
+      return Value{*e, absl::StrCat("environment variable ", name)};
+    };
+    if (flag != nullptr && !ambient_env) {
       v = value_of(*flag);
-    } else if (k.env != nullptr) {
-      if (std::optional<std::string> e = env.getenv(k.env); e && !e->empty()) {
-        v = Value{*e, absl::StrCat("environment variable ", k.env)};
-      }
+    } else if (auto it = flag != nullptr ? given.find(flag) : given.end();
+               it != given.end()) {
+      v = Value{it->second.value, it->second.spelling};
+    } else {
+      v = from_env(ambient_env ? k.ambient_env : k.env);
     }
     if (!v.has_value()) continue;
     const bool applies = k.shared || k.profile == profile;
@@ -736,6 +760,34 @@ absl::StatusOr<Invocation> ParseCommandLine(
     }
   }
   const Given* ipv6 = find(Kind::kIpv6);
+  if (profile == Profile::kAmbient) {
+    // Istio's node agent takes IPv6 from its configuration
+    // (AMBIENT_IPV6), not from the host's addresses.
+    if (const Given* dual = find(Kind::kDualStack)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          dual->spelling,
+          ": belongs to the sidecar profile (it widens --ipv6=auto); the "
+          "ambient profile takes --ipv6=true or --ipv6=false"));
+    }
+    if (const Given* dns = find(Kind::kDnsServers)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          dns->spelling,
+          ": belongs to the sidecar profile (ambient DNS capture is not per "
+          "server)"));
+    }
+    if (ipv6 != nullptr && !ipv6->value.empty()) {
+      std::optional<bool> on = ParseGoBool(ipv6->value);
+      if (!on.has_value()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            ipv6->spelling, ": ", Quote(ipv6->value),
+            " is not a boolean (the ambient profile takes true or false)"));
+      }
+      b.Set("EnableIPv6", *on ? "true" : "false", ipv6->spelling);
+    } else if (auto e = env.getenv("AMBIENT_IPV6"); e && !e->empty()) {
+      b.Set("EnableIPv6", *e, "environment variable AMBIENT_IPV6");
+    }
+    return inv;
+  }
   const std::string ipv6_text = ipv6 != nullptr ? ipv6->value : "auto";
   if (ipv6_text == "auto" || ipv6_text.empty()) {
     b.Set("EnableIPv6", env.detect_ipv6(dual_stack) ? "true" : "false",

@@ -4,6 +4,8 @@
 // default < primary env < additional env < flag.
 
 #include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -319,6 +321,96 @@ TEST_F(CliTest, IstioIptablesNameTakesTheSameFlags) {
   EXPECT_TRUE(p->inbound_ports().all);
 }
 
+// istio-iptables' flags, long and short, as Istio's
+// tools/istio-iptables/pkg/cmd/root.go declares them (and its pkg/log
+// options), in the order of its help.
+constexpr std::pair<const char*, char> kIstioFlags[] = {
+    {"envoy-port", 'p'},
+    {"inbound-capture-port", 'z'},
+    {"inbound-tunnel-port", 'e'},
+    {"proxy-uid", 'u'},
+    {"proxy-gid", 'g'},
+    {"istio-inbound-interception-mode", 'm'},
+    {"istio-inbound-ports", 'b'},
+    {"istio-local-exclude-ports", 'd'},
+    {"istio-exclude-interfaces", 'c'},
+    {"istio-service-cidr", 'i'},
+    {"istio-service-exclude-cidr", 'x'},
+    {"istio-outbound-ports", 'q'},
+    {"istio-local-outbound-ports-exclude", 'o'},
+    {"kube-virt-interfaces", 'k'},
+    {"istio-inbound-tproxy-mark", 't'},
+    {"istio-inbound-tproxy-route-table", 'r'},
+    {"dry-run", 'n'},
+    {"iptables-probe-port", 0},
+    {"probe-timeout", 0},
+    {"skip-rule-apply", 0},
+    {"run-validation", 0},
+    {"redirect-dns", 0},
+    {"drop-invalid", 0},
+    {"dual-stack", 0},
+    {"capture-all-dns", 0},
+    {"network-namespace", 0},
+    {"cni-mode", 0},
+    {"reconcile", 0},
+    {"cleanup-only", 0},
+    {"force-apply", 0},
+    {"native-nftables", 0},
+    {"force-iptables-binary", 0},
+    {"log_as_json", 0},
+    {"log_caller", 0},
+    {"log_output_level", 0},
+    {"log_rotate", 0},
+    {"log_rotate_max_age", 0},
+    {"log_rotate_max_backups", 0},
+    {"log_rotate_max_size", 0},
+    {"log_stacktrace_level", 0},
+    {"log_target", 0},
+    {"help", 'h'},
+};
+// What meshcap adds under that name.
+constexpr const char* kAdditions[] = {
+    "profile",         "ipv6",    "dns-servers",
+    "policy",          "version", "probe-snat-ipv4",
+    "probe-snat-ipv6", "ingress", "virtual-interfaces",
+    "pod-dns",
+};
+
+TEST_F(CliTest, IstioIptablesTakesExactlyIstiosFlagsPlusDeclaredAdditions) {
+  // What the help lists: "  -p, --envoy-port string  ..." per flag.
+  std::map<std::string, char> listed;
+  std::set<std::string> takes_value;
+  std::istringstream help(Usage(Mode::kIstioIptables, ""));
+  for (std::string line; std::getline(help, line);) {
+    const size_t dashes = line.find("--");
+    if (line.rfind("  ", 0) != 0 || dashes == std::string::npos ||
+        line.find_first_not_of(" -,abcdefghijklmnopqrstuvwxyz") < dashes) {
+      continue;
+    }
+    const size_t end = line.find(' ', dashes);
+    const size_t dash = line.find('-');
+    const char short_name =
+        dash + 1 < dashes && line[dash + 1] != '-' ? line[dash + 1] : 0;
+    const std::string name = line.substr(dashes + 2, end - dashes - 2);
+    listed[name] = short_name;
+    if (line.compare(end, 8, " string ") == 0) takes_value.insert(name);
+  }
+  std::map<std::string, char> want;
+  for (const auto& [name, short_name] : kIstioFlags) want[name] = short_name;
+  for (const char* name : kAdditions) want[name] = 0;
+  EXPECT_EQ(listed, want);
+  // And each is taken, in Istio's spelling.
+  for (const auto& [name, short_name] : kIstioFlags) {
+    if (std::string_view(name) == "help") continue;
+    // Empty means the default; a boolean flag alone means true.
+    const std::string arg =
+        std::string("--") + name + (takes_value.count(name) > 0 ? "=" : "");
+    absl::StatusOr<Invocation> inv =
+        ParseCommandLine({"istio-iptables", arg}, Mode::kIstioIptables, Env());
+    EXPECT_THAT(inv, IsOk()) << name;
+  }
+}
+
 TEST_F(CliTest, KernelSubcommandsTakeBackendNetnsAndPolicyFlags) {
   for (const char* command : {"apply", "verify"}) {
     absl::StatusOr<Invocation> inv =
@@ -410,6 +502,46 @@ TEST_F(CliTest, AmbientFlags) {
   // Sidecar environment variables do not leak into an ambient policy.
   vars_["ISTIO_INBOUND_PORTS"] = "80";
   EXPECT_THAT(Parse({"--profile=ambient"}), IsOk());
+  // The contract's values only.
+  EXPECT_THAT(Parse({"--profile=ambient", "--pod-dns=1"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'1' is not one of enabled, disabled")));
+  EXPECT_THAT(Parse({"--profile=ambient", "--ipv6=auto"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("takes true or false")));
+  EXPECT_THAT(Parse({"--profile=ambient", "--dual-stack"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("sidecar profile")));
+}
+
+TEST_F(CliTest, AmbientDefaultsAreTheNodeAgentsNotTheHosts) {
+  // Istio's node agent: AMBIENT_DNS_CAPTURE and AMBIENT_IPV6, both on.
+  detected_ipv6_ = false;
+  vars_["ISTIO_META_DNS_CAPTURE"] = "false";
+  vars_["REDIRECT_DNS"] = "false";
+  vars_["ISTIO_DUAL_STACK"] = "false";
+  absl::StatusOr<CapturePolicy> p = Parse({"--profile=ambient"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_TRUE(p->redirect_dns());
+  EXPECT_TRUE(p->ipv6());
+  EXPECT_THAT(detect_calls_, ::testing::IsEmpty());
+  // The node agent's variables, then the flags, decide.
+  vars_["AMBIENT_DNS_CAPTURE"] = "false";
+  vars_["AMBIENT_IPV6"] = "false";
+  p = Parse({"--profile=ambient"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_FALSE(p->redirect_dns());
+  EXPECT_FALSE(p->ipv6());
+  p = Parse({"--profile=ambient", "--redirect-dns=true", "--ipv6=true"});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_TRUE(p->redirect_dns());
+  EXPECT_TRUE(p->ipv6());
+  // A JSON policy of the ambient profile has the same defaults.
+  absl::StatusOr<CapturePolicy> j =
+      PolicyBuilder().SetProfile(Profile::kAmbient).Build();
+  ASSERT_THAT(j, IsOk());
+  EXPECT_TRUE(j->redirect_dns());
+  EXPECT_TRUE(j->ipv6());
 }
 
 TEST_F(CliTest, ErrorsQuoteValuesOnOnePrintableLine) {
