@@ -13,7 +13,11 @@
 //
 // For each backend and profile: ADD (and VERSION through
 // ValidateNetworkList), real connections through the bridge, CHECK, CHECK
-// after drift, DEL twice and DEL after the namespace is gone.
+// after drift, DEL twice and DEL after the namespace is gone. After each
+// DEL nothing of ours is left: no rules, no state files, and no policy
+// routing (no rule or route of protocol 109 in either family, no ::6 on
+// lo); a TPROXY sidecar with IPv6, which has the most of it, is checked
+// for that as well.
 package harness
 
 import (
@@ -156,6 +160,10 @@ func conflist(backend, profile string) []byte {
 		policy = `{"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*",
 		           "InboundPortsExclude": "15090,15021,15020"}`
 	}
+	return conflistWith(backend, profile, policy)
+}
+
+func conflistWith(backend, profile, policy string) []byte {
 	return []byte(fmt.Sprintf(`{
   "cniVersion": "1.0.0",
   "name": %q,
@@ -222,6 +230,59 @@ func (p *pod) ruleset(backend string) string {
 		return p.shell("nft", "list", "ruleset")
 	}
 	return p.shell("iptables-legacy-save") + p.shell("ip6tables-legacy-save")
+}
+
+// policyRouting lists what of meshcap's policy routing the pod holds:
+// every rule and route of protocol 109 (README "Policy routing"), in
+// both families and all tables, and the ::6 address on lo, one line each,
+// prefixed with the command that showed it.
+func (p *pod) policyRouting() []string {
+	var found []string
+	for _, args := range [][]string{
+		{"ip", "rule"},
+		{"ip", "-6", "rule"},
+		{"ip", "route", "show", "table", "all"},
+		{"ip", "-6", "route", "show", "table", "all"},
+		{"ip", "-6", "addr", "show", "dev", "lo"},
+	} {
+		for _, line := range strings.Split(p.shell(args...), "\n") {
+			line = strings.TrimSpace(line)
+			fields := strings.Fields(line)
+			ours := false
+			for i, f := range fields {
+				ours = ours || (f == "proto" && i+1 < len(fields) && fields[i+1] == "109") ||
+					f == "::6/128"
+			}
+			if ours {
+				if args[len(args)-1] == "rule" {
+					// Without the priority ("32764:\t"), which is the kernel's pick.
+					line = strings.Join(fields[1:], " ")
+				}
+				found = append(found, strings.Join(args, " ")+": "+line)
+			}
+		}
+	}
+	return found
+}
+
+// expectRouting fails unless the pod's policy routing holds every line
+// of want (each a substring of one line of policyRouting); with want
+// empty, unless it holds nothing of ours at all.
+func expectRouting(t *testing.T, p *pod, when string, want []string) {
+	t.Helper()
+	got := p.policyRouting()
+	if len(want) == 0 {
+		if len(got) != 0 {
+			t.Errorf("%s the pod still holds policy routing of ours:\n%s", when, strings.Join(got, "\n"))
+		}
+		return
+	}
+	all := strings.Join(got, "\n")
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("%s the pod's policy routing has no %q; it holds:\n%s", when, w, all)
+		}
+	}
 }
 
 func run(t *testing.T, name string, args ...string) {
@@ -471,6 +532,22 @@ func testChain(t *testing.T, backend, profile string) {
 	if !strings.Contains(rules, want) {
 		t.Fatalf("after ADD the pod's %s ruleset has no %q:\n%s", backend, want, rules)
 	}
+	// Ambient: the replies of connections ztunnel delivered go back
+	// through table 100 (README "Ambient"). A REDIRECT sidecar without
+	// IPv6 has no policy routing at all.
+	routing := map[string][]string{
+		"ambient": {
+			"ip rule: from all fwmark 0x111/0xfff lookup 100 proto 109",
+			"ip -6 rule: from all fwmark 0x111/0xfff lookup 100 proto 109",
+			"ip route show table all: local default dev lo table 100 proto 109",
+			"ip -6 route show table all: local default dev lo table 100 proto 109",
+		},
+	}[profile]
+	if routing != nil {
+		expectRouting(t, p, "after ADD", routing)
+	} else {
+		t.Logf("after ADD the pod's policy routing of ours: %q", p.policyRouting())
+	}
 
 	// Outbound: to an address beyond the bridge and to the node's own
 	// address on the bridge, both land on the pod's 15001 with their
@@ -544,6 +621,7 @@ func testChain(t *testing.T, backend, profile string) {
 		if rules := p.ruleset(backend); strings.Contains(rules, "istio") || strings.Contains(rules, "ISTIO") {
 			t.Errorf("after DEL %d the pod still holds:\n%s", i+1, rules)
 		}
+		expectRouting(t, p, fmt.Sprintf("after DEL %d", i+1), nil)
 		if files := stateFiles(); len(files) != 0 {
 			t.Errorf("after DEL %d /run/meshcap holds %v", i+1, files)
 		}
@@ -583,5 +661,60 @@ func TestExcludedNamespace(t *testing.T) {
 	}
 	if err := cni.DelNetworkList(ctx, list, p.rt); err != nil {
 		t.Errorf("DEL: %v", err)
+	}
+}
+
+// A TPROXY sidecar with IPv6 has the most policy routing of all: fwmark
+// 0x539 lookup 133 and a local default route in table 133, in both
+// families, and ::6 on lo. ADD installs it, CHECK accepts it, DEL takes
+// all of it away (no traffic here: the chain test covers that).
+func TestTproxyRouting(t *testing.T) {
+	for _, backend := range []string{"nftables", "iptables-legacy"} {
+		backend := backend
+		t.Run(backend, func(t *testing.T) {
+			haveBackend(t, backend)
+			ctx := context.Background()
+			cni := cniConfig()
+			list, err := libcni.ConfListFromBytes(conflistWith(backend, "sidecar",
+				`{"InboundInterceptionMode": "TPROXY", "OutboundIPRangesInclude": "*",
+				  "InboundPortsInclude": "*", "EnableIPv6": true}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newPod(t, "shop", nil)
+			defer p.destroy()
+			if _, err := cni.AddNetworkList(ctx, list, p.rt); err != nil {
+				t.Fatalf("ADD: %v", err)
+			}
+			deleted := false
+			defer func() {
+				if !deleted {
+					cni.DelNetworkList(ctx, list, p.rt)
+				}
+			}()
+			expectRouting(t, p, "after ADD", []string{
+				"ip rule: from all fwmark 0x539 lookup 133 proto 109",
+				"ip -6 rule: from all fwmark 0x539 lookup 133 proto 109",
+				"ip route show table all: local default dev lo table 133 proto 109",
+				"ip -6 route show table all: local default dev lo table 133 proto 109",
+				"ip -6 addr show dev lo: inet6 ::6/128",
+			})
+			if err := cni.CheckNetworkList(ctx, list, p.rt); err != nil {
+				t.Fatalf("CHECK: %v", err)
+			}
+			for i := 0; i < 2; i++ {
+				if err := cni.DelNetworkList(ctx, list, p.rt); err != nil {
+					t.Fatalf("DEL %d: %v", i+1, err)
+				}
+				expectRouting(t, p, fmt.Sprintf("after DEL %d", i+1), nil)
+				if rules := p.ruleset(backend); strings.Contains(rules, "istio") || strings.Contains(rules, "ISTIO") {
+					t.Errorf("after DEL %d the pod still holds:\n%s", i+1, rules)
+				}
+				if files := stateFiles(); len(files) != 0 {
+					t.Errorf("after DEL %d /run/meshcap holds %v", i+1, files)
+				}
+			}
+			deleted = true
+		})
 	}
 }
