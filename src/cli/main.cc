@@ -69,7 +69,18 @@ int Apply(const std::string& prog, const std::string& backend,
 
 int Clean(const std::string& prog, const std::string& backend,
           const std::string& netns, std::chrono::milliseconds lock_timeout) {
-  auto engine = MakeEngine(backend, netns, lock_timeout);
+  // An Engine removes ours from every backend, so under "auto" any backend
+  // this kernel serves will do: $MESHCAP_BACKEND is not read, and clean
+  // works whatever the environment says.
+  std::vector<std::string> candidates = {backend};
+  if (backend == "auto" && !meshcap::AvailableBackends().empty()) {
+    candidates = meshcap::AvailableBackends();
+  }
+  auto engine = MakeEngine(candidates.front(), netns, lock_timeout);
+  for (size_t i = 1;
+       i < candidates.size() && absl::IsUnavailable(engine.status()); ++i) {
+    engine = MakeEngine(candidates[i], netns, lock_timeout);
+  }
   if (!engine.ok()) return Fail(prog, engine.status());
   absl::StatusOr<meshcap::ApplyResult> r = (*engine)->Remove();
   if (!r.ok()) return Fail(prog, r.status());

@@ -50,6 +50,16 @@ TEST_F(CliSystemTest, ApplyVerifyCleanAndVerifyAgain) {
   EXPECT_THAT(r.output, HasSubstr("missing table istio-proxy-nat"));
 }
 
+TEST_F(CliSystemTest, CleanWorksWhateverTheEnvironmentSays) {
+  CommandResult r = Shell(kMeshcap + " apply --backend=nftables --ipv6=false");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Bad policy variables and a bad backend choice are not clean's business.
+  r = Shell("MESHCAP_BACKEND=pf ISTIO_INBOUND_INTERCEPTION_MODE=foo " +
+            kMeshcap + " clean");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Shell("nft list ruleset").output, "");
+}
+
 TEST_F(CliSystemTest, NetnsFlagTargetsAnotherNamespace) {
   ::meshcap::testing::DetachedNetns target;
   ASSERT_TRUE(target.ok());
