@@ -41,7 +41,8 @@ if [ "${MESHCAP_QUICK:-0}" != 1 ]; then
   results+=("fuzzers=$fuzz_rc")
 fi
 
-python3 dev/summarize.py "${results[@]}"
+# The only skip: Istio has no iptables golden for this case.
+python3 dev/summarize.py --expect-skip=inbound_ports_empty_tproxy "${results[@]}"
 summary_rc=$?
 [ "$meson_rc" -eq 0 ] && [ "$format_rc" -eq 0 ] && [ "$sanitize_rc" -eq 0 ] &&
   [ "$fuzz_rc" -eq 0 ] && [ "$summary_rc" -eq 0 ]
