@@ -153,8 +153,14 @@ int main(int argc, char** argv) {
       with_flags({meshcap, "apply", "--backend=iptables-legacy"});
   const Command restore4{{"iptables-legacy-restore", "--noflush"}, v4};
   const Command restore6{{"ip6tables-legacy-restore", "--noflush"}, v6};
+  // Start-up and exit alone: meshcap's own (no kernel work at all) against
+  // nft's and a small C program's (`true`, the baseline).
+  Command render = with_flags({meshcap, "render", "--backend=nftables"});
   const std::vector<Case> cases = {
       {"true", {}, {{{"true"}, ""}}},
+      {"meshcap-version", {}, {{{meshcap, "--version"}, ""}}},
+      {"meshcap-render", {}, {render}},
+      {"nft-version", {}, {{{"nft", "--version"}, ""}}},
       {"meshcap-nft-first", {}, {nft_apply}},
       {"meshcap-nft-reapply", {nft_apply}, {nft_apply}},
       {"meshcap-legacy-first", {}, {ipt_apply}},
