@@ -24,7 +24,14 @@ inline constexpr int kErrIoFailure = 5;
 inline constexpr int kErrDecodingFailure = 6;
 inline constexpr int kErrInvalidConfig = 7;
 inline constexpr int kErrTryAgainLater = 11;
-// STATUS only.
+// STATUS only. 50: "the plugin is not available (i.e. cannot service ADD
+// requests)": meshcap-cni's answer both when the backend cannot install
+// the capture and when it installs rules that capture nothing (an ADD
+// could not give a pod its capture either way). 51, "not available, and
+// existing containers in the network may have limited connectivity", is
+// never meshcap-cni's: STATUS probes a scratch namespace and learns nothing
+// about existing pods, and a capture that does not work leaves their
+// traffic flowing past the proxy rather than cut off.
 inline constexpr int kErrNotAvailable = 50;
 inline constexpr int kErrNotAvailableLimited = 51;
 

@@ -461,7 +461,8 @@ std::optional<CniError> NodeStatus(const PluginConfig& config,
   }
   absl::Status works = checks.capture_works(backend);
   if (absl::IsDeadlineExceeded(works)) {
-    return CniError{kErrNotAvailableLimited,
+    // 50 as well, never 51 (error.h).
+    return CniError{kErrNotAvailable,
                     absl::StrCat("the ", backend,
                                  " backend installs the capture but it "
                                  "captures nothing on this node"),

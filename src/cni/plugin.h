@@ -12,7 +12,8 @@
 //           103 naming it.
 //   STATUS  applies the policy in a scratch namespace with the chosen
 //           backend and proves that it captures: 50 when it cannot be
-//           installed, 51 when it installs but does not capture.
+//           installed or installs but does not capture (error.h: why
+//           never 51).
 //   GC      forgets every attachment of the network that
 //           cni.dev/valid-attachments does not list.
 //   VERSION prints the versions it serves.

@@ -696,13 +696,16 @@ TEST(NodeStatusTest, FiftyWhenTheBackendCannotInstall) {
   EXPECT_THAT(fake.calls, ElementsAre("apply auto sidecar"));
 }
 
-TEST(NodeStatusTest, FiftyOneWhenTheRulesInstallButCaptureNothing) {
+// An ADD could not give a pod its capture: 50. Never 51, which speaks of
+// existing containers' connectivity, of which STATUS knows nothing.
+TEST(NodeStatusTest, FiftyWhenTheRulesInstallButCaptureNothing) {
   FakeChecks fake;
   fake.capture = absl::DeadlineExceededError("nothing accepted 127.0.0.6");
   std::optional<CniError> e = Status(fake);
   ASSERT_TRUE(e.has_value());
-  EXPECT_EQ(e->code, kErrNotAvailableLimited);
+  EXPECT_EQ(e->code, kErrNotAvailable);
   EXPECT_THAT(e->msg, HasSubstr("captures nothing"));
+  EXPECT_EQ(e->details, "nothing accepted 127.0.0.6");
 }
 
 TEST(NodeStatusTest, AProbeThatCannotRunProvesNothingEitherWay) {
