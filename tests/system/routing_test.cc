@@ -154,19 +154,61 @@ TEST_P(RoutingTest, AmbientRoutingIsOwnedToo) {
   EXPECT_THAT(Ip("-4 rule show"),
               HasSubstr("32764:\tfrom all fwmark 0x111/0xfff lookup 100 "
                         "proto 109"));
-  EXPECT_THAT(Ip("-6 rule show"), HasSubstr("fwmark 0x111/0xfff lookup 100"));
+  EXPECT_THAT(Ip("-6 rule show"),
+              HasSubstr("32764:\tfrom all fwmark 0x111/0xfff lookup 100 "
+                        "proto 109"));
   EXPECT_THAT(Ip("-4 route show table 100"),
               HasSubstr("local default dev lo proto 109 scope host"));
+  EXPECT_THAT(Ip("-6 route show table 100"),
+              HasSubstr("local default dev lo proto 109"));
   EXPECT_THAT(Ip("-6 addr show dev lo"), Not(HasSubstr("::6/128")));
   EXPECT_TRUE(engine_->Verify(ambient)->matches());
   // Switching to the sidecar profile is one apply, routing included.
   const CapturePolicy tproxy = PolicyJson(kTproxy);
   ASSERT_THAT(engine_->Apply(tproxy), IsOk());
   EXPECT_THAT(Ip("-4 rule show"), Not(HasSubstr("0x111")));
+  EXPECT_THAT(Ip("-6 rule show"), Not(HasSubstr("0x111")));
   EXPECT_EQ(Ip("-4 route show table 100"), "");
+  EXPECT_EQ(Ip("-6 route show table 100"), "");
   EXPECT_TRUE(engine_->Verify(tproxy)->matches());
   ASSERT_THAT(engine_->Remove(), IsOk());
   EXPECT_THAT(Ip("-4 rule show"), Not(HasSubstr("fwmark")));
+}
+
+TEST_P(RoutingTest, VerifySeesMissingAndLeftoverAmbientRouting) {
+  const CapturePolicy ambient =
+      PolicyJson(R"({"Profile": "ambient", "EnableIPv6": true})");
+  ASSERT_THAT(engine_->Apply(ambient), IsOk());
+  EXPECT_TRUE(engine_->Verify(ambient)->matches());
+  // Somebody deletes the IPv4 rule and the IPv6 route.
+  Ip("-4 rule del fwmark 0x111/0xfff lookup 100");
+  Ip("-6 route del local default dev lo table 100");
+  absl::StatusOr<VerifyReport> report = engine_->Verify(ambient);
+  ASSERT_THAT(report, IsOk());
+  std::vector<std::string> seen;
+  for (const Difference& d : report->differences) seen.push_back(d.ToString());
+  EXPECT_THAT(seen,
+              ::testing::UnorderedElementsAre(
+                  "missing routing entry: ip rule fwmark 0x111/0xfff pref "
+                  "32764 lookup 100 (IPv4)",
+                  "missing routing entry: ip route local default dev lo table "
+                  "100 (IPv6)"));
+  // The next apply puts them back, and verify agrees.
+  absl::StatusOr<ApplyResult> r = engine_->Apply(ambient);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->changes.size(), 2u);
+  EXPECT_TRUE(engine_->Verify(ambient)->matches());
+  // A sidecar policy sees ours as leftovers.
+  const CapturePolicy redirect = PolicyJson(R"({"InboundPortsInclude": "*"})");
+  report = engine_->Verify(redirect);
+  ASSERT_THAT(report, IsOk());
+  int leftovers = 0;
+  for (const Difference& d : report->differences) {
+    if (d.kind == Difference::Kind::kExtra && d.object == "routing entry") {
+      ++leftovers;
+    }
+  }
+  EXPECT_EQ(leftovers, 4);  // 2 rules, 2 routes
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RoutingTest,

@@ -4,9 +4,10 @@
 // namespace (this thread's) is joined by a veth pair to a peer namespace:
 //   pod  eth0: 198.51.100.2/24, 203.0.113.2/24, 2001:db8::2/64
 //   peer eth0: 198.51.100.1/24, 198.51.100.53/24, 203.0.113.1/24,
-//              2001:db8::1/64
+//              2001:db8::1/64, 2001:db8::53/64
 // Listeners stand in for the proxy (15001, 15006), the DNS agent (15053),
-// the app and the peer's services.
+// ztunnel (15001, 15006, 15008, 15053, marked 0x539), the app and the peer's
+// services.
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,8 +25,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -111,13 +114,19 @@ void OnThread(int netns_fd, int uid, int gid, const std::function<void()>& fn) {
   t.join();
 }
 
-Fd Listen(int netns_fd, int type, const Endpoint& at,
-          bool transparent = false) {
+// A listening (TCP) or bound (UDP) socket at `at`, with SO_MARK `mark`
+// unless 0 (sockets it accepts inherit the mark).
+Fd Listen(int netns_fd, int type, const Endpoint& at, bool transparent = false,
+          uint32_t mark = 0) {
   Fd fd;
   OnThread(netns_fd, -1, -1, [&] {
     Fd s(socket(at.v6() ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0));
     const int on = 1;
     setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (mark != 0 &&
+        setsockopt(s.fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
+      return;
+    }
     if (transparent) {
       setsockopt(s.fd, at.v6() ? SOL_IPV6 : SOL_IP,
                  at.v6() ? IPV6_TRANSPARENT : IP_TRANSPARENT, &on, sizeof(on));
@@ -134,47 +143,38 @@ Fd Listen(int netns_fd, int type, const Endpoint& at,
   return fd;
 }
 
-// A TCP connection to `to`, made in `netns_fd` as `uid`/`gid`.
-Fd Connect(const Endpoint& to, int netns_fd = -1, int uid = -1, int gid = -1) {
-  Fd fd;
-  OnThread(netns_fd, uid, gid, [&] {
-    Fd s(socket(to.v6() ? AF_INET6 : AF_INET,
-                SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    socklen_t len;
-    sockaddr_storage a = ToSockaddr(to, &len);
-    if (connect(s.fd, reinterpret_cast<sockaddr*>(&a), len) != 0 &&
-        errno != EINPROGRESS) {
-      return;
-    }
-    pollfd p{s.fd, POLLOUT, 0};
-    int err = 0;
-    socklen_t el = sizeof(err);
-    if (poll(&p, 1, kWaitMs) != 1 ||
-        getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
-      return;
-    }
-    fd = std::move(s);
-  });
-  return fd;
-}
+// How a TCP connection is made: in `netns_fd` (-1: this thread's), as
+// `uid`/`gid` (-1: unchanged), with SO_MARK `mark` (0: none), bound first
+// to `from` (transparently, if `transparent`: a foreign address).
+struct Dial {
+  int netns_fd = -1;
+  int uid = -1;
+  int gid = -1;
+  uint32_t mark = 0;
+  const Endpoint* from = nullptr;
+  bool transparent = false;
+};
 
-// A TCP connection to `to` from a socket with SO_MARK `mark` (ztunnel's own
-// sockets), optionally bound transparently to the foreign address `from`.
-Fd ConnectMarked(const Endpoint& to, uint32_t mark,
-                 const Endpoint* from = nullptr) {
+// A TCP connection to `to`, made as `d` says; not ok unless it is
+// established within kWaitMs.
+Fd ConnectWith(const Endpoint& to, const Dial& d) {
   Fd fd;
-  OnThread(-1, -1, -1, [&] {
+  OnThread(d.netns_fd, d.uid, d.gid, [&] {
     Fd s(socket(to.v6() ? AF_INET6 : AF_INET,
                 SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (setsockopt(s.fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
+    if (d.mark != 0 &&
+        setsockopt(s.fd, SOL_SOCKET, SO_MARK, &d.mark, sizeof(d.mark)) != 0) {
       return;
     }
-    if (from != nullptr) {
+    if (d.from != nullptr) {
       const int on = 1;
-      setsockopt(s.fd, to.v6() ? SOL_IPV6 : SOL_IP,
-                 to.v6() ? IPV6_TRANSPARENT : IP_TRANSPARENT, &on, sizeof(on));
+      if (d.transparent) {
+        setsockopt(s.fd, to.v6() ? SOL_IPV6 : SOL_IP,
+                   to.v6() ? IPV6_TRANSPARENT : IP_TRANSPARENT, &on,
+                   sizeof(on));
+      }
       socklen_t len;
-      sockaddr_storage a = ToSockaddr(*from, &len);
+      sockaddr_storage a = ToSockaddr(*d.from, &len);
       if (bind(s.fd, reinterpret_cast<sockaddr*>(&a), len) != 0) return;
     }
     socklen_t len;
@@ -195,6 +195,26 @@ Fd ConnectMarked(const Endpoint& to, uint32_t mark,
   return fd;
 }
 
+// A TCP connection to `to`, made in `netns_fd` as `uid`/`gid`.
+Fd Connect(const Endpoint& to, int netns_fd = -1, int uid = -1, int gid = -1) {
+  Dial d;
+  d.netns_fd = netns_fd;
+  d.uid = uid;
+  d.gid = gid;
+  return ConnectWith(to, d);
+}
+
+// A TCP connection to `to` from a socket with SO_MARK `mark` (ztunnel's own
+// sockets), optionally bound transparently to the foreign address `from`.
+Fd ConnectMarked(const Endpoint& to, uint32_t mark,
+                 const Endpoint* from = nullptr) {
+  Dial d;
+  d.mark = mark;
+  d.from = from;
+  d.transparent = true;
+  return ConnectWith(to, d);
+}
+
 // A UDP datagram to `to`, sent in `netns_fd` as `uid`.
 bool SendUdp(const Endpoint& to, int netns_fd = -1, int uid = -1) {
   bool sent = false;
@@ -210,6 +230,20 @@ bool SendUdp(const Endpoint& to, int netns_fd = -1, int uid = -1) {
 bool Readable(int fd, int ms = kWaitMs) {
   pollfd p{fd, POLLIN, 0};
   return poll(&p, 1, ms) == 1;
+}
+
+// Whether nothing arrives on the open socket `fd` within `ms`. A closed one
+// (a listener that failed) is not silent: poll ignores it, which would make
+// "got nothing" true of anything.
+bool Silent(const Fd& fd, int ms = 50) {
+  return fd.ok() && !Readable(fd.fd, ms);
+}
+
+uint32_t SocketMark(const Fd& fd) {
+  uint32_t mark = 0;
+  socklen_t len = sizeof(mark);
+  getsockopt(fd.fd, SOL_SOCKET, SO_MARK, &mark, &len);
+  return mark;
 }
 
 Fd Accept(const Fd& listener, int ms = kWaitMs) {
@@ -238,8 +272,12 @@ const Endpoint kPeerOther{"203.0.113.1", 8080};
 const Endpoint kPeer6{"2001:db8::1", 8080};
 const Endpoint kResolver{"198.51.100.53", 53};
 
-class TrafficTest : public ::testing::TestWithParam<const char*> {
+// The pod and its peer, with the proxy's and the peer's listeners; the
+// backend under test is the subclass's parameter.
+class TrafficFixture : public ::testing::Test {
  protected:
+  virtual const char* Backend() const = 0;
+
   void SetUp() override {
     if (!::meshcap::testing::HaveProgram("ip")) GTEST_SKIP() << "no ip";
     pod_ = std::make_unique<::meshcap::testing::ScopedNetns>();
@@ -255,6 +293,7 @@ class TrafficTest : public ::testing::TestWithParam<const char*> {
         "ip addr add 198.51.100.53/24 dev eth0 && "
         "ip addr add 203.0.113.1/24 dev eth0 && "
         "ip -6 addr add 2001:db8::1/64 dev eth0 nodad && "
+        "ip -6 addr add 2001:db8::53/64 dev eth0 nodad && "
         "ip link set eth0 up");
     proxy_out_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15001});
     proxy_in_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15006});
@@ -286,7 +325,7 @@ class TrafficTest : public ::testing::TestWithParam<const char*> {
     absl::StatusOr<CapturePolicy> p = PolicyFromJson(json);
     ASSERT_THAT(p, IsOk()) << json;
     EngineOptions o;
-    o.backend = GetParam();
+    o.backend = Backend();
     auto e = Engine::Create(o);
     ASSERT_THAT(e, IsOk());
     engine_ = *std::move(e);
@@ -301,7 +340,7 @@ class TrafficTest : public ::testing::TestWithParam<const char*> {
     Fd got = Accept(to.v6() ? proxy_out6_ : proxy_out_);
     ASSERT_TRUE(got.ok()) << ToString(to) << " did not reach the proxy";
     EXPECT_EQ(OriginalDst(got, to.v6()), ToString(to));
-    EXPECT_FALSE(Readable((to.v6() ? peer_svc6_ : peer_svc_).fd, 50))
+    EXPECT_TRUE(Silent(to.v6() ? peer_svc6_ : peer_svc_))
         << "the peer saw it too";
   }
 
@@ -311,7 +350,7 @@ class TrafficTest : public ::testing::TestWithParam<const char*> {
     ASSERT_TRUE(c.ok()) << "connect to " << ToString(to);
     Fd got = Accept(to.v6() ? peer_svc6_ : peer_svc_);
     ASSERT_TRUE(got.ok()) << ToString(to) << " did not reach the peer";
-    EXPECT_FALSE(Readable((to.v6() ? proxy_out6_ : proxy_out_).fd, 50))
+    EXPECT_TRUE(Silent(to.v6() ? proxy_out6_ : proxy_out_))
         << "the proxy saw it";
   }
 
@@ -319,6 +358,12 @@ class TrafficTest : public ::testing::TestWithParam<const char*> {
   std::unique_ptr<::meshcap::testing::DetachedNetns> peer_;
   std::unique_ptr<Engine> engine_;
   Fd proxy_out_, proxy_in_, proxy_out6_, proxy_in6_, peer_svc_, peer_svc6_;
+};
+
+class TrafficTest : public TrafficFixture,
+                    public ::testing::WithParamInterface<const char*> {
+ protected:
+  const char* Backend() const override { return GetParam(); }
 };
 
 constexpr char kIstioInit[] =
@@ -458,8 +503,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, TrafficTest,
                          ::testing::Values("nftables", "iptables-legacy"),
                          ::meshcap::testing::BackendName);
 
-// --- Ambient: a stand-in ztunnel inside the pod
-// --------------------------------
+// --- Ambient: a stand-in ztunnel inside the pod, per backend and family ---
 
 constexpr uint32_t kZtunnelMark = 0x539;
 constexpr char kAmbient[] =
@@ -467,73 +511,141 @@ constexpr char kAmbient[] =
         "HostProbeSNATAddress": "169.254.7.127",
         "HostProbeV6SNATAddress": "fd16:9254:7127:1337:ffff:ffff:ffff:ffff"})";
 
-class AmbientTrafficTest : public TrafficTest {
+// The addresses an ambient test uses, in one family.
+struct Family {
+  const char* name;
+  const char* pod;     // the pod's eth0
+  Endpoint peer;       // a service on the peer
+  const char* client;  // a remote client (the peer's) ztunnel speaks for
+  Endpoint resolver;   // the peer's DNS server
+  const char* probe;   // kAmbient's kubelet probe SNAT address
+  bool v6() const { return peer.v6(); }
+};
+
+void PrintTo(const Family& f, std::ostream* os) { *os << f.name; }
+
+const Family kIpv4{"ipv4",        "198.51.100.2", kPeer,
+                   "203.0.113.1", kResolver,      "169.254.7.127"};
+const Family kIpv6{"ipv6",
+                   "2001:db8::2",
+                   kPeer6,
+                   "2001:db8::1",
+                   {"2001:db8::53", 53},
+                   "fd16:9254:7127:1337:ffff:ffff:ffff:ffff"};
+
+class AmbientTrafficTest
+    : public TrafficFixture,
+      public ::testing::WithParamInterface<std::tuple<const char*, Family>> {
  protected:
+  const char* Backend() const override { return std::get<0>(GetParam()); }
+  const Family& F() const { return std::get<1>(GetParam()); }
+
   void SetUp() override {
-    TrafficTest::SetUp();
+    TrafficFixture::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    // ztunnel's ports in the pod (15001 and 15006 are the fixture's), and
-    // the app's own.
-    hbone_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15008});
-    dns_udp_ = Listen(-1, SOCK_DGRAM, {"0.0.0.0", 15053});
-    dns_tcp_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 15053});
-    app_ = Listen(-1, SOCK_STREAM, {"0.0.0.0", 9090});
-    app6_ = Listen(-1, SOCK_STREAM, {"::", 9090});
-    ASSERT_TRUE(hbone_.ok() && dns_udp_.ok() && dns_tcp_.ok() && app_.ok() &&
-                app6_.ok());
+    // ztunnel's listeners, in both families, set SO_MARK 0x539 as
+    // ztunnel's sockets do; the sockets they accept inherit it, so what
+    // ztunnel sends back is marked. The fixture's unmarked 15001 and 15006
+    // make way for them.
+    proxy_out_ = Fd();
+    proxy_in_ = Fd();
+    proxy_out6_ = Fd();
+    proxy_in6_ = Fd();
+    for (const char* any : {"0.0.0.0", "::"}) {
+      const bool v6 = any[0] == ':';
+      (v6 ? proxy_out6_ : proxy_out_) = Ztunnel(SOCK_STREAM, any, 15001);
+      (v6 ? proxy_in6_ : proxy_in_) = Ztunnel(SOCK_STREAM, any, 15006);
+      hbone_[v6] = Ztunnel(SOCK_STREAM, any, 15008);
+      dns_udp_[v6] = Ztunnel(SOCK_DGRAM, any, 15053);
+      dns_tcp_[v6] = Ztunnel(SOCK_STREAM, any, 15053);
+      app_[v6] = Listen(-1, SOCK_STREAM, {any, 9090});  // the app's own
+      ASSERT_TRUE(hbone_[v6].ok() && dns_udp_[v6].ok() && dns_tcp_[v6].ok() &&
+                  app_[v6].ok())
+          << any;
+    }
+    ASSERT_TRUE(proxy_out_.ok() && proxy_in_.ok() && proxy_out6_.ok() &&
+                proxy_in6_.ok());
   }
 
-  // A connection from the peer to the pod's `port` lands on `listener`.
-  void ExpectInboundTo(const Endpoint& pod, const Fd& listener) {
-    Fd c = Connect(pod, peer_->fd());
-    ASSERT_TRUE(c.ok()) << ToString(pod);
+  static Fd Ztunnel(int type, const char* any, uint16_t port) {
+    return Listen(-1, type, {any, port}, /*transparent=*/false, kZtunnelMark);
+  }
+
+  // This family's listeners.
+  const Fd& Out() const { return F().v6() ? proxy_out6_ : proxy_out_; }
+  const Fd& In() const { return F().v6() ? proxy_in6_ : proxy_in_; }
+  const Fd& Hbone() const { return hbone_[F().v6()]; }
+  const Fd& DnsUdp() const { return dns_udp_[F().v6()]; }
+  const Fd& DnsTcp() const { return dns_tcp_[F().v6()]; }
+  const Fd& App() const { return app_[F().v6()]; }
+
+  // A connection from the peer to the pod's `port` lands on `listener`;
+  // returns the accepted socket.
+  Fd ExpectInboundTo(uint16_t port, const Fd& listener) {
+    const Endpoint to{F().pod, port};
+    Fd c = Connect(to, peer_->fd());
+    EXPECT_TRUE(c.ok()) << ToString(to);
     Fd got = Accept(listener);
-    ASSERT_TRUE(got.ok()) << ToString(pod) << " went elsewhere";
+    EXPECT_TRUE(got.ok()) << ToString(to) << " went elsewhere";
+    return got;
   }
 
-  Fd hbone_, dns_udp_, dns_tcp_, app_, app6_;
+  // The pod's DNS over UDP and TCP lands on ztunnel's 15053.
+  void ExpectDnsOnZtunnel() {
+    const Endpoint& resolver = F().resolver;
+    ASSERT_TRUE(SendUdp(resolver));
+    ASSERT_TRUE(Readable(DnsUdp().fd)) << "UDP 53 did not reach 15053";
+    char buf[8];
+    EXPECT_EQ(recv(DnsUdp().fd, buf, sizeof(buf), 0), 1);
+    Fd c = Connect(resolver);
+    ASSERT_TRUE(c.ok());
+    Fd got = Accept(DnsTcp());
+    ASSERT_TRUE(got.ok()) << "TCP 53 did not reach 15053";
+    EXPECT_EQ(OriginalDst(got, F().v6()), ToString(resolver));
+    EXPECT_TRUE(Silent(Out())) << "TCP 53 reached 15001";
+  }
+
+  Fd hbone_[2], dns_udp_[2], dns_tcp_[2], app_[2];  // [v6]
 };
 
 TEST_P(AmbientTrafficTest, AppOutboundLandsOnZtunnelWithItsDestination) {
   Apply(kAmbient);
-  ExpectCaptured(kPeer);
-  ExpectCaptured(kPeer6);
+  ExpectCaptured(F().peer);
 }
 
 TEST_P(AmbientTrafficTest, InboundLandsOnThePlaintextPortButHboneDoesNot) {
   Apply(kAmbient);
-  for (const char* addr : {"198.51.100.2", "2001:db8::2"}) {
-    const Endpoint app{addr, 9090};
-    Fd c = Connect(app, peer_->fd());
-    ASSERT_TRUE(c.ok()) << ToString(app);
-    Fd got = Accept(app.v6() ? proxy_in6_ : proxy_in_);
-    ASSERT_TRUE(got.ok()) << ToString(app) << " did not reach 15006";
-    EXPECT_EQ(OriginalDst(got, app.v6()), ToString(app));
-  }
-  ExpectInboundTo({"198.51.100.2", 15008}, hbone_);
+  Fd got = ExpectInboundTo(9090, In());
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(OriginalDst(got, F().v6()), ToString(Endpoint{F().pod, 9090}));
+  EXPECT_EQ(SocketMark(got), kZtunnelMark) << "accepted without the mark";
+  EXPECT_TRUE(Silent(App())) << "the app saw it too";
+  // HBONE reaches ztunnel's 15008 itself; redirected, 15006 would have it.
+  EXPECT_TRUE(ExpectInboundTo(15008, Hbone()).ok());
+  EXPECT_TRUE(Silent(In())) << "HBONE was redirected to 15006";
 }
 
 TEST_P(AmbientTrafficTest, ZtunnelsOwnMarkedConnectionsGoDirect) {
   Apply(kAmbient);
-  for (const Endpoint& to : {kPeer, kPeer6}) {
-    Fd c = ConnectMarked(to, kZtunnelMark);
-    ASSERT_TRUE(c.ok()) << ToString(to);
-    EXPECT_TRUE(Accept(to.v6() ? peer_svc6_ : peer_svc_).ok())
-        << ToString(to) << ": ztunnel's own connection was captured";
-    EXPECT_FALSE(Readable((to.v6() ? proxy_out6_ : proxy_out_).fd, 50));
-  }
+  const Endpoint& to = F().peer;
+  Fd c = ConnectMarked(to, kZtunnelMark);
+  ASSERT_TRUE(c.ok()) << ToString(to);
+  EXPECT_TRUE(Accept(to.v6() ? peer_svc6_ : peer_svc_).ok())
+      << ToString(to) << ": ztunnel's own connection was captured";
+  EXPECT_TRUE(Silent(Out()));
 }
 
 TEST_P(AmbientTrafficTest, RepliesToWhatZtunnelDeliveredComeBackToIt) {
   // ztunnel hands an inbound connection to the app in the client's name
   // (transparent, marked 0x539). The app's replies, addressed to the
-  // remote client, must come back to ztunnel: the connmark is restored on
-  // them and table 100 delivers them locally.
+  // remote client (a peer address: it would reset them), must come back to
+  // ztunnel: the connmark is restored on them and table 100 delivers them
+  // locally.
   Apply(kAmbient);
-  const Endpoint client{"203.0.113.1", 40001};
-  Fd z = ConnectMarked({"198.51.100.2", 9090}, kZtunnelMark, &client);
+  const Endpoint client{F().client, 40001};
+  Fd z = ConnectMarked({F().pod, 9090}, kZtunnelMark, &client);
   ASSERT_TRUE(z.ok()) << "the handshake's reply did not come back to ztunnel";
-  Fd got = Accept(app_);
+  Fd got = Accept(App());
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(write(got.fd, "pong", 4), 4);
   ASSERT_TRUE(Readable(z.fd));
@@ -544,63 +656,92 @@ TEST_P(AmbientTrafficTest, RepliesToWhatZtunnelDeliveredComeBackToIt) {
 
 TEST_P(AmbientTrafficTest, DnsOverUdpAndTcpReachesZtunnel) {
   Apply(kAmbient);
-  ASSERT_TRUE(SendUdp(kResolver));
-  EXPECT_TRUE(Readable(dns_udp_.fd)) << "UDP 53 did not reach 15053";
-  Fd c = Connect(kResolver);
-  ASSERT_TRUE(c.ok());
-  Fd got = Accept(dns_tcp_);
-  ASSERT_TRUE(got.ok()) << "TCP 53 did not reach 15053";
-  EXPECT_EQ(OriginalDst(got, false), ToString(kResolver));
-  // The pod overrides DNS capture off: straight to the resolver.
-  Fd resolver = Listen(peer_->fd(), SOCK_DGRAM, kResolver);
+  ExpectDnsOnZtunnel();
+  // ztunnel's own query, from its (marked) 15053 socket, goes upstream.
+  Fd resolver = Listen(peer_->fd(), SOCK_DGRAM, F().resolver);
   ASSERT_TRUE(resolver.ok());
-  Apply(
-      R"({"Profile": "ambient", "RedirectDNS": true, "DNSProxy": "disabled"})");
-  ASSERT_TRUE(SendUdp(kResolver));
-  EXPECT_TRUE(Readable(resolver.fd)) << "DNS was captured";
+  socklen_t len;
+  sockaddr_storage to = ToSockaddr(F().resolver, &len);
+  ASSERT_EQ(
+      sendto(DnsUdp().fd, "q", 1, 0, reinterpret_cast<sockaddr*>(&to), len), 1);
+  EXPECT_TRUE(Readable(resolver.fd)) << "ztunnel's own query was captured";
+  EXPECT_TRUE(Silent(DnsUdp())) << "ztunnel's own query came back to it";
+}
+
+TEST_P(AmbientTrafficTest, APodWithDnsDisabledSendsDnsStraightOut) {
+  Apply(R"({"Profile": "ambient", "RedirectDNS": true, "EnableIPv6": true,
+            "DNSProxy": "disabled"})");
+  Fd resolver = Listen(peer_->fd(), SOCK_DGRAM, F().resolver);
+  ASSERT_TRUE(resolver.ok());
+  ASSERT_TRUE(SendUdp(F().resolver));
+  EXPECT_TRUE(Readable(resolver.fd)) << "UDP 53 was captured";
+  EXPECT_TRUE(Silent(DnsUdp())) << "UDP 53 reached 15053";
+  // TCP 53 is then outbound TCP like any other.
+  ExpectCaptured(F().resolver);
+  EXPECT_TRUE(Silent(DnsTcp())) << "TCP 53 reached 15053";
+}
+
+TEST_P(AmbientTrafficTest, APodWithDnsEnabledHasItCapturedWhenGlobalIsOff) {
+  // Globally off: DNS goes straight out.
+  Apply(R"({"Profile": "ambient", "RedirectDNS": false, "EnableIPv6": true})");
+  Fd resolver = Listen(peer_->fd(), SOCK_DGRAM, F().resolver);
+  ASSERT_TRUE(resolver.ok());
+  ASSERT_TRUE(SendUdp(F().resolver));
+  EXPECT_TRUE(Readable(resolver.fd)) << "UDP 53 was captured";
+  EXPECT_TRUE(Silent(DnsUdp())) << "UDP 53 reached 15053";
+  // The pod's override turns it on.
+  Apply(R"({"Profile": "ambient", "RedirectDNS": false, "EnableIPv6": true,
+            "DNSProxy": "enabled"})");
+  ExpectDnsOnZtunnel();
 }
 
 TEST_P(AmbientTrafficTest, KubeletProbesFromTheSnatAddressReachTheApp) {
   Apply(kAmbient);
-  ShPeer("ip addr add 169.254.7.127/32 dev eth0");
-  Sh("ip route add 169.254.7.127/32 dev eth0");
+  const std::string ip = F().v6() ? "ip -6 " : "ip -4 ";
+  const std::string host = std::string(F().probe) + (F().v6() ? "/128" : "/32");
+  ShPeer(ip + "addr add " + host + " dev eth0" + (F().v6() ? " nodad" : ""));
+  Sh(ip + "route add " + host + " dev eth0");
   // From the probe address, inbound is not redirected to ztunnel.
-  Fd probe;
-  OnThread(peer_->fd(), -1, -1, [&] {
-    Fd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    socklen_t len;
-    sockaddr_storage from = ToSockaddr({"169.254.7.127", 0}, &len);
-    if (bind(s.fd, reinterpret_cast<sockaddr*>(&from), len) != 0) return;
-    sockaddr_storage to = ToSockaddr({"198.51.100.2", 9090}, &len);
-    if (connect(s.fd, reinterpret_cast<sockaddr*>(&to), len) != 0) return;
-    probe = std::move(s);
-  });
+  const Endpoint from{F().probe, 0};
+  Dial d;
+  d.netns_fd = peer_->fd();
+  d.from = &from;
+  Fd probe = ConnectWith({F().pod, 9090}, d);
   ASSERT_TRUE(probe.ok()) << "the probe could not connect";
-  EXPECT_TRUE(Accept(app_).ok()) << "the probe did not reach the app";
-  EXPECT_FALSE(Readable(proxy_in_.fd, 50)) << "the probe was redirected";
+  EXPECT_TRUE(Accept(App()).ok()) << "the probe did not reach the app";
+  EXPECT_TRUE(Silent(In())) << "the probe was redirected";
 }
 
 TEST_P(AmbientTrafficTest, IngressModeLeavesInboundAlone) {
   Apply(R"({"Profile": "ambient", "IngressMode": true, "EnableIPv6": true})");
-  ExpectInboundTo({"198.51.100.2", 9090}, app_);
-  ExpectInboundTo({"2001:db8::2", 9090}, app6_);
+  EXPECT_TRUE(ExpectInboundTo(9090, App()).ok());
+  EXPECT_TRUE(Silent(In())) << "inbound was redirected to 15006";
   // Outbound is still captured.
-  ExpectCaptured(kPeer);
+  ExpectCaptured(F().peer);
 }
 
 TEST_P(AmbientTrafficTest, SwitchingProfilesIsOneApply) {
   Apply(kAmbient);
   Apply(kIstioInit);
   EXPECT_TRUE(engine_->Verify(*PolicyFromJson(kIstioInit))->matches());
-  ExpectCaptured(kPeer);
-  ExpectDirect(kPeer, /*uid=*/1337, /*gid=*/1337);
+  ExpectCaptured(F().peer);
+  ExpectDirect(F().peer, /*uid=*/1337, /*gid=*/1337);
   Apply(kAmbient);
   EXPECT_TRUE(engine_->Verify(*PolicyFromJson(kAmbient))->matches());
+  // Ambient capture is in force and the sidecar's is gone: ambient does not
+  // exempt the proxy's UID, so it lands on 15001 too.
+  ExpectCaptured(F().peer);
+  ExpectCaptured(F().peer, /*uid=*/1337, /*gid=*/1337);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AmbientTrafficTest,
-                         ::testing::Values("nftables", "iptables-legacy"),
-                         ::meshcap::testing::BackendName);
+INSTANTIATE_TEST_SUITE_P(
+    Backends, AmbientTrafficTest,
+    ::testing::Combine(::testing::Values("nftables", "iptables-legacy"),
+                       ::testing::Values(kIpv4, kIpv6)),
+    [](const ::testing::TestParamInfo<std::tuple<const char*, Family>>& info) {
+      return ::meshcap::testing::TestName(std::get<0>(info.param)) + "_" +
+             std::get<1>(info.param).name;
+    });
 
 }  // namespace
 }  // namespace meshcap
