@@ -58,14 +58,15 @@ class Backend {
       std::vector<std::string>* changes,
       const std::function<absl::Status()>& before_commit) = 0;
   // Removes everything of ours; appends what it removed.
-  virtual absl::Status Remove(std::vector<std::string>* changes) = 0;
+  [[nodiscard]] virtual absl::Status Remove(
+      std::vector<std::string>* changes) = 0;
   // Compares what the kernel holds with `rules`, appending differences;
   // sets `report->generation` where the backend has one.
-  virtual absl::Status Verify(const ir::RuleSet& rules,
-                              VerifyReport* report) = 0;
+  [[nodiscard]] virtual absl::Status Verify(const ir::RuleSet& rules,
+                                            VerifyReport* report) = 0;
   // Whether the kernel holds anything of ours in this backend (for an
   // engine of another backend to find, report and migrate it).
-  virtual absl::StatusOr<bool> HoldsOurs() = 0;
+  [[nodiscard]] virtual absl::StatusOr<bool> HoldsOurs() = 0;
   // An interrupted transaction this backend must finish before anything
   // else, described; empty when there is none.
   virtual std::string PendingRecovery() { return {}; }
@@ -86,14 +87,14 @@ class BackendFactory {
   virtual std::string Render(const ir::RuleSet& rules) const = 0;
   // OK when this backend can serve the calling thread's namespace: the
   // kernel has what it needs and the caller may use it.
-  virtual absl::Status Probe() const = 0;
+  [[nodiscard]] virtual absl::Status Probe() const = 0;
   // Whether this backend's tables in the calling thread's namespace
   // already hold rules (anyone's): under "auto" such a backend wins over a
   // higher-priority one, as Istio's detection prefers legacy iptables
   // where it already holds rules.
   virtual bool HoldsRules() const { return false; }
   // A backend for the calling thread's namespace.
-  virtual absl::StatusOr<std::unique_ptr<Backend>> Create(
+  [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<Backend>> Create(
       const BackendOptions& options) const = 0;
 };
 
@@ -101,7 +102,8 @@ class BackendFactory {
 // overrides.
 const std::vector<const BackendFactory*>& Backends();
 // The factory named `name`, or kInvalidArgument listing the names.
-absl::StatusOr<const BackendFactory*> FindBackend(std::string_view name);
+[[nodiscard]] absl::StatusOr<const BackendFactory*> FindBackend(
+    std::string_view name);
 
 // Test hook: makes `factory` the first backend for the life of the object.
 class ScopedBackendOverride {

@@ -31,11 +31,13 @@ std::string ErrnoText(int err);
 //   ENOMEM, ENOBUFS, ENOSPC           -> kResourceExhausted
 //   ENETDOWN                          -> kFailedPrecondition
 //   anything else                     -> kInternal
-absl::Status ErrnoStatus(int err, std::string_view what,
-                         std::string_view privilege = kNeedsNetAdmin);
+[[nodiscard]] absl::Status ErrnoStatus(
+    int err, std::string_view what,
+    std::string_view privilege = kNeedsNetAdmin);
 
 // Prefixes a status's message with `context: `, keeping its code.
-absl::Status Annotate(const absl::Status& s, std::string_view context);
+[[nodiscard]] absl::Status Annotate(const absl::Status& s,
+                                    std::string_view context);
 
 }  // namespace meshcap::internal
 

@@ -26,7 +26,7 @@ class IntentRecord {
 
   // Records that a transaction described by `what` is under way in the
   // calling thread's namespace (atomically: a temporary file renamed).
-  absl::Status Begin(const std::string& what);
+  [[nodiscard]] absl::Status Begin(const std::string& what);
   // The transaction is complete.
   void Clear();
   // The description of an interrupted transaction of this namespace, if

@@ -19,11 +19,11 @@ namespace meshcap::internal {
 
 // Opens a network namespace file (`/proc/PID/ns/net`, `/var/run/netns/X`)
 // and checks that it is one.
-absl::StatusOr<UniqueFd> OpenNetns(const std::string& path);
+[[nodiscard]] absl::StatusOr<UniqueFd> OpenNetns(const std::string& path);
 
 // "netns-<dev>-<inode>": the namespace's name for meshcap's state files.
 // `netns_fd` < 0: the calling thread's namespace.
-absl::StatusOr<std::string> NetnsKey(int netns_fd);
+[[nodiscard]] absl::StatusOr<std::string> NetnsKey(int netns_fd);
 
 // Runs work in one network namespace. With a namespace fd, a dedicated
 // thread enters it once and runs every task; the calling thread never
@@ -32,14 +32,15 @@ absl::StatusOr<std::string> NetnsKey(int netns_fd);
 class NetnsExecutor {
  public:
   // `netns_fd` is borrowed; -1: the caller's namespace.
-  static absl::StatusOr<std::unique_ptr<NetnsExecutor>> Start(int netns_fd);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<NetnsExecutor>> Start(
+      int netns_fd);
   ~NetnsExecutor();
 
   NetnsExecutor(const NetnsExecutor&) = delete;
   NetnsExecutor& operator=(const NetnsExecutor&) = delete;
 
   // Runs `fn` in the namespace and returns its status. One task at a time.
-  absl::Status Run(const std::function<absl::Status()>& fn);
+  [[nodiscard]] absl::Status Run(const std::function<absl::Status()>& fn);
 
  private:
   NetnsExecutor() = default;

@@ -26,14 +26,14 @@ class NetnsLock {
   // A new open file description of the calling thread's namespace: what an
   // Engine locks, one per Engine (flock excludes open file descriptions,
   // so two Engines, even of one process, exclude each other).
-  static absl::StatusOr<UniqueFd> OpenNamespace();
+  [[nodiscard]] static absl::StatusOr<UniqueFd> OpenNamespace();
 
   // Waits up to `timeout` for the lock on `ns` (from OpenNamespace(),
   // borrowed). A lock still held then is kDeadlineExceeded naming the
   // namespace and the holder's pid; nothing was changed. Released on
   // destruction.
-  static absl::StatusOr<NetnsLock> Acquire(int ns, bool exclusive,
-                                           std::chrono::milliseconds timeout);
+  [[nodiscard]] static absl::StatusOr<NetnsLock> Acquire(
+      int ns, bool exclusive, std::chrono::milliseconds timeout);
 
   NetnsLock(NetnsLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
   NetnsLock& operator=(NetnsLock&&) = delete;

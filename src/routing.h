@@ -49,22 +49,22 @@ struct RoutingPlan {
 class Routing {
  public:
   // An rtnetlink socket in the calling thread's namespace.
-  static absl::StatusOr<Routing> Open();
+  [[nodiscard]] static absl::StatusOr<Routing> Open();
 
   // Compares the kernel with what `rules` needs (`rules` null: nothing).
-  absl::StatusOr<RoutingPlan> Plan(const ir::RuleSet* rules);
+  [[nodiscard]] absl::StatusOr<RoutingPlan> Plan(const ir::RuleSet* rules);
   // Adds `entries`; on failure removes what it added and says why. Appends
   // a line per entry added to `changes`.
-  absl::Status Add(const std::vector<RoutingEntry>& entries,
-                   std::vector<std::string>* changes);
+  [[nodiscard]] absl::Status Add(const std::vector<RoutingEntry>& entries,
+                                 std::vector<std::string>* changes);
   // Removes `entries` (gone already is fine).
-  absl::Status Remove(const std::vector<RoutingEntry>& entries,
-                      std::vector<std::string>* changes);
+  [[nodiscard]] absl::Status Remove(const std::vector<RoutingEntry>& entries,
+                                    std::vector<std::string>* changes);
 
  private:
   explicit Routing(std::unique_ptr<NetlinkSocket> sock)
       : sock_(std::move(sock)) {}
-  absl::StatusOr<uint32_t> Loopback();
+  [[nodiscard]] absl::StatusOr<uint32_t> Loopback();
 
   std::unique_ptr<NetlinkSocket> sock_;
   uint32_t lo_ = 0;

@@ -18,23 +18,17 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "src/errno_status.h"
 #include "src/netns.h"
 #include "src/status_macros.h"
+#include "src/unique_fd.h"
 
 namespace meshcap {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  explicit Fd(int f) : fd(f) {}
-  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
+using internal::UniqueFd;
 
 sockaddr_storage Address(bool v6, const char* ip, uint16_t port,
                          socklen_t* len) {
@@ -55,15 +49,15 @@ sockaddr_storage Address(bool v6, const char* ip, uint16_t port,
   return ss;
 }
 
-absl::StatusOr<Fd> Listen(bool v6, uint16_t port) {
-  Fd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.fd < 0) return absl::InternalError(strerror(errno));
+absl::StatusOr<UniqueFd> Listen(bool v6, uint16_t port) {
+  UniqueFd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return internal::ErrnoStatus(errno, "validation: socket");
   const int on = 1;
-  setsockopt(fd.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
   socklen_t len;
   sockaddr_storage a = Address(v6, v6 ? "::1" : "127.0.0.1", port, &len);
-  if (bind(fd.fd, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-      listen(fd.fd, 16) != 0) {
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+      listen(fd.get(), 16) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "validation: cannot listen on ", v6 ? "[::1]" : "127.0.0.1", ":", port,
         ": ", strerror(errno), " (is a proxy already running?)"));
@@ -86,8 +80,8 @@ int OriginalPort(int fd, bool v6) {
 }
 
 absl::Status Probe(const ValidateOptions& o) {
-  MESHCAP_ASSIGN_OR_RETURN(Fd out, Listen(o.ipv6, o.outbound_port));
-  MESHCAP_ASSIGN_OR_RETURN(Fd in, Listen(o.ipv6, o.inbound_port));
+  MESHCAP_ASSIGN_OR_RETURN(UniqueFd out, Listen(o.ipv6, o.outbound_port));
+  MESHCAP_ASSIGN_OR_RETURN(UniqueFd in, Listen(o.ipv6, o.inbound_port));
   const auto deadline = Clock::now() + o.timeout;
   std::atomic<bool> done{false};
   std::string client_error = "no attempt";
@@ -104,11 +98,12 @@ absl::Status Probe(const ValidateOptions& o) {
       return;
     }
     while (!done && Clock::now() < deadline) {
-      Fd c(socket(o.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      UniqueFd c(
+          socket(o.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
       socklen_t len;
       sockaddr_storage a =
           Address(o.ipv6, o.ipv6 ? "::6" : "127.0.0.6", o.probe_port, &len);
-      if (connect(c.fd, reinterpret_cast<sockaddr*>(&a), len) == 0) {
+      if (connect(c.get(), reinterpret_cast<sockaddr*>(&a), len) == 0) {
         // Hold the connection until the listener side has looked at it.
         while (!done && Clock::now() < deadline) {
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -122,7 +117,7 @@ absl::Status Probe(const ValidateOptions& o) {
   absl::Status result;
   bool captured = false;
   while (!captured && Clock::now() < deadline) {
-    pollfd fds[2] = {{out.fd, POLLIN, 0}, {in.fd, POLLIN, 0}};
+    pollfd fds[2] = {{out.get(), POLLIN, 0}, {in.get(), POLLIN, 0}};
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - Clock::now());
     if (poll(fds, 2, static_cast<int>(std::max<int64_t>(left.count(), 0))) <=
@@ -131,9 +126,9 @@ absl::Status Probe(const ValidateOptions& o) {
     }
     for (const pollfd& p : fds) {
       if (!(p.revents & POLLIN)) continue;
-      Fd accepted(accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC));
-      if (accepted.fd >= 0 &&
-          OriginalPort(accepted.fd, o.ipv6) == o.probe_port) {
+      UniqueFd accepted(accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC));
+      if (accepted.get() >= 0 &&
+          OriginalPort(accepted.get(), o.ipv6) == o.probe_port) {
         captured = true;
       }
     }

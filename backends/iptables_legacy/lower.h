@@ -42,8 +42,8 @@ struct LoweredTable {
 };
 
 // The tables of `rules` for `family` that declare a chain there.
-absl::StatusOr<std::vector<LoweredTable>> Lower(const ir::RuleSet& rules,
-                                                IpFamily family);
+[[nodiscard]] absl::StatusOr<std::vector<LoweredTable>> Lower(
+    const ir::RuleSet& rules, IpFamily family);
 
 // One rule as an entry of `family`.
 std::vector<uint8_t> LowerRule(const ir::Rule& rule, IpFamily family);

@@ -140,17 +140,16 @@ const Ops kIpv6Ops = {
 absl::Status LibiptcError(const Ops& ops, ir::TableKind kind, const char* what,
                           int err) {
   const std::string where = Where(ops.family, kind);
-  const std::string msg =
-      absl::StrCat(what, " ", where, ": ", ops.strerror(err));
-  if (err == EPERM || err == EACCES) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(msg, "; ", std::string(internal::kNeedsNetAdmin)));
-  }
+  // A table libiptc cannot find is a kernel feature missing (its module),
+  // not a missing object of the caller's: UNAVAILABLE, not NOT_FOUND.
   if (err == ENOENT || err == ENOPROTOOPT || err == EAFNOSUPPORT) {
     return absl::UnavailableError(
-        absl::StrCat(msg, "; the kernel lacks this legacy xtables table"));
+        absl::StrCat(what, " ", where, ": ", ops.strerror(err),
+                     "; the kernel lacks this legacy xtables table"));
   }
-  return absl::InternalError(msg);
+  return internal::ErrnoStatus(
+      err,
+      absl::StrCat(what, " ", where, " (libiptc: ", ops.strerror(err), ")"));
 }
 
 // The parts of an entry that define it: addresses, interfaces, protocol,

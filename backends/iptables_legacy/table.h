@@ -51,7 +51,8 @@ bool TableExists(IpFamily family, ir::TableKind kind);
 // A table read through libiptc.
 class Table {
  public:
-  static absl::StatusOr<Table> Open(IpFamily family, ir::TableKind kind);
+  [[nodiscard]] static absl::StatusOr<Table> Open(IpFamily family,
+                                                  ir::TableKind kind);
   Table(Table&&) noexcept;
   Table& operator=(Table&&) noexcept;
   ~Table();
@@ -73,11 +74,11 @@ class Table {
   bool OursEqual(const LoweredTable* want) const;
 
   // Takes everything of ours out of the working copy.
-  absl::Status RemoveOurs();
+  [[nodiscard]] absl::Status RemoveOurs();
   // Puts `want`'s chains and rules in (after foreign rules).
-  absl::Status AddOurs(const LoweredTable& want);
+  [[nodiscard]] absl::Status AddOurs(const LoweredTable& want);
   // Commits the working copy.
-  absl::Status Commit();
+  [[nodiscard]] absl::Status Commit();
 
   // Calls `f(chain, entry, standard_target_name_or_null, position)` for
   // every rule of ours, in order, chain by chain.
@@ -125,9 +126,11 @@ struct RawTable {
 };
 
 // The size in bytes of a table's entries (instantiates the table).
-absl::StatusOr<uint32_t> TableSize(IpFamily family, ir::TableKind kind);
+[[nodiscard]] absl::StatusOr<uint32_t> TableSize(IpFamily family,
+                                                 ir::TableKind kind);
 absl::StatusOr<RawTable> ReadRaw(IpFamily family, ir::TableKind kind);
-absl::Status WriteRaw(IpFamily family, ir::TableKind kind, const RawTable& raw);
+[[nodiscard]] absl::Status WriteRaw(IpFamily family, ir::TableKind kind,
+                                    const RawTable& raw);
 
 }  // namespace meshcap::ipt
 

@@ -34,9 +34,9 @@ namespace meshcap::ipt {
 // lowered tables of both families; empty: nothing of ours). Appends one
 // line per table changed to `changes`. The caller holds the namespace lock
 // and the xtables lock.
-absl::Status Transact(const std::vector<LoweredTable>& want,
-                      internal::IntentRecord& intent,
-                      std::vector<std::string>* changes);
+[[nodiscard]] absl::Status Transact(const std::vector<LoweredTable>& want,
+                                    internal::IntentRecord& intent,
+                                    std::vector<std::string>* changes);
 
 }  // namespace meshcap::ipt
 

@@ -26,11 +26,10 @@ std::string XtablesLock::DefaultPath() {
 absl::StatusOr<XtablesLock> XtablesLock::Acquire(
     const std::string& path, std::chrono::milliseconds timeout) {
   const std::string file = path.empty() ? DefaultPath() : path;
-  const int fd = open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    const int err = errno;
+  internal::UniqueFd fd(open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+  if (!fd) {
     return internal::ErrnoStatus(
-        err,
+        errno,
         absl::StrCat("cannot open the xtables lock ", internal::Quote(file)),
         "iptables and meshcap serialise on it and need write access (set "
         "$XTABLES_LOCKFILE or EngineOptions::xtables_lock_path elsewhere)");
@@ -38,28 +37,21 @@ absl::StatusOr<XtablesLock> XtablesLock::Acquire(
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds(200);
   for (;;) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return XtablesLock(fd);
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      return XtablesLock(std::move(fd));
+    }
     if (errno != EWOULDBLOCK && errno != EINTR) {
-      const int err = errno;
-      close(fd);
-      return absl::UnavailableError(absl::StrCat(
-          "cannot lock the xtables lock ", file, ": ", strerror(err)));
+      return internal::ErrnoStatus(
+          errno,
+          absl::StrCat("cannot lock the xtables lock ", internal::Quote(file)));
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
   }
-  close(fd);
   return absl::DeadlineExceededError(absl::StrCat(
       "the xtables lock ", file, " is held by another process; waited ",
       timeout.count(), " ms; nothing was changed"));
-}
-
-XtablesLock::XtablesLock(XtablesLock&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)) {}
-
-XtablesLock::~XtablesLock() {
-  if (fd_ >= 0) close(fd_);  // closing releases the flock
 }
 
 }  // namespace meshcap::ipt

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "src/unique_fd.h"
 
 namespace meshcap::ipt {
 
@@ -18,17 +19,14 @@ class XtablesLock {
   static std::string DefaultPath();
 
   // Waits up to `timeout` for an exclusive flock on `path`. A lock still
-  // held then is kUnavailable naming the path and the wait.
-  static absl::StatusOr<XtablesLock> Acquire(const std::string& path,
-                                             std::chrono::milliseconds timeout);
-
-  XtablesLock(XtablesLock&& other) noexcept;
-  XtablesLock& operator=(XtablesLock&&) = delete;
-  ~XtablesLock();
+  // held then is kDeadlineExceeded naming the path and the wait. Closing
+  // the file (the object's end) releases it.
+  [[nodiscard]] static absl::StatusOr<XtablesLock> Acquire(
+      const std::string& path, std::chrono::milliseconds timeout);
 
  private:
-  explicit XtablesLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit XtablesLock(internal::UniqueFd fd) : fd_(std::move(fd)) {}
+  internal::UniqueFd fd_;
 };
 
 }  // namespace meshcap::ipt

@@ -23,13 +23,13 @@ class NftablesBackend : public internal::Backend {
       std::unique_ptr<internal::NetlinkTransport> transport);
 
   std::string_view name() const override { return "nftables"; }
-  absl::Status Apply(
+  [[nodiscard]] absl::Status Apply(
       const ir::RuleSet& rules, const ApplyOptions& options,
       std::vector<std::string>* changes,
       const std::function<absl::Status()>& before_commit) override;
-  absl::Status Remove(std::vector<std::string>* changes) override;
+  [[nodiscard]] absl::Status Remove(std::vector<std::string>* changes) override;
   absl::Status Verify(const ir::RuleSet& rules, VerifyReport* report) override;
-  absl::StatusOr<bool> HoldsOurs() override;
+  [[nodiscard]] absl::StatusOr<bool> HoldsOurs() override;
 
   internal::NetlinkTransport& transport() { return *nl_; }
 

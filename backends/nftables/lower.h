@@ -80,7 +80,7 @@ struct LoweredRuleSet {
 
 // Lowers `rules` (nftables dialect). Fails with kInvalidArgument on IR that
 // no kernel could take (a rule in an undeclared chain).
-absl::StatusOr<LoweredRuleSet> Lower(const ir::RuleSet& rules);
+[[nodiscard]] absl::StatusOr<LoweredRuleSet> Lower(const ir::RuleSet& rules);
 
 // Lowers one rule into `out` (whose chain, position, source and context are
 // set), registering its port sets in `table`. Exposed for the golden tests.

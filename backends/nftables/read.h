@@ -35,21 +35,22 @@ struct KernelTable {
 };
 
 // The ruleset generation id (NFT_MSG_GETGEN).
-absl::StatusOr<uint32_t> GetGeneration(internal::NetlinkTransport& nl);
+[[nodiscard]] absl::StatusOr<uint32_t> GetGeneration(
+    internal::NetlinkTransport& nl);
 
 // Which of OurTableNames() exist.
-absl::StatusOr<std::set<std::string>> ListOurTables(
+[[nodiscard]] absl::StatusOr<std::set<std::string>> ListOurTables(
     internal::NetlinkTransport& nl);
 
 // The chains, sets and rules of each table in `names` (which must exist).
 // Chains are dumped once for all tables; sets and rules per table, filtered
 // by the kernel, so foreign tables cost nothing.
-absl::StatusOr<std::map<std::string, KernelTable>> ReadTables(
+[[nodiscard]] absl::StatusOr<std::map<std::string, KernelTable>> ReadTables(
     internal::NetlinkTransport& nl, const std::vector<std::string>& names);
 
 // The handles of the rules of `table`/`chain`, in order (one dump, filtered
 // by the kernel).
-absl::StatusOr<std::vector<uint64_t>> ReadRuleHandles(
+[[nodiscard]] absl::StatusOr<std::vector<uint64_t>> ReadRuleHandles(
     internal::NetlinkTransport& nl, const std::string& table,
     const std::string& chain);
 

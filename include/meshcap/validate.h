@@ -42,7 +42,8 @@ struct ValidateOptions {
 // captured it in time (the message says what the client saw),
 // kFailedPrecondition when the listeners cannot bind (a proxy already runs),
 // kPermissionDenied when the identity cannot be taken.
-MESHCAP_EXPORT absl::Status ValidateCapture(const ValidateOptions& options);
+[[nodiscard]] MESHCAP_EXPORT absl::Status ValidateCapture(
+    const ValidateOptions& options);
 
 }  // namespace meshcap
 

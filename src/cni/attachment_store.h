@@ -55,10 +55,10 @@ class AttachmentStore {
 
   // Creates <state_dir>/cni/<network> (mode 0700) when missing: where the
   // xtables lock of an attachment lives.
-  absl::Status MakeDirs() const;
+  [[nodiscard]] absl::Status MakeDirs() const;
   // Writes the record (atomically: a temporary file renamed), creating the
   // directories (mode 0700) when missing.
-  absl::Status Save(const AttachmentRecord& record) const;
+  [[nodiscard]] absl::Status Save(const AttachmentRecord& record) const;
   // The record of `a`, if there is a readable one.
   std::optional<AttachmentRecord> Load(const Attachment& a) const;
 
@@ -67,13 +67,13 @@ class AttachmentStore {
   // network) names that namespace; then the network's directory and cni/
   // if they are empty. Appends each file removed to `removed`. Missing
   // files are fine.
-  absl::Status Forget(const Attachment& a,
-                      std::vector<std::string>* removed) const;
+  [[nodiscard]] absl::Status Forget(const Attachment& a,
+                                    std::vector<std::string>* removed) const;
 
   // GC: forgets every attachment of this network that `valid` does not
   // list. Keeps going after an error and returns the first one.
-  absl::Status Collect(const std::vector<Attachment>& valid,
-                       std::vector<std::string>* removed) const;
+  [[nodiscard]] absl::Status Collect(const std::vector<Attachment>& valid,
+                                     std::vector<std::string>* removed) const;
 
  private:
   // The file name stem of `a`: "<containerID>@<ifname>".
@@ -83,9 +83,9 @@ class AttachmentStore {
       const std::vector<Attachment>& except) const;
   // Removes <state_dir>/cni/<network> and <state_dir>/cni when empty.
   void RemoveEmptyDirs() const;
-  absl::Status ForgetNamespace(const std::string& netns_key,
-                               const std::vector<Attachment>& leaving,
-                               std::vector<std::string>* removed) const;
+  [[nodiscard]] absl::Status ForgetNamespace(
+      const std::string& netns_key, const std::vector<Attachment>& leaving,
+      std::vector<std::string>* removed) const;
 
   std::string state_dir_;
   std::string network_;

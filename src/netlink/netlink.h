@@ -87,14 +87,15 @@ class NetlinkTransport {
   virtual uint32_t ReserveSeq(uint32_t n) = 0;
   // Sends a whole batch and returns every error the kernel reported for
   // it (messages without NLM_F_ACK answer only on failure).
-  virtual absl::StatusOr<std::vector<NetlinkError>> SendBatch(
+  [[nodiscard]] virtual absl::StatusOr<std::vector<NetlinkError>> SendBatch(
       const NetlinkBatch& batch) = 0;
   // Sends one request (a dump with NLM_F_DUMP) and feeds each answer to
   // `on_message` until the kernel is done. An error answer becomes the
   // status (ErrnoStatus, prefixed with `what`); a dump that raced with a
   // change is kAborted.
-  virtual absl::Status Request(nlmsghdr* request, const std::string& what,
-                               const MessageCallback& on_message) = 0;
+  [[nodiscard]] virtual absl::Status Request(
+      nlmsghdr* request, const std::string& what,
+      const MessageCallback& on_message) = 0;
 };
 
 class NetlinkSocket : public NetlinkTransport {
@@ -102,19 +103,21 @@ class NetlinkSocket : public NetlinkTransport {
   // Opens and binds a netlink socket of `protocol` (NETLINK_NETFILTER,
   // NETLINK_ROUTE) in the calling thread's network namespace, with extended
   // acks on.
-  static absl::StatusOr<std::unique_ptr<NetlinkSocket>> Open(int protocol);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<NetlinkSocket>> Open(
+      int protocol);
 
   ~NetlinkSocket() override;
 
   uint32_t ReserveSeq(uint32_t n) override;
-  absl::StatusOr<std::vector<NetlinkError>> SendBatch(
+  [[nodiscard]] absl::StatusOr<std::vector<NetlinkError>> SendBatch(
       const NetlinkBatch& batch) override;
-  absl::Status Request(nlmsghdr* request, const std::string& what,
-                       const MessageCallback& on_message) override;
+  [[nodiscard]] absl::Status Request(
+      nlmsghdr* request, const std::string& what,
+      const MessageCallback& on_message) override;
 
   // Sends one request with NLM_F_ACK and waits for its answer: the
   // returned error is 0 on success.
-  absl::StatusOr<NetlinkError> Call(nlmsghdr* request);
+  [[nodiscard]] absl::StatusOr<NetlinkError> Call(nlmsghdr* request);
 
   uint32_t portid() const { return portid_; }
   int fd() const { return fd_.get(); }
@@ -122,7 +125,8 @@ class NetlinkSocket : public NetlinkTransport {
  private:
   NetlinkSocket(UniqueFd fd, uint32_t portid, uint32_t seq);
 
-  absl::Status SendOne(const nlmsghdr* nlh, const std::string& what);
+  [[nodiscard]] absl::Status SendOne(const nlmsghdr* nlh,
+                                     const std::string& what);
 
   UniqueFd fd_;
   uint32_t portid_ = 0;
