@@ -158,7 +158,101 @@ std::vector<char> Copy(const nlmsghdr* m) {
   return std::vector<char>(p, p + m->nlmsg_len);
 }
 
+// The kernel's attributes, checked before they are read: a dump message
+// is decoded only as far as it is well formed.
+bool U32(const nlattr* a, uint32_t* out) {
+  if (mnl_attr_validate(a, MNL_TYPE_U32) < 0) return false;
+  *out = mnl_attr_get_u32(a);
+  return true;
+}
+
+bool U8Is(const nlattr* a, uint8_t want) {
+  return mnl_attr_validate(a, MNL_TYPE_U8) >= 0 && mnl_attr_get_u8(a) == want;
+}
+
+template <typename Header>
+const Header* HeaderOf(const nlmsghdr* m) {
+  if (m->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(Header)) return nullptr;
+  return static_cast<const Header*>(mnl_nlmsg_get_payload(m));
+}
+
 }  // namespace
+
+std::optional<RoutingEntry> DecodeRule(const nlmsghdr* m) {
+  const auto* h = HeaderOf<fib_rule_hdr>(m);
+  if (h == nullptr || h->action != FR_ACT_TO_TBL) return std::nullopt;
+  RoutingEntry e;
+  e.kind = RoutingEntry::kRule;
+  e.family = h->family;
+  e.routing.table = h->table;
+  bool has_mark = false;
+  ForEachAttr(m, sizeof(fib_rule_hdr), [&](const nlattr* a) {
+    switch (mnl_attr_get_type(a)) {
+      case FRA_FWMARK:
+        has_mark = U32(a, &e.routing.mark) || has_mark;
+        break;
+      case FRA_FWMASK:
+        (void)U32(a, &e.routing.mask);
+        break;
+      case FRA_TABLE:
+        (void)U32(a, &e.routing.table);
+        break;
+      case FRA_PRIORITY:
+        (void)U32(a, &e.routing.priority);
+        break;
+      case FRA_PROTOCOL:
+        e.ours = U8Is(a, kRoutingProtocol);
+        break;
+    }
+  });
+  if (!has_mark && !e.ours) return std::nullopt;
+  e.message = Copy(m);
+  return e;
+}
+
+std::optional<RoutingEntry> DecodeRoute(const nlmsghdr* m) {
+  const auto* r = HeaderOf<rtmsg>(m);
+  if (r == nullptr) return std::nullopt;
+  RoutingEntry e;
+  e.kind = RoutingEntry::kRoute;
+  e.family = r->rtm_family;
+  e.ours = r->rtm_protocol == kRoutingProtocol;
+  e.routing.table = r->rtm_table;
+  ForEachAttr(m, sizeof(rtmsg), [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) == RTA_TABLE) (void)U32(a, &e.routing.table);
+  });
+  const bool local_default = r->rtm_type == RTN_LOCAL && r->rtm_dst_len == 0;
+  if (!e.ours && !local_default) return std::nullopt;
+  e.message = Copy(m);
+  return e;
+}
+
+std::optional<RoutingEntry> DecodeAddress(const nlmsghdr* m) {
+  const auto* a = HeaderOf<ifaddrmsg>(m);
+  if (a == nullptr || a->ifa_family != AF_INET6 || a->ifa_prefixlen != 128) {
+    return std::nullopt;
+  }
+  const in6_addr six = SixAddress();
+  bool is_six = false;
+  RoutingEntry e;
+  e.kind = RoutingEntry::kAddress;
+  e.family = AF_INET6;
+  ForEachAttr(m, sizeof(ifaddrmsg), [&](const nlattr* at) {
+    const uint16_t type = mnl_attr_get_type(at);
+    if ((type == IFA_ADDRESS || type == IFA_LOCAL) &&
+        mnl_attr_get_payload_len(at) == sizeof(in6_addr) &&
+        memcmp(mnl_attr_get_payload(at), &six, sizeof(six)) == 0) {
+      is_six = true;
+    } else if (type == IFA_PROTO) {
+      e.ours = U8Is(at, kRoutingProtocol);
+    }
+  });
+  if (!is_six) return std::nullopt;
+  e.message = Copy(m);
+  return e;
+}
+
+namespace {}  // namespace
 
 std::string RoutingEntry::ToString() const {
   switch (kind) {
@@ -209,42 +303,12 @@ absl::StatusOr<RoutingPlan> Routing::Plan(const ir::RuleSet* rules) {
   auto* frh = static_cast<fib_rule_hdr*>(
       mnl_nlmsg_put_extra_header(nlh, sizeof(fib_rule_hdr)));
   frh->family = AF_UNSPEC;
-  MESHCAP_RETURN_IF_ERROR(sock_->Request(
-      nlh, "cannot list the routing rules", [&](const nlmsghdr* m) {
-        const auto* h =
-            static_cast<const fib_rule_hdr*>(mnl_nlmsg_get_payload(m));
-        if (h->action != FR_ACT_TO_TBL) return absl::OkStatus();
-        RoutingEntry e;
-        e.kind = RoutingEntry::kRule;
-        e.family = h->family;
-        e.routing.table = h->table;
-        bool has_mark = false;
-        ForEachAttr(m, sizeof(fib_rule_hdr), [&](const nlattr* a) {
-          switch (mnl_attr_get_type(a)) {
-            case FRA_FWMARK:
-              e.routing.mark = mnl_attr_get_u32(a);
-              has_mark = true;
-              break;
-            case FRA_FWMASK:
-              e.routing.mask = mnl_attr_get_u32(a);
-              break;
-            case FRA_TABLE:
-              e.routing.table = mnl_attr_get_u32(a);
-              break;
-            case FRA_PRIORITY:
-              e.routing.priority = mnl_attr_get_u32(a);
-              break;
-            case FRA_PROTOCOL:
-              e.ours = mnl_attr_get_u8(a) == kRoutingProtocol;
-              break;
-          }
-        });
-        if (has_mark || e.ours) {
-          e.message = Copy(m);
-          have.push_back(std::move(e));
-        }
-        return absl::OkStatus();
-      }));
+  MESHCAP_RETURN_IF_ERROR(sock_->Request(nlh, "cannot list the routing rules",
+                                         [&](const nlmsghdr* m) {
+                                           if (auto e = DecodeRule(m))
+                                             have.push_back(*std::move(e));
+                                           return absl::OkStatus();
+                                         }));
 
   // Local default routes, any table; ours, any.
   nlh = mnl_nlmsg_put_header(buf);
@@ -255,23 +319,7 @@ absl::StatusOr<RoutingPlan> Routing::Plan(const ir::RuleSet* rules) {
   rtm->rtm_family = AF_UNSPEC;
   MESHCAP_RETURN_IF_ERROR(
       sock_->Request(nlh, "cannot list the routes", [&](const nlmsghdr* m) {
-        const auto* r = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(m));
-        RoutingEntry e;
-        e.kind = RoutingEntry::kRoute;
-        e.family = r->rtm_family;
-        e.ours = r->rtm_protocol == kRoutingProtocol;
-        e.routing.table = r->rtm_table;
-        ForEachAttr(m, sizeof(rtmsg), [&](const nlattr* a) {
-          if (mnl_attr_get_type(a) == RTA_TABLE) {
-            e.routing.table = mnl_attr_get_u32(a);
-          }
-        });
-        const bool local_default =
-            r->rtm_type == RTN_LOCAL && r->rtm_dst_len == 0;
-        if (e.ours || local_default) {
-          e.message = Copy(m);
-          have.push_back(std::move(e));
-        }
+        if (auto e = DecodeRoute(m)) have.push_back(*std::move(e));
         return absl::OkStatus();
       }));
 
@@ -282,31 +330,9 @@ absl::StatusOr<RoutingPlan> Routing::Plan(const ir::RuleSet* rules) {
   auto* ifa = static_cast<ifaddrmsg*>(
       mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
   ifa->ifa_family = AF_INET6;
-  const in6_addr six = SixAddress();
   absl::Status s =
       sock_->Request(nlh, "cannot list the addresses", [&](const nlmsghdr* m) {
-        const auto* a = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(m));
-        if (a->ifa_family != AF_INET6 || a->ifa_prefixlen != 128) {
-          return absl::OkStatus();
-        }
-        bool is_six = false;
-        RoutingEntry e;
-        e.kind = RoutingEntry::kAddress;
-        e.family = AF_INET6;
-        ForEachAttr(m, sizeof(ifaddrmsg), [&](const nlattr* at) {
-          const uint16_t type = mnl_attr_get_type(at);
-          if ((type == IFA_ADDRESS || type == IFA_LOCAL) &&
-              mnl_attr_get_payload_len(at) == sizeof(in6_addr) &&
-              memcmp(mnl_attr_get_payload(at), &six, sizeof(six)) == 0) {
-            is_six = true;
-          } else if (type == IFA_PROTO) {
-            e.ours = mnl_attr_get_u8(at) == kRoutingProtocol;
-          }
-        });
-        if (is_six) {
-          e.message = Copy(m);
-          have.push_back(std::move(e));
-        }
+        if (auto e = DecodeAddress(m)) have.push_back(*std::move(e));
         return absl::OkStatus();
       });
   // A kernel without IPv6 has no such address to list.

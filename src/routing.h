@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,16 @@ class Routing {
   std::unique_ptr<NetlinkSocket> sock_;
   uint32_t lo_ = 0;
 };
+
+// The kernel's dump messages (RTM_NEWRULE, RTM_NEWROUTE, RTM_NEWADDR)
+// decoded into the entry they describe, when it is one Plan() considers
+// (a fwmark rule or one of ours; a local default route or one of ours;
+// ::6), else nullopt. Malformed messages are decoded as far as they are
+// well formed. Plan() uses them; tests/fuzz/rtnl_dump_fuzzer.cc fuzzes
+// them.
+std::optional<RoutingEntry> DecodeRule(const nlmsghdr* m);
+std::optional<RoutingEntry> DecodeRoute(const nlmsghdr* m);
+std::optional<RoutingEntry> DecodeAddress(const nlmsghdr* m);
 
 // The plan's differences, for Verify: wanted entries missing, entries of
 // ours not wanted.

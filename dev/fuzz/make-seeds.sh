@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ninja -C build tests/fuzz/make_seeds >/dev/null
-rm -rf tests/fuzz/corpus
+# Regression inputs (regress-*) stay; generated seeds are made anew.
+find tests/fuzz/corpus -name "seed-*" -delete
 build/tests/fuzz/make_seeds tests/fuzz/corpus

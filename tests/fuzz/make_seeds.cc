@@ -2,10 +2,19 @@
 //
 // Writes the fuzz targets' seed corpora from Istio's conformance policies
 // (tests/conformance): each policy's JSON; the entries and rule messages
-// the backends lower them to; command lines. Run by dev/fuzz/make-seeds.sh,
-// which replaces tests/fuzz/corpus/.
+// the backends lower them to; command lines; and the kernel's rtnetlink
+// dumps of rules, routes and addresses after applying policies that need
+// policy routing (as root, in a fresh network namespace). Run by
+// dev/fuzz/make-seeds.sh, which replaces tests/fuzz/corpus/.
+
+#include <linux/fib_rules.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,10 +24,12 @@
 #include "absl/strings/str_format.h"
 #include "backends/iptables_legacy/lower.h"
 #include "backends/nftables/lower.h"
+#include "meshcap/engine.h"
 #include "meshcap/policy_json.h"
 #include "src/compile/compile.h"
 #include "tests/fuzz/nft_fuzz_rule.h"
 #include "tests/testing/conformance.h"
+#include "tests/testing/netns.h"
 
 namespace {
 
@@ -44,6 +55,36 @@ uint8_t StandardByte(const ir::Rule& r) {
   if (std::holds_alternative<ir::DropVerdict>(r.verdict)) return 3;
   if (std::holds_alternative<ir::JumpVerdict>(r.verdict)) return 4;
   return 0;
+}
+
+// One dump (`type`, all families) in the calling thread's namespace, as
+// the kernel returns it: every message up to and including NLMSG_DONE.
+std::string Dump(uint16_t type) {
+  const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return "";
+  struct {
+    nlmsghdr h;
+    rtmsg r;  // as large as fib_rule_hdr and ifaddrmsg; AF_UNSPEC
+  } req{};
+  req.h.nlmsg_len = sizeof(req);
+  req.h.nlmsg_type = type;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  std::string out;
+  if (send(fd, &req, sizeof(req), 0) == sizeof(req)) {
+    char buf[65536];
+    for (bool done = false; !done;) {
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      out.append(buf, n);
+      int left = static_cast<int>(n);
+      for (auto* m = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(m, left);
+           m = NLMSG_NEXT(m, left)) {
+        done = done || m->nlmsg_type == NLMSG_DONE;
+      }
+    }
+  }
+  close(fd);
+  return out;
 }
 
 }  // namespace
@@ -119,6 +160,26 @@ int main(int argc, char** argv) {
     }
     if (!l.file.empty()) bytes += '\x01' + l.file;
     Write(out / "cli", bytes);
+  }
+  // Kernel dumps holding our policy routing and other entries.
+  for (const char* json :
+       {R"({"InboundInterceptionMode": "TPROXY", "InboundPortsInclude": "*",
+            "EnableIPv6": true})",
+        R"({"Profile": "ambient", "EnableIPv6": true})"}) {
+    testing::ScopedNetns netns;
+    if (!netns.ok()) {
+      std::fprintf(stderr, "no rtnl_dump seeds: %s\n", netns.error().c_str());
+      break;
+    }
+    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create({});
+    absl::StatusOr<CapturePolicy> policy = PolicyFromJson(json);
+    if (!engine.ok() || !policy.ok() || !(*engine)->Apply(*policy).ok()) {
+      std::fprintf(stderr, "no rtnl_dump seeds: the apply failed\n");
+      break;
+    }
+    for (uint16_t type : {RTM_GETRULE, RTM_GETROUTE, RTM_GETADDR}) {
+      Write(out / "rtnl_dump", Dump(type));
+    }
   }
   std::printf("%d new seeds in %s\n", written, out.c_str());
   return 0;
