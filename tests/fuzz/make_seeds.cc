@@ -7,6 +7,7 @@
 // policy routing (as root, in a fresh network namespace). Run by
 // dev/fuzz/make-seeds.sh, which replaces tests/fuzz/corpus/.
 
+#include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -77,8 +78,8 @@ std::string Dump(uint16_t type) {
       if (n <= 0) break;
       out.append(buf, n);
       int left = static_cast<int>(n);
-      for (auto* m = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(m, left);
-           m = NLMSG_NEXT(m, left)) {
+      for (auto* m = reinterpret_cast<const nlmsghdr*>(buf);
+           mnl_nlmsg_ok(m, left); m = mnl_nlmsg_next(m, &left)) {
         done = done || m->nlmsg_type == NLMSG_DONE;
       }
     }
