@@ -6,7 +6,6 @@
 // decoders. They must not crash or read outside the message, and what
 // they keep must be the message itself.
 
-#include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 
 #include <cstddef>
@@ -35,13 +34,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The kernel's buffers are aligned; only `size` bytes are addressable.
   std::unique_ptr<uint8_t[]> buf(new uint8_t[size]);
   memcpy(buf.get(), data, size);
-  int len = static_cast<int>(size);
-  const auto* m = reinterpret_cast<const nlmsghdr*>(buf.get());
-  while (mnl_nlmsg_ok(m, len)) {
+  // The walk is bounds-checked here rather than by mnl_nlmsg_ok, which casts
+  // nlmsg_len to int: a length of 2^31 or more passes it and the next step
+  // leaves the buffer. A dump the kernel wrote never has one; fuzz input does.
+  const uint8_t* p = buf.get();
+  size_t left = size;
+  while (left >= sizeof(nlmsghdr)) {
+    const auto* m = reinterpret_cast<const nlmsghdr*>(p);
+    if (m->nlmsg_len < sizeof(nlmsghdr) || m->nlmsg_len > left) break;
     Check(meshcap::internal::DecodeRule(m), m);
     Check(meshcap::internal::DecodeRoute(m), m);
     Check(meshcap::internal::DecodeAddress(m), m);
-    m = mnl_nlmsg_next(m, &len);
+    const size_t step = NLMSG_ALIGN(m->nlmsg_len);
+    if (step >= left) break;
+    p += step;
+    left -= step;
   }
   return 0;
 }
