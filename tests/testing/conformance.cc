@@ -127,4 +127,9 @@ bool EnsureConformanceGroups() {
   return true;
 }
 
+bool NamesConformanceGroups(const std::string& policy_json) {
+  return policy_json.find("java") != std::string::npos ||
+         policy_json.find("ftp") != std::string::npos;
+}
+
 }  // namespace meshcap::testing

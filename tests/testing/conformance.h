@@ -45,9 +45,6 @@ std::string ReadFileOrDie(const std::string& path);
 // recorded `iptables-save` / `ip6tables-save` command lines.
 std::string IptablesGoldenRestoreInput(const std::string& golden_text);
 
-// Creates the groups `java` and `ftp` that the owner-group cases name, when
-// they are missing and we are root. Returns false when they are still
-// missing.
 // The golden's iptables-restore input split into its IPv4 and IPv6 parts
 // (the IPv6 part starts where a `* table` header repeats).
 struct IptablesGoldenParts {
@@ -56,7 +53,13 @@ struct IptablesGoldenParts {
 };
 IptablesGoldenParts SplitIptablesGolden(const std::string& golden_text);
 
+// Creates the groups `java` and `ftp` that the owner-group cases name, when
+// they are missing and we are root. Returns false when they are still
+// missing.
 bool EnsureConformanceGroups();
+
+// Whether a case's policy names one of those groups.
+bool NamesConformanceGroups(const std::string& policy_json);
 
 }  // namespace meshcap::testing
 
