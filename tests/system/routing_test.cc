@@ -41,6 +41,26 @@ int Count(const std::string& text, const std::string& needle) {
   return n;
 }
 
+// The report's differences, as verify prints them.
+std::vector<std::string> Seen(const VerifyReport& report) {
+  std::vector<std::string> seen;
+  for (const Difference& d : report.differences) seen.push_back(d.ToString());
+  return seen;
+}
+
+// How many of the report's leftovers are routing entries (and, with
+// `addresses`, addresses).
+int RoutingLeftovers(const VerifyReport& report, bool addresses) {
+  int n = 0;
+  for (const Difference& d : report.differences) {
+    if (d.kind == Difference::Kind::kExtra &&
+        (d.object == "routing entry" || (addresses && d.object == "address"))) {
+      ++n;
+    }
+  }
+  return n;
+}
+
 constexpr char kTproxy[] =
     R"({"InboundInterceptionMode": "TPROXY", "InboundPortsInclude": "*",
         "EnableIPv6": true})";
@@ -122,12 +142,11 @@ TEST_P(RoutingTest, VerifySeesMissingAndLeftoverRouting) {
   Ip("-6 addr del ::6/128 dev lo");
   absl::StatusOr<VerifyReport> report = engine_->Verify(tproxy);
   ASSERT_THAT(report, IsOk());
-  std::vector<std::string> seen;
-  for (const Difference& d : report->differences) seen.push_back(d.ToString());
-  EXPECT_THAT(seen, ::testing::UnorderedElementsAre(
-                        "missing routing entry: ip rule fwmark 0x539 lookup "
-                        "133 (IPv4)",
-                        "missing address: ip address ::6/128 dev lo"));
+  EXPECT_THAT(Seen(*report),
+              ::testing::UnorderedElementsAre(
+                  "missing routing entry: ip rule fwmark 0x539 lookup "
+                  "133 (IPv4)",
+                  "missing address: ip address ::6/128 dev lo"));
   // The next apply puts them back, and verify agrees.
   absl::StatusOr<ApplyResult> r = engine_->Apply(tproxy);
   ASSERT_THAT(r, IsOk());
@@ -137,14 +156,8 @@ TEST_P(RoutingTest, VerifySeesMissingAndLeftoverRouting) {
   const CapturePolicy redirect = PolicyJson(R"({"InboundPortsInclude": "*"})");
   report = engine_->Verify(redirect);
   ASSERT_THAT(report, IsOk());
-  int leftovers = 0;
-  for (const Difference& d : report->differences) {
-    if (d.kind == Difference::Kind::kExtra &&
-        (d.object == "routing entry" || d.object == "address")) {
-      ++leftovers;
-    }
-  }
-  EXPECT_EQ(leftovers, 5);  // 2 rules, 2 routes, ::6
+  EXPECT_EQ(RoutingLeftovers(*report, /*addresses=*/true),
+            5);  // 2 rules, 2 routes, ::6
 }
 
 TEST_P(RoutingTest, AmbientRoutingIsOwnedToo) {
@@ -185,9 +198,7 @@ TEST_P(RoutingTest, VerifySeesMissingAndLeftoverAmbientRouting) {
   Ip("-6 route del local default dev lo table 100");
   absl::StatusOr<VerifyReport> report = engine_->Verify(ambient);
   ASSERT_THAT(report, IsOk());
-  std::vector<std::string> seen;
-  for (const Difference& d : report->differences) seen.push_back(d.ToString());
-  EXPECT_THAT(seen,
+  EXPECT_THAT(Seen(*report),
               ::testing::UnorderedElementsAre(
                   "missing routing entry: ip rule fwmark 0x111/0xfff pref "
                   "32764 lookup 100 (IPv4)",
@@ -202,13 +213,8 @@ TEST_P(RoutingTest, VerifySeesMissingAndLeftoverAmbientRouting) {
   const CapturePolicy redirect = PolicyJson(R"({"InboundPortsInclude": "*"})");
   report = engine_->Verify(redirect);
   ASSERT_THAT(report, IsOk());
-  int leftovers = 0;
-  for (const Difference& d : report->differences) {
-    if (d.kind == Difference::Kind::kExtra && d.object == "routing entry") {
-      ++leftovers;
-    }
-  }
-  EXPECT_EQ(leftovers, 4);  // 2 rules, 2 routes
+  EXPECT_EQ(RoutingLeftovers(*report, /*addresses=*/false),
+            4);  // 2 rules, 2 routes
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RoutingTest,
