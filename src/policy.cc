@@ -87,13 +87,7 @@ absl::Status Invalid(std::string_view origin, std::string_view what) {
 // --- Value parsers -----------------------------------------------------------
 
 absl::StatusOr<bool> ParseBool(std::string_view origin, std::string_view t) {
-  // Go's strconv.ParseBool, which Istio's flags and environment use.
-  for (const char* s : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (t == s) return true;
-  }
-  for (const char* s : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (t == s) return false;
-  }
+  if (std::optional<bool> b = internal::ParseGoBool(t)) return *b;
   return Invalid(origin, absl::StrCat(Quote(t),
                                       " is not a boolean (want "
                                       "true or false)"));

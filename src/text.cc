@@ -6,21 +6,34 @@
 
 namespace meshcap::internal {
 
+std::string_view TrimBlanks(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = s.find(sep, start);
+    out.push_back(s.substr(start, end == std::string_view::npos
+                                      ? std::string_view::npos
+                                      : end - start));
+    if (end == std::string_view::npos) return out;
+    start = end + 1;
+  }
+}
+
 std::vector<std::string> SplitList(std::string_view s) {
   std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string_view::npos) end = s.size();
-    std::string_view item = s.substr(start, end - start);
-    while (!item.empty() &&
-           std::isspace(static_cast<unsigned char>(item.front())))
-      item.remove_prefix(1);
-    while (!item.empty() &&
-           std::isspace(static_cast<unsigned char>(item.back())))
-      item.remove_suffix(1);
+  for (std::string_view item : Split(s, ',')) {
+    item = TrimBlanks(item);
     if (!item.empty()) out.emplace_back(item);
-    start = end + 1;
   }
   return out;
 }
@@ -80,6 +93,16 @@ std::optional<uint64_t> ParseDecimal(std::string_view s, uint64_t lo,
   }
   if (v < lo || v > hi) return std::nullopt;
   return v;
+}
+
+std::optional<bool> ParseGoBool(std::string_view s) {
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (s == t) return true;
+  }
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (s == f) return false;
+  }
+  return std::nullopt;
 }
 
 }  // namespace meshcap::internal

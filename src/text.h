@@ -23,6 +23,14 @@ inline absl::string_view ToAbsl(std::string_view s) {
 // also trimmed of surrounding blanks.
 std::vector<std::string> SplitList(std::string_view s);
 
+// `s` split at every `sep`, empty items kept (Go's strings.Split): "a,,b"
+// is {"a", "", "b"}, "" is {""}.
+std::vector<std::string_view> Split(std::string_view s, char sep);
+
+// `s` without leading and trailing blanks (Go's strings.TrimSpace for
+// ASCII).
+std::string_view TrimBlanks(std::string_view s);
+
 // `s` with every byte that is not printable ASCII escaped (\n, \t, \x1b,
 // \0, ...), so that a message quoting user input is always one printable
 // line.
@@ -35,6 +43,11 @@ std::string PrintableLine(std::string_view s);
 
 // "'" + Escape(s) + "'": how messages quote a value the user gave.
 std::string Quote(std::string_view s);
+
+// Go's strconv.ParseBool, which Istio's flags, environment and pod
+// variables use: 1, t, T, TRUE, true, True and their false forms; nullopt
+// for anything else.
+std::optional<bool> ParseGoBool(std::string_view s);
 
 // A whole decimal number in [lo, hi], or nullopt.
 std::optional<uint64_t> ParseDecimal(std::string_view s, uint64_t lo,

@@ -25,6 +25,7 @@
 #include "meshcap/policy_json.h"
 #include "meshcap/version.h"
 #include "src/errno_status.h"
+#include "src/istio_env.h"
 #include "src/status_macros.h"
 #include "src/text.h"
 #include "src/unique_fd.h"
@@ -255,16 +256,7 @@ std::vector<Flag> Flags() {
   return flags;
 }
 
-// Go's strconv.ParseBool, which Istio's flags and environment use.
-std::optional<bool> ParseGoBool(std::string_view s) {
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (s == t) return true;
-  }
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (s == f) return false;
-  }
-  return std::nullopt;
-}
+using internal::ParseGoBool;
 
 struct Given {
   std::string value;
@@ -346,34 +338,6 @@ std::optional<uint32_t> SystemLookupUid(const std::string& user) {
   return std::nullopt;
 }
 
-// Istio's getLocalIP/dual-stack rule: IPv6 when the first non-loopback,
-// non-link-local address is IPv6; with dual-stack, when any such IPv6
-// address exists.
-bool SystemDetectIpv6(bool dual_stack) {
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return false;
-  bool ipv6 = false;
-  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
-    if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_LOOPBACK)) continue;
-    if (a->ifa_addr->sa_family == AF_INET) {
-      auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
-      const uint32_t ip = ntohl(sin->sin_addr.s_addr);
-      if ((ip >> 24) == 127 || (ip >> 16) == 0xa9fe) continue;
-      if (!dual_stack) break;
-    } else if (a->ifa_addr->sa_family == AF_INET6) {
-      auto* sin6 = reinterpret_cast<sockaddr_in6*>(a->ifa_addr);
-      if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) ||
-          IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) {
-        continue;
-      }
-      ipv6 = true;
-      break;
-    }
-  }
-  freeifaddrs(list);
-  return ipv6;
-}
-
 // A regular file, whole, of at most `limit` bytes.
 absl::StatusOr<std::string> SystemReadFile(const std::string& path,
                                            size_t limit) {
@@ -422,7 +386,9 @@ Environment Environment::System() {
     if (v == nullptr) return std::nullopt;
     return std::string(v);
   };
-  env.detect_ipv6 = SystemDetectIpv6;
+  env.detect_ipv6 = [](bool dual_stack) {
+    return internal::DetectLocalAddresses(dual_stack).ipv6;
+  };
   env.lookup_uid = SystemLookupUid;
   env.read_file = SystemReadFile;
   return env;
