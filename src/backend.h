@@ -69,7 +69,9 @@ class Backend {
   [[nodiscard]] virtual absl::StatusOr<bool> HoldsOurs() = 0;
   // An interrupted transaction this backend must finish before anything
   // else, described; empty when there is none.
-  virtual std::string PendingRecovery() { return {}; }
+  [[nodiscard]] virtual absl::StatusOr<std::string> PendingRecovery() {
+    return std::string();
+  }
 };
 
 class BackendFactory {

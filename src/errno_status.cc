@@ -64,7 +64,11 @@ absl::Status ErrnoStatus(int err, std::string_view what,
 
 absl::Status Annotate(const absl::Status& s, std::string_view context) {
   if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat(V(context), ": ", s.message()));
+  absl::Status out(s.code(), absl::StrCat(V(context), ": ", s.message()));
+  s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
 }
 
 }  // namespace meshcap::internal

@@ -35,7 +35,8 @@ std::string ErrnoText(int err);
     int err, std::string_view what,
     std::string_view privilege = kNeedsNetAdmin);
 
-// Prefixes a status's message with `context: `, keeping its code.
+// Prefixes a status's message with `context: `, keeping its code and
+// payloads.
 [[nodiscard]] absl::Status Annotate(const absl::Status& s,
                                     std::string_view context);
 

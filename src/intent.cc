@@ -9,13 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 #include "src/crash_point.h"
-#include "src/errno_status.h"
+#include "src/json.h"
+#include "src/state_dir.h"
+#include "src/status_macros.h"
 #include "src/text.h"
 #include "src/unique_fd.h"
 
@@ -37,67 +35,72 @@ uint64_t NetnsCookie() {
 }
 
 IntentRecord::IntentRecord(std::string state_dir, std::string netns_key)
-    : path_(absl::StrCat(state_dir, "/", netns_key, ".intent")) {}
+    : state_dir_(std::move(state_dir)),
+      name_(absl::StrCat(netns_key, ".intent")) {}
+
+std::string IntentRecord::path() const {
+  return absl::StrCat(state_dir_, "/", name_);
+}
 
 absl::Status IntentRecord::Begin(const std::string& what) {
-  nlohmann::json doc = {
+  Json doc = {
       {"meshcap_intent", 1}, {"netns_cookie", NetnsCookie()},
       {"pid", getpid()},     {"time", static_cast<int64_t>(time(nullptr))},
       {"what", what},
   };
-  const std::string text = doc.dump() + "\n";
-  const std::string tmp = absl::StrCat(path_, ".tmp");
   // The state directory, on first use (mode 0700: it is meshcap's alone).
-  const std::string dir = path_.substr(0, path_.rfind('/'));
-  if (!dir.empty() && mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoStatus(
-        errno, absl::StrCat("cannot make the state directory ", Quote(dir)),
-        "set $MESHCAP_STATE_DIR or EngineOptions::state_dir to a directory "
-        "meshcap may write");
-  }
-  {
-    UniqueFd fd(
-        open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600));
-    if (!fd) {
-      return ErrnoStatus(
-          errno, absl::StrCat("cannot write the intent record ", Quote(tmp)),
-          "meshcap needs write access to its state directory");
-    }
-    if (write(fd.get(), text.data(), text.size()) !=
-        static_cast<ssize_t>(text.size())) {
-      return ErrnoStatus(errno, absl::StrCat("cannot write ", Quote(tmp)));
-    }
-  }
-  if (rename(tmp.c_str(), path_.c_str()) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("cannot write ", Quote(path_)));
-  }
+  MESHCAP_ASSIGN_OR_RETURN(StateDir dir, StateDir::Open(state_dir_, true));
+  MESHCAP_RETURN_IF_ERROR(dir.WriteAtomic(name_, DumpJson(doc) + "\n"));
   CrashPoint("intent written");
   return absl::OkStatus();
 }
 
 void IntentRecord::Clear() {
-  if (unlink(path_.c_str()) == 0) CrashPoint("intent cleared");
+  absl::StatusOr<StateDir> dir = StateDir::Open(state_dir_, false);
+  if (!dir.ok()) return;
+  std::vector<std::string> removed;
+  (void)dir->Remove(name_, &removed);
+  (void)dir->Remove(absl::StrCat(name_, ".tmp"));
+  if (!removed.empty()) CrashPoint("intent cleared");
 }
 
-std::optional<std::string> IntentRecord::Pending() {
-  std::ifstream in(path_);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json doc = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return "an unreadable intent record " + Quote(path_) +
-           " (an interrupted apply)";
+absl::StatusOr<std::optional<std::string>> IntentRecord::Pending() {
+  absl::StatusOr<StateDir> dir = StateDir::Open(state_dir_, false);
+  if (!dir.ok()) {
+    // No state directory: no record. One meshcap refuses: an error.
+    if (absl::IsNotFound(dir.status())) return std::optional<std::string>();
+    return dir.status();
   }
-  const uint64_t cookie = doc.value("netns_cookie", uint64_t{0});
-  if (cookie != 0 && NetnsCookie() != 0 && cookie != NetnsCookie()) {
+  absl::StatusOr<std::optional<std::string>> text = dir->Read(name_, 64 << 10);
+  if (!text.ok() && !absl::IsInvalidArgument(text.status())) {
+    return text.status();
+  }
+  if (text.ok() && !text->has_value()) return std::optional<std::string>();
+  absl::StatusOr<Json> doc =
+      text.ok() ? ParseJson(**text, {.max_bytes = 64 << 10, .max_depth = 8})
+                : absl::StatusOr<Json>(text.status());
+  const std::optional<uint64_t> cookie =
+      doc.ok() ? GetUint(*doc, "netns_cookie") : std::nullopt;
+  const std::optional<int64_t> pid =
+      doc.ok() ? GetInt(*doc, "pid") : std::nullopt;
+  const std::optional<std::string> what =
+      doc.ok() ? GetString(*doc, "what") : std::nullopt;
+  if (!doc.ok() || !doc->is_object() || !cookie.has_value() ||
+      !pid.has_value() || !what.has_value()) {
+    // Written by somebody else, or cut short: whatever it was, the next
+    // apply or clean finishes it.
+    return std::optional<std::string>(
+        absl::StrCat("an unreadable intent record ", Quote(path()),
+                     " (an interrupted apply; the next apply or clean "
+                     "finishes it)"));
+  }
+  if (*cookie != 0 && NetnsCookie() != 0 && *cookie != NetnsCookie()) {
     Clear();  // another namespace's, long gone
-    return std::nullopt;
+    return std::optional<std::string>();
   }
-  return absl::StrCat(
-      "an apply by process ", doc.value("pid", 0),
-      " was interrupted: ", Escape(doc.value("what", std::string("?"))),
-      "; the next apply or clean finishes it");
+  return std::optional<std::string>(absl::StrCat(
+      "an apply by process ", *pid, " was interrupted: ", Escape(*what),
+      "; the next apply or clean finishes it"));
 }
 
 }  // namespace meshcap::internal

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace meshcap::internal {
 
@@ -27,16 +28,22 @@ class IntentRecord {
   // Records that a transaction described by `what` is under way in the
   // calling thread's namespace (atomically: a temporary file renamed).
   [[nodiscard]] absl::Status Begin(const std::string& what);
-  // The transaction is complete.
+  // The transaction is complete: the record goes (and a temporary file
+  // left by a writer that was killed).
   void Clear();
   // The description of an interrupted transaction of this namespace, if
-  // there is one; a record of another namespace is removed.
-  std::optional<std::string> Pending();
+  // there is one; a record of another namespace is removed. A record that
+  // cannot be read as one (not JSON, a field of the wrong type) counts as
+  // an interrupted transaction: the next apply or clean finishes it. A
+  // state directory meshcap refuses (state_dir.h) is an error.
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> Pending();
 
-  const std::string& path() const { return path_; }
+  // <state_dir>/<netns key>.intent
+  std::string path() const;
 
  private:
-  std::string path_;
+  std::string state_dir_;
+  std::string name_;
 };
 
 // The calling thread's network namespace cookie, or 0 where the kernel has

@@ -21,32 +21,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "src/errno_status.h"
+#include "src/state_dir.h"
 #include "src/text.h"
 
 namespace meshcap::internal {
-namespace {
-
-// Who holds the flock on `fd`'s inode, from the kernel's record
-// (/proc/locks: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE START END").
-std::string Holder(int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return "another process";
-  const std::string id = absl::StrFormat("%02x:%02x:%u", major(st.st_dev),
-                                         minor(st.st_dev), st.st_ino);
-  std::ifstream locks("/proc/locks");
-  std::string line;
-  while (std::getline(locks, line)) {
-    std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    // A waiter's line has "->" after the number: skip it.
-    if (f.size() >= 6 && f[1] == "FLOCK" && f[5] == id) {
-      return absl::StrCat("process ", f[4], f[3] == "READ" ? " (reading)" : "");
-    }
-  }
-  return "another process";
-}
-
-}  // namespace
-
 std::string DefaultStateDir() {
   const char* env = secure_getenv("MESHCAP_STATE_DIR");
   return env != nullptr && *env != '\0' ? env : "/run/meshcap";
@@ -80,7 +58,7 @@ absl::StatusOr<NetnsLock> NetnsLock::Acquire(
     if (std::chrono::steady_clock::now() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("the meshcap lock of this network namespace (", name,
-                       ") is held by ", Holder(ns), "; waited ",
+                       ") is held by ", LockHolder(ns), "; waited ",
                        timeout.count(), " ms; nothing was changed"));
     }
     std::this_thread::sleep_for(pause);

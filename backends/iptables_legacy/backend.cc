@@ -206,8 +206,10 @@ class IptablesLegacyBackend : public internal::Backend {
     return false;
   }
 
-  std::string PendingRecovery() override {
-    return intent_.Pending().value_or("");
+  absl::StatusOr<std::string> PendingRecovery() override {
+    MESHCAP_ASSIGN_OR_RETURN(std::optional<std::string> pending,
+                             intent_.Pending());
+    return pending.value_or("");
   }
 
  private:
@@ -217,7 +219,9 @@ class IptablesLegacyBackend : public internal::Backend {
   // the kernel already held the result and nothing else changed).
   absl::Status TransactAndFinish(const std::vector<LoweredTable>& want,
                                  std::vector<std::string>* changes) {
-    const bool pending = intent_.Pending().has_value();
+    MESHCAP_ASSIGN_OR_RETURN(std::optional<std::string> recorded,
+                             intent_.Pending());
+    const bool pending = recorded.has_value();
     MESHCAP_RETURN_IF_ERROR(Transact(want, intent_, changes));
     intent_.Clear();
     if (pending && changes != nullptr) {

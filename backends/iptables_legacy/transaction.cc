@@ -108,6 +108,7 @@ absl::Status Transact(const std::vector<LoweredTable>& want,
   }
   if (steps.empty()) return absl::OkStatus();
 
+  const bool removal = want.empty();
   // The biggest table switches in one commit; the others detach first and
   // attach after.
   size_t big = 0;
@@ -128,8 +129,13 @@ absl::Status Transact(const std::vector<LoweredTable>& want,
   std::vector<std::string> names;
   for (const Step& s : steps) names.push_back(s.where());
   if (commits > 1) {
-    MESHCAP_RETURN_IF_ERROR(intent.Begin(absl::StrCat(
-        "legacy iptables commits to ", absl::StrJoin(names, ", "))));
+    absl::Status recorded = intent.Begin(absl::StrCat(
+        "legacy iptables commits to ", absl::StrJoin(names, ", ")));
+    // A removal goes on without its record: every state it passes through
+    // is a subset of the old capture, which verify reports and the next
+    // clean finishes, so a state directory that is full or read-only must
+    // not keep a pod's capture from being taken away.
+    if (!recorded.ok() && !removal) return recorded;
   }
 
   // Phase 1: detach, each table snapshotted first so that it can go back.

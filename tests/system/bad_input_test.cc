@@ -330,11 +330,14 @@ TEST_F(BadInputTest, MissingPrivilegesAreReportedByEveryCommand) {
           no_net_admin + args, 3,
           ::testing::HasSubstr("meshcap needs CAP_NET_ADMIN in the target "
                                "network namespace"));
-      // An ordinary user meets either the xtables lock or the kernel first.
+      // An ordinary user meets the xtables lock, root's state directory or
+      // the kernel first.
       ExpectOneLineFailure(
           "setpriv --reuid=65534 --regid=65534 --clear-groups " + env + args, 3,
           ::testing::ContainsRegex("Permission denied \\(EACCES\\); "
-                                   "iptables and meshcap serialise on it|"
+                                   "(iptables and meshcap serialise on it|"
+                                   "meshcap needs write access to its state "
+                                   "directory)|"
                                    "meshcap needs CAP_NET_ADMIN"));
       EXPECT_EQ(KernelState(), before);
       cases += 2;

@@ -438,7 +438,9 @@ TEST_F(IptBackendTest, AFailingSwitchPutsTheDetachedTablesBack) {
                                                   "contents: IPv4 table "
                                                   "mangle")))));
   EXPECT_EQ(SaveNonEmpty(), before);
-  EXPECT_TRUE(backend->PendingRecovery().empty());
+  absl::StatusOr<std::string> pending = backend->PendingRecovery();
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ(*pending, "");
 }
 
 TEST_F(IptBackendTest, AFailureAfterTheSwitchLeavesTheNewPolicyAndSaysSo) {
