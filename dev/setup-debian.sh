@@ -12,6 +12,7 @@ apt-get install -y -qq --no-install-recommends \
   python3-matplotlib \
   golang-github-appc-cni-dev golang-golang-x-sys-dev containernetworking-plugins \
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
-  nlohmann-json3-dev \
+  nlohmann-json3-dev libyaml-cpp-dev libcurl4-openssl-dev \
+  containerd runc python3-grpcio python3-grpc-tools openssl curl \
   libnftnl-dev libmnl-dev libiptc-dev \
   iptables nftables iproute2 >/dev/null

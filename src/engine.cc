@@ -8,7 +8,9 @@
 #include "absl/strings/str_join.h"
 #include "src/backend.h"
 #include "src/compile/compile.h"
+#include "src/engine_peer.h"
 #include "src/errno_status.h"
+#include "src/intent.h"
 #include "src/netns.h"
 #include "src/netns_lock.h"
 #include "src/routing.h"
@@ -139,6 +141,8 @@ struct Engine::Impl {
   std::vector<std::pair<const BackendFactory*, std::unique_ptr<Backend>>>
       others;
   bool others_created = false;
+  // The namespace's cookie (src/intent.h NetnsCookie).
+  uint64_t netns_cookie = 0;
 
   absl::StatusOr<internal::NetnsLock> Lock(bool exclusive) {
     return internal::NetnsLock::Acquire(lock_fd.get(), exclusive,
@@ -193,6 +197,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
   Impl* p = impl.get();
   MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
     MESHCAP_ASSIGN_OR_RETURN(bo.netns_key, internal::NetnsKey(-1));
+    p->netns_cookie = internal::NetnsCookie();
     MESHCAP_ASSIGN_OR_RETURN(p->lock_fd, internal::NetnsLock::OpenNamespace());
     MESHCAP_ASSIGN_OR_RETURN(Selected chosen,
                              SelectBackend(options.backend, bo));
@@ -312,7 +317,9 @@ absl::StatusOr<VerifyReport> Engine::Verify(const CapturePolicy& policy) {
   Impl* p = impl_.get();
   MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
     MESHCAP_ASSIGN_OR_RETURN(internal::NetnsLock lock, p->Lock(false));
-    if (std::string pending = p->backend->PendingRecovery(); !pending.empty()) {
+    MESHCAP_ASSIGN_OR_RETURN(std::string pending,
+                             p->backend->PendingRecovery());
+    if (!pending.empty()) {
       Difference d;
       d.kind = Difference::Kind::kExtra;
       d.object = "transaction";
@@ -342,6 +349,23 @@ absl::StatusOr<VerifyReport> Engine::Verify(const CapturePolicy& policy) {
 }
 
 std::string_view Engine::backend_name() const { return impl_->factory->Name(); }
+
+namespace internal {
+
+absl::Status EnginePeer::RunInNamespace(
+    Engine& engine, const std::function<absl::Status()>& fn) {
+  return engine.impl_->exec->Run(fn);
+}
+
+uint64_t EnginePeer::NetnsCookie(const Engine& engine) {
+  return engine.impl_->netns_cookie;
+}
+
+const std::string& EnginePeer::NetnsKey(const Engine& engine) {
+  return engine.impl_->backend_options.netns_key;
+}
+
+}  // namespace internal
 
 std::vector<std::string> AvailableBackends() {
   std::vector<std::string> names;

@@ -67,6 +67,10 @@
 
 namespace meshcap {
 
+namespace internal {
+struct EnginePeer;
+}  // namespace internal
+
 struct EngineOptions {
   // "nftables", "iptables-legacy" or "auto". With "auto" the environment
   // variable MESHCAP_BACKEND decides when set; otherwise a backend whose
@@ -165,6 +169,8 @@ class MESHCAP_EXPORT Engine {
   std::string_view backend_name() const;
 
  private:
+  // meshcap's own tools reach the Engine's namespace thread through it.
+  friend struct internal::EnginePeer;
   struct Impl;
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

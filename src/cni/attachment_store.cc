@@ -2,296 +2,277 @@
 
 #include "src/cni/attachment_store.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
-#include "src/errno_status.h"
-#include "src/intent.h"
+#include "src/json.h"
 #include "src/text.h"
-#include "src/unique_fd.h"
 
 namespace meshcap::cni {
 namespace {
 
-using internal::ErrnoStatus;
+using internal::Json;
 using internal::Quote;
-using internal::UniqueFd;
+using internal::StateDir;
 
 constexpr char kRecordSuffix[] = ".json";
-constexpr char kXtablesSuffix[] = ".xtables.lock";
-constexpr char kTempSuffix[] = ".tmp";
-
-constexpr std::string_view kStatePrivilege =
-    "meshcap-cni keeps its records under the state directory and needs "
-    "write access to it";
+constexpr char kTempSuffix[] = ".json.tmp";
+constexpr char kLockSuffix[] = ".lock";
+constexpr size_t kMaxRecordBytes = 64 << 10;
+// A temporary file this old was left by a write that was killed: a write
+// takes microseconds.
+constexpr auto kStaleTemporary = std::chrono::seconds(60);
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() &&
          s.substr(s.size() - suffix.size()) == suffix;
 }
 
-absl::Status MakeDir(const std::string& dir) {
-  if (mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) {
-    return absl::OkStatus();
-  }
-  return ErrnoStatus(errno, absl::StrCat("cannot create ", Quote(dir)),
-                     kStatePrivilege);
-}
-
-// Removes `path`; a missing file is fine.
-absl::Status RemoveFile(const std::string& path,
-                        std::vector<std::string>* removed) {
-  if (unlink(path.c_str()) == 0) {
-    if (removed != nullptr) removed->push_back(path);
-    return absl::OkStatus();
-  }
-  if (errno == ENOENT) return absl::OkStatus();
-  return ErrnoStatus(errno, absl::StrCat("cannot remove ", Quote(path)),
-                     kStatePrivilege);
-}
-
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (const dirent* e = readdir(d)) {
-    const std::string_view name = e->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-// "<containerID>@<ifname><suffix>" -> the attachment; nullopt for a name
-// of another shape.
-std::optional<Attachment> FromFileName(std::string_view name) {
-  for (std::string_view suffix :
-       {std::string_view(kRecordSuffix), std::string_view(kXtablesSuffix)}) {
-    if (EndsWith(name, suffix)) {
-      name.remove_suffix(suffix.size());
-      const size_t at = name.find('@');
-      if (at == std::string_view::npos) return std::nullopt;
-      return Attachment{std::string(name.substr(0, at)),
-                        std::string(name.substr(at + 1))};
-    }
-  }
-  // "<stem>.json.<pid>.tmp": a record being written.
-  if (EndsWith(name, kTempSuffix)) {
-    const size_t json = name.rfind(kRecordSuffix);
-    if (json == std::string_view::npos) return std::nullopt;
-    return FromFileName(name.substr(0, json + strlen(kRecordSuffix)));
-  }
-  return std::nullopt;
-}
-
-std::optional<AttachmentRecord> ReadRecord(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json doc = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (!doc.is_object()) return std::nullopt;
-  AttachmentRecord r;
-  auto str = [&](const char* key) {
-    return doc.contains(key) && doc[key].is_string()
-               ? doc[key].get<std::string>()
-               : std::string();
-  };
-  r.attachment.container_id = str("containerID");
-  r.attachment.ifname = str("ifname");
-  r.netns = str("netns");
-  r.netns_key = str("netnsKey");
-  r.backend = str("backend");
-  return r;
+std::string NetworkFile(const std::string& network) {
+  return internal::FileNameFor(network, 64);
 }
 
 }  // namespace
 
-AttachmentStore::AttachmentStore(std::string state_dir, std::string network)
-    : state_dir_(std::move(state_dir)),
-      network_(std::move(network)),
-      dir_(absl::StrCat(state_dir_, "/cni/", network_)) {}
+std::string AttachmentRecord::NamespaceId() const {
+  if (netns_cookie != 0) return absl::StrCat("cookie-", netns_cookie);
+  return netns_key;
+}
+
+absl::StatusOr<AttachmentStore> AttachmentStore::Open(
+    const std::string& state_dir, const std::string& network, bool create) {
+  absl::StatusOr<StateDir> state = StateDir::Open(state_dir, create);
+  if (!state.ok()) return state.status();
+  absl::StatusOr<StateDir> cni = state->Sub("cni", create);
+  if (!cni.ok()) return cni.status();
+  absl::StatusOr<StateDir> net = cni->Sub(NetworkFile(network), create);
+  if (!net.ok()) return net.status();
+  absl::StatusOr<StateDir> ns = cni->Sub(".ns", create);
+  if (!ns.ok()) return ns.status();
+  return AttachmentStore(state_dir, network, *std::move(cni), *std::move(net),
+                         *std::move(ns));
+}
 
 std::string AttachmentStore::Stem(const Attachment& a) {
-  return absl::StrCat(a.container_id, "@", a.ifname);
+  return absl::StrCat(internal::FileNameFor(a.container_id, 128), "@",
+                      a.ifname);
 }
 
-std::string AttachmentStore::RecordPath(const Attachment& a) const {
-  return absl::StrCat(dir_, "/", Stem(a), kRecordSuffix);
+std::string AttachmentStore::RefName(const Attachment& a) const {
+  return absl::StrCat(NetworkFile(network_), "+", Stem(a));
 }
 
-std::string AttachmentStore::XtablesLockPath(const Attachment& a) const {
-  return absl::StrCat(dir_, "/", Stem(a), kXtablesSuffix);
-}
-
-absl::Status AttachmentStore::MakeDirs() const {
-  for (const std::string& d :
-       {state_dir_, absl::StrCat(state_dir_, "/cni"), dir_}) {
-    if (absl::Status s = MakeDir(d); !s.ok()) return s;
+LoadedRecord AttachmentStore::LoadFile(const StateDir& dir,
+                                       const std::string& name,
+                                       const Attachment* expected) const {
+  LoadedRecord out;
+  absl::StatusOr<std::optional<std::string>> text =
+      dir.Read(name, kMaxRecordBytes);
+  if (!text.ok()) {
+    out.unreadable = std::string(text.status().message());
+    return out;
   }
-  return absl::OkStatus();
+  if (!text->has_value()) return out;
+  const std::string where = Quote(dir.PathOf(name));
+  absl::StatusOr<Json> doc = internal::ParseJson(
+      **text, {.max_bytes = kMaxRecordBytes, .max_depth = 8});
+  if (!doc.ok()) {
+    out.unreadable =
+        absl::StrCat(where, " is not a record: ", doc.status().message());
+    return out;
+  }
+  AttachmentRecord r;
+  std::optional<std::string> id = internal::GetString(*doc, "containerID");
+  std::optional<std::string> ifname = internal::GetString(*doc, "ifname");
+  std::optional<std::string> netns = internal::GetString(*doc, "netns");
+  std::optional<std::string> key = internal::GetString(*doc, "netnsKey");
+  std::optional<std::string> backend = internal::GetString(*doc, "backend");
+  const internal::Json* cookie = internal::GetMember(*doc, "netnsCookie");
+  const internal::Json* policy = internal::GetMember(*doc, "policy");
+  if (!id || !ifname || !netns || !key || !backend ||
+      (cookie != nullptr && !cookie->is_number_unsigned()) ||
+      (policy != nullptr && !policy->is_string())) {
+    out.unreadable =
+        absl::StrCat(where,
+                     " is not a record of meshcap-cni's (a field is missing or "
+                     "has the wrong type)");
+    return out;
+  }
+  r.attachment = {*id, *ifname};
+  r.netns = *netns;
+  r.netns_key = *key;
+  r.netns_cookie = cookie != nullptr ? cookie->get<uint64_t>() : 0;
+  r.backend = *backend;
+  r.policy = policy != nullptr ? policy->get<std::string>() : "";
+  if (expected != nullptr && !(r.attachment == *expected)) {
+    out.unreadable = absl::StrCat(where, " is the record of container ",
+                                  Quote(r.attachment.container_id), "/",
+                                  Quote(r.attachment.ifname));
+    return out;
+  }
+  out.record = std::move(r);
+  return out;
+}
+
+LoadedRecord AttachmentStore::Load(const Attachment& a) const {
+  return LoadFile(net_, Stem(a) + kRecordSuffix, &a);
 }
 
 absl::Status AttachmentStore::Save(const AttachmentRecord& record) const {
-  nlohmann::json doc = {
-      {"meshcapCni", 1},
+  Json doc = {
+      {"meshcapCni", 2},
       {"containerID", record.attachment.container_id},
       {"ifname", record.attachment.ifname},
       {"netns", record.netns},
       {"netnsKey", record.netns_key},
+      {"netnsCookie", record.netns_cookie},
       {"backend", record.backend},
+      {"policy", record.policy},
       {"pid", getpid()},
       {"time", static_cast<int64_t>(time(nullptr))},
   };
-  const std::string text =
-      doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  const std::string path = RecordPath(record.attachment);
-  const std::string tmp = absl::StrCat(path, ".", getpid(), kTempSuffix);
-  UniqueFd fd;
-  // The directories usually exist; make them only when they do not (a DEL
-  // of the network's last attachment may remove them meanwhile).
-  for (int attempt = 0; !fd && attempt < 3; ++attempt) {
-    fd.reset(open(tmp.c_str(),
-                  O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd || errno != ENOENT) break;
-    if (absl::Status s = MakeDirs(); !s.ok()) return s;
-  }
-  if (!fd) {
-    return ErrnoStatus(errno, absl::StrCat("cannot write ", Quote(tmp)),
-                       kStatePrivilege);
-  }
-  if (write(fd.get(), text.data(), text.size()) !=
-      static_cast<ssize_t>(text.size())) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoStatus(err, absl::StrCat("cannot write ", Quote(tmp)),
-                       kStatePrivilege);
-  }
-  fd.reset();
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoStatus(err, absl::StrCat("cannot write ", Quote(path)),
-                       kStatePrivilege);
-  }
-  return absl::OkStatus();
+  absl::Status s = net_.WriteAtomic(Stem(record.attachment) + kRecordSuffix,
+                                    internal::DumpJson(doc) + "\n");
+  if (!s.ok()) return s;
+  absl::StatusOr<StateDir> refs = ns_.Sub(record.NamespaceId(), true);
+  if (!refs.ok()) return refs.status();
+  absl::StatusOr<internal::UniqueFd> ref =
+      refs->OpenFile(RefName(record.attachment), O_CREAT | O_WRONLY);
+  return ref.status();
 }
 
-std::optional<AttachmentRecord> AttachmentStore::Load(
-    const Attachment& a) const {
-  return ReadRecord(RecordPath(a));
+void AttachmentStore::SweepTemporary(const Attachment& a) const {
+  (void)net_.Remove(Stem(a) + kTempSuffix);
 }
 
-std::vector<AttachmentRecord> AttachmentStore::OtherRecords(
-    const std::vector<Attachment>& except) const {
+absl::Status AttachmentStore::Forget(const Attachment& a,
+                                     const std::string& ns_id,
+                                     std::vector<std::string>* removed) const {
+  absl::Status first;
+  if (!ns_id.empty()) {
+    absl::StatusOr<StateDir> refs = ns_.Sub(ns_id, false);
+    if (refs.ok()) first = refs->Remove(RefName(a), removed);
+  }
+  for (const char* suffix : {kRecordSuffix, kTempSuffix}) {
+    absl::Status s = net_.Remove(Stem(a) + suffix, removed);
+    if (first.ok()) first = s;
+  }
+  return first;
+}
+
+absl::StatusOr<internal::FileLock> AttachmentStore::LockNamespace(
+    const std::string& ns_id, std::chrono::milliseconds timeout) const {
+  return ns_.Lock(ns_id + kLockSuffix, timeout);
+}
+
+std::vector<AttachmentRecord> AttachmentStore::Sharing(
+    const std::string& ns_id, const Attachment& except) const {
   std::vector<AttachmentRecord> out;
-  const std::string cni_dir = absl::StrCat(state_dir_, "/cni");
-  for (const std::string& network : ListDir(cni_dir)) {
-    const std::string dir = absl::StrCat(cni_dir, "/", network);
-    for (const std::string& name : ListDir(dir)) {
-      if (!EndsWith(name, kRecordSuffix)) continue;
-      std::optional<Attachment> a = FromFileName(name);
-      if (!a.has_value()) continue;
-      if (network == network_ &&
-          std::find(except.begin(), except.end(), *a) != except.end()) {
-        continue;
-      }
-      std::optional<AttachmentRecord> r =
-          ReadRecord(absl::StrCat(dir, "/", name));
-      if (r.has_value()) out.push_back(*std::move(r));
+  absl::StatusOr<StateDir> refs = ns_.Sub(ns_id, false);
+  if (!refs.ok()) return out;
+  absl::StatusOr<std::vector<std::string>> names = refs->List();
+  if (!names.ok()) return out;
+  const std::string mine = RefName(except);
+  for (const std::string& ref : *names) {
+    if (ref == mine) continue;
+    const size_t plus = ref.find('+');
+    if (plus == std::string::npos) continue;
+    absl::StatusOr<StateDir> net = cni_.Sub(ref.substr(0, plus), false);
+    if (!net.ok()) continue;
+    LoadedRecord r =
+        LoadFile(*net, ref.substr(plus + 1) + kRecordSuffix, nullptr);
+    // Only a record that still says it is in this namespace shares it.
+    if (r.record.has_value() && r.record->NamespaceId() == ns_id) {
+      out.push_back(*std::move(r.record));
     }
   }
   return out;
 }
 
-absl::Status AttachmentStore::ForgetNamespace(
-    const std::string& netns_key, const std::vector<Attachment>& leaving,
-    std::vector<std::string>* removed) const {
-  // Only names the Engine itself makes; never a path from a record.
-  if (netns_key.rfind("netns-", 0) != 0 ||
-      netns_key.find('/') != std::string::npos) {
-    return absl::OkStatus();
-  }
-  for (const AttachmentRecord& r : OtherRecords(leaving)) {
-    if (r.netns_key == netns_key) return absl::OkStatus();  // still served
-  }
-  // The Engine's name for it (src/intent.h); see the report of issue 14
-  // for the public API this wants instead.
-  const std::string intent =
-      internal::IntentRecord(state_dir_, netns_key).path();
-  absl::Status first;
-  for (const std::string& path : {intent, absl::StrCat(intent, ".tmp")}) {
-    absl::Status s = RemoveFile(path, removed);
-    if (first.ok()) first = s;
-  }
-  return first;
-}
-
-absl::Status AttachmentStore::Forget(const Attachment& a,
-                                     std::vector<std::string>* removed) const {
-  const std::optional<AttachmentRecord> record = Load(a);
-  absl::Status first = RemoveFile(RecordPath(a), removed);
-  absl::Status s = RemoveFile(XtablesLockPath(a), removed);
-  if (first.ok()) first = s;
-  if (record.has_value()) {
-    s = ForgetNamespace(record->netns_key, {a}, removed);
-    if (first.ok()) first = s;
-  }
-  RemoveEmptyDirs();
-  return first;
-}
-
-absl::Status AttachmentStore::Collect(const std::vector<Attachment>& valid,
+void AttachmentStore::ForgetNamespace(const std::string& ns_id,
+                                      const std::string& netns_key,
+                                      internal::FileLock& lock,
                                       std::vector<std::string>* removed) const {
+  // Entries left by operations that were killed go with it.
+  if (absl::StatusOr<StateDir> refs = ns_.Sub(ns_id, false); refs.ok()) {
+    if (absl::StatusOr<std::vector<std::string>> names = refs->List();
+        names.ok()) {
+      for (const std::string& n : *names) (void)refs->Remove(n, removed);
+    }
+  }
+  ns_.RemoveEmptyDir(ns_id, removed);
+  // The Engine's intent record: only a name the Engine makes, never a path
+  // from a record.
+  if (netns_key.rfind("netns-", 0) == 0 &&
+      netns_key.find('/') == std::string::npos) {
+    if (absl::StatusOr<StateDir> state = StateDir::Open(state_dir_, false);
+        state.ok()) {
+      (void)state->Remove(netns_key + ".intent", removed);
+      (void)state->Remove(netns_key + ".intent.tmp", removed);
+    }
+  }
+  if (removed != nullptr) removed->push_back(ns_.PathOf(ns_id + kLockSuffix));
+  lock.RemoveAndRelease();
+}
+
+absl::Status AttachmentStore::Collect(
+    const std::vector<Attachment>& valid,
+    std::chrono::system_clock::time_point since,
+    std::vector<std::string>* removed) const {
   absl::Status first;
-  std::vector<Attachment> leaving;
-  std::vector<std::string> keys;
-  for (const std::string& name : ListDir(dir_)) {
-    const std::optional<Attachment> a = FromFileName(name);
-    if (!a.has_value()) continue;
+  auto keep_first = [&](absl::Status s) {
+    if (first.ok()) first = std::move(s);
+  };
+  auto listed = [&](const Attachment& a) {
     // An entry without an interface name keeps all of its container's.
-    if (std::any_of(valid.begin(), valid.end(), [&](const Attachment& v) {
-          return v.container_id == a->container_id &&
-                 (v.ifname.empty() || v.ifname == a->ifname);
-        })) {
+    return std::any_of(valid.begin(), valid.end(), [&](const Attachment& v) {
+      return v.container_id == a.container_id &&
+             (v.ifname.empty() || v.ifname == a.ifname);
+    });
+  };
+  absl::StatusOr<std::vector<std::string>> names = net_.List();
+  if (!names.ok()) return names.status();
+  const auto now = std::chrono::system_clock::now();
+  for (const std::string& name : *names) {
+    const auto modified = net_.ModifiedAt(name);
+    if (EndsWith(name, kTempSuffix)) {
+      if (modified.has_value() && now - *modified > kStaleTemporary) {
+        keep_first(net_.Remove(name, removed));
+      }
       continue;
     }
-    const std::string path = absl::StrCat(dir_, "/", name);
-    if (EndsWith(name, kRecordSuffix)) {
-      if (std::optional<AttachmentRecord> r = ReadRecord(path)) {
-        keys.push_back(r->netns_key);
-      }
-      leaving.push_back(*a);
+    if (!EndsWith(name, kRecordSuffix)) continue;  // not ours by name
+    LoadedRecord r = LoadFile(net_, name, nullptr);
+    if (r.record.has_value() && listed(r.record->attachment)) continue;
+    // Written after the runtime made its list: an ADD that just finished.
+    if (modified.has_value() && *modified >= since) continue;
+    if (!r.record.has_value()) {
+      // Unreadable: whose it is cannot be told, so it goes.
+      keep_first(net_.Remove(name, removed));
+      continue;
     }
-    absl::Status s = RemoveFile(path, removed);
-    if (first.ok()) first = s;
+    const std::string id = r.record->NamespaceId();
+    absl::StatusOr<std::optional<internal::FileLock>> lock =
+        ns_.TryLock(id + kLockSuffix);
+    if (!lock.ok()) {
+      keep_first(lock.status());
+      continue;
+    }
+    if (!lock->has_value()) continue;  // an operation on it is in flight
+    keep_first(Forget(r.record->attachment, id, removed));
+    if (Sharing(id, r.record->attachment).empty()) {
+      ForgetNamespace(id, r.record->netns_key, **lock, removed);
+    }
   }
-  for (const std::string& key : keys) {
-    absl::Status s = ForgetNamespace(key, leaving, removed);
-    if (first.ok()) first = s;
-  }
-  RemoveEmptyDirs();
   return first;
 }
 
-void AttachmentStore::RemoveEmptyDirs() const {
-  // rmdir fails on a directory that is not empty, which is the check. The
-  // state directory itself is the Engine's and stays.
-  if (rmdir(dir_.c_str()) == 0) {
-    rmdir(absl::StrCat(state_dir_, "/cni").c_str());
-  }
+absl::StatusOr<internal::UniqueFd> AttachmentStore::OpenXtablesLock() const {
+  return cni_.OpenFile("xtables.lock", O_CREAT | O_RDWR);
 }
 
 }  // namespace meshcap::cni

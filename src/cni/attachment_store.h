@@ -1,95 +1,153 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// What meshcap-cni keeps outside pod namespaces, per attachment, and how
-// DEL and GC take it away again.
+// What meshcap-cni keeps outside pod namespaces, and how ADD, DEL and GC
+// share it safely.
 //
-// Under meshcap's state directory (/run/meshcap, or $MESHCAP_STATE_DIR):
+// Under meshcap's state directory (/run/meshcap, or $MESHCAP_STATE_DIR),
+// every directory mode 0700 and checked (src/state_dir.h), every file
+// reached with O_NOFOLLOW:
 //
-//   netns-<dev>-<ino>.intent   the Engine's record of an interrupted legacy
-//                              apply in that namespace (the Engine's
-//                              per-namespace lock is an flock on the
-//                              namespace itself and leaves no file)
-//   cni/<network>/<containerID>@<ifname>.json
-//                              meshcap-cni's record of one attachment: its
-//                              namespace (path and key) and backend, written
-//                              by ADD before it applies, so that whatever an
-//                              ADD leaves behind can be found
-//   cni/<network>/<containerID>@<ifname>.xtables.lock
-//                              the pod-scoped xtables lock the legacy
-//                              backend takes for this attachment
+//   netns-<dev>-<ino>.intent    the Engine's record of an interrupted legacy
+//                               apply in that namespace
+//   cni/<network>/<stem>.json   meshcap-cni's record of one attachment:
+//                               its namespace (path, key and cookie), the
+//                               backend and the policy's hash; written by
+//                               ADD before it applies, so that whatever an
+//                               ADD leaves behind can be found
+//   cni/<network>/<stem>.json.tmp
+//                               a record being written (swept by the next
+//                               operation on the attachment, and by GC)
+//   cni/.ns/<ns>.lock           the lock that serialises every verb on one
+//                               pod namespace, across attachments and
+//                               networks (flock; removed with the
+//                               namespace's last attachment)
+//   cni/.ns/<ns>/<network>+<stem>
+//                               one empty file per attachment recorded in
+//                               that namespace: who shares its capture
+//   cni/xtables.lock            the xtables lock legacy pods' applies take
+//                               (never the node's /run/xtables.lock)
 //
-// A container ID never holds '@', so the file name is unambiguous; an
-// interface name never holds '/'.
+// <stem> is "<containerID>@<ifname>", the container ID cut and hashed when
+// it is long (FileNameFor); <network> likewise; <ns> is the namespace's
+// cookie ("cookie-<n>", unique while the system runs), or its key where
+// the kernel has no cookies.
+//
+// A namespace's capture is shared by every attachment recorded in it: DEL
+// removes it only with the last one, and an ADD whose policy differs from
+// the one the namespace already holds for another attachment is refused.
 
 #ifndef MESHCAP_SRC_CNI_ATTACHMENT_STORE_H_
 #define MESHCAP_SRC_CNI_ATTACHMENT_STORE_H_
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "src/cni/config.h"
+#include "src/state_dir.h"
+#include "src/unique_fd.h"
 
 namespace meshcap::cni {
 
 struct AttachmentRecord {
   Attachment attachment;
-  // CNI_NETNS at ADD, and the namespace's key in the state directory
-  // ("netns-<dev>-<ino>").
+  // CNI_NETNS at ADD; the Engine's key of the namespace
+  // ("netns-<dev>-<ino>"); its cookie (0: none).
   std::string netns;
   std::string netns_key;
+  uint64_t netns_cookie = 0;
   // The backend the Engine chose.
   std::string backend;
+  // A hash of the policy ADD applied (CapturePolicy::fingerprint()).
+  std::string policy;
+
+  // The namespace's name in the store: "cookie-<n>", else the key.
+  std::string NamespaceId() const;
+};
+
+// What Load found.
+struct LoadedRecord {
+  std::optional<AttachmentRecord> record;
+  // Set when a file is there but is not a record of this attachment (not
+  // JSON, a field of the wrong type, too big, a link): what is wrong.
+  // DEL, ADD and GC treat it as a record of unknown content.
+  std::string unreadable;
 };
 
 class AttachmentStore {
  public:
-  // `state_dir`: meshcap's state directory; `network`: the network name
-  // (already checked: a valid identifier).
-  AttachmentStore(std::string state_dir, std::string network);
+  // Opens the store of `network` under `state_dir`, making the
+  // directories (0700) when `create`. Errors are state errors
+  // (internal::IsStateError): a directory refused, or none when not
+  // `create` (kNotFound).
+  [[nodiscard]] static absl::StatusOr<AttachmentStore> Open(
+      const std::string& state_dir, const std::string& network, bool create);
 
   // <state_dir>/cni/<network>
-  const std::string& dir() const { return dir_; }
-  std::string RecordPath(const Attachment& a) const;
-  std::string XtablesLockPath(const Attachment& a) const;
+  const std::string& dir() const { return net_.path(); }
 
-  // Creates <state_dir>/cni/<network> (mode 0700) when missing: where the
-  // xtables lock of an attachment lives.
-  [[nodiscard]] absl::Status MakeDirs() const;
-  // Writes the record (atomically: a temporary file renamed), creating the
-  // directories (mode 0700) when missing.
+  [[nodiscard]] LoadedRecord Load(const Attachment& a) const;
+  // Writes the record (atomically) and its entry under the namespace.
   [[nodiscard]] absl::Status Save(const AttachmentRecord& record) const;
-  // The record of `a`, if there is a readable one.
-  std::optional<AttachmentRecord> Load(const Attachment& a) const;
-
-  // Removes what is kept for `a`: its record, its xtables lock, and the
-  // Engine's intent record of its namespace unless another record (of any
-  // network) names that namespace; then the network's directory and cni/
-  // if they are empty. Appends each file removed to `removed`. Missing
-  // files are fine.
+  // Removes what is kept for `a`: its namespace entry (for `ns_id`, when
+  // known), its record and a temporary file left by a killed write.
+  // Appends each file removed to `removed`. Missing files are fine.
   [[nodiscard]] absl::Status Forget(const Attachment& a,
+                                    const std::string& ns_id,
                                     std::vector<std::string>* removed) const;
+  // Removes a temporary record of `a` left by a write that was killed.
+  void SweepTemporary(const Attachment& a) const;
+
+  // The lock of namespace `ns_id`, waiting up to `timeout`.
+  [[nodiscard]] absl::StatusOr<internal::FileLock> LockNamespace(
+      const std::string& ns_id, std::chrono::milliseconds timeout) const;
+  // The other attachments (of any network) recorded in namespace `ns_id`.
+  std::vector<AttachmentRecord> Sharing(const std::string& ns_id,
+                                        const Attachment& except) const;
+  // After the last attachment of a namespace went: its entry directory,
+  // the Engine's intent record (by `netns_key`) and, last, the lock file,
+  // removed while `lock` still holds it.
+  void ForgetNamespace(const std::string& ns_id, const std::string& netns_key,
+                       internal::FileLock& lock,
+                       std::vector<std::string>* removed) const;
 
   // GC: forgets every attachment of this network that `valid` does not
-  // list. Keeps going after an error and returns the first one.
-  [[nodiscard]] absl::Status Collect(const std::vector<Attachment>& valid,
-                                     std::vector<std::string>* removed) const;
+  // list, except those whose namespace is busy (an ADD in flight) or whose
+  // record was written at or after `since` (an ADD that finished after the
+  // runtime made its list). Sweeps temporary files and entries left by
+  // killed operations. Keeps going after an error and returns the first.
+  [[nodiscard]] absl::Status Collect(
+      const std::vector<Attachment>& valid,
+      std::chrono::system_clock::time_point since,
+      std::vector<std::string>* removed) const;
+
+  // The xtables lock for legacy pods' applies, opened safely; hand
+  // "/proc/self/fd/<fd>" to the Engine while it is open.
+  [[nodiscard]] absl::StatusOr<internal::UniqueFd> OpenXtablesLock() const;
 
  private:
-  // The file name stem of `a`: "<containerID>@<ifname>".
+  AttachmentStore(std::string state_dir, std::string network,
+                  internal::StateDir cni, internal::StateDir net,
+                  internal::StateDir ns)
+      : state_dir_(std::move(state_dir)),
+        network_(std::move(network)),
+        cni_(std::move(cni)),
+        net_(std::move(net)),
+        ns_(std::move(ns)) {}
+
   static std::string Stem(const Attachment& a);
-  // Every record of every network, but those of `except` in this one.
-  std::vector<AttachmentRecord> OtherRecords(
-      const std::vector<Attachment>& except) const;
-  // Removes <state_dir>/cni/<network> and <state_dir>/cni when empty.
-  void RemoveEmptyDirs() const;
-  [[nodiscard]] absl::Status ForgetNamespace(
-      const std::string& netns_key, const std::vector<Attachment>& leaving,
-      std::vector<std::string>* removed) const;
+  std::string RefName(const Attachment& a) const;
+  LoadedRecord LoadFile(const internal::StateDir& dir, const std::string& name,
+                        const Attachment* expected) const;
 
   std::string state_dir_;
   std::string network_;
-  std::string dir_;
+  internal::StateDir cni_;  // <state>/cni
+  internal::StateDir net_;  // <state>/cni/<network>
+  internal::StateDir ns_;   // <state>/cni/.ns
 };
 
 }  // namespace meshcap::cni

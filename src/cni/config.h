@@ -5,13 +5,23 @@
 //
 //   {
 //     "cniVersion": "1.0.0", "name": "pods", "type": "meshcap-cni",
-//     "profile": "sidecar",                  // or "ambient"
+//     "podSelection": "istio",               // or "all"
+//     "profile": "sidecar",                  // or "ambient" (with "all")
 //     "backend": "auto",                     // "nftables", "iptables-legacy"
 //     "policy": {"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*"},
 //     "excludeNamespaces": ["kube-system"],
+//     "kubeconfig": "/etc/meshcap/kubeconfig",
 //     "logLevel": "info", "logFile": "/var/log/meshcap-cni.log",
-//     "capabilities": {"meshcap": true}      // runtimeConfig.meshcap overrides
+//     "capabilities": {"meshcap": true,      // runtimeConfig.meshcap
+//                      "io.kubernetes.cri.pod-annotations": true}
 //   }
+//
+// istio-cni's own keys are taken as they are, so that an installed
+// istio-cni entry works with "type" changed (README "CNI plugin" says what
+// each means here): plugin_log_level, cni_agent_run_dir, ambient_enabled,
+// enablement_selectors, exclude_namespaces, pod_namespace,
+// native_nftables, enable_ambient_detection_retry, and the standard ipam
+// and dns. Any other key is an error that names it.
 //
 // Per-pod overrides come from `args.cni.meshcap` and
 // `runtimeConfig.meshcap` (see PodOverride). Every error names the key and
@@ -20,6 +30,8 @@
 #ifndef MESHCAP_SRC_CNI_CONFIG_H_
 #define MESHCAP_SRC_CNI_CONFIG_H_
 
+#include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +39,7 @@
 
 #include "src/cni/environment.h"
 #include "src/cni/error.h"
+#include "src/cni/pod.h"
 
 namespace meshcap::cni {
 
@@ -62,10 +75,22 @@ struct PodOverride {
   std::string policy_json;
 };
 
+// Which pods ADD captures.
+enum class PodSelection {
+  // As istio-cni: the pods Istio injected a sidecar into (doAddRun), read
+  // from the Kubernetes API or the runtime's pod annotations, with the
+  // policy NewRedirect gives them laid over `policy`.
+  kIstio,
+  // Every pod whose namespace is not excluded, with `profile` and `policy`
+  // (for runtimes without Kubernetes, or meshcap's own ambient rules).
+  kAll,
+};
+
 struct PluginConfig {
   std::string cni_version;
   std::string name;
   std::string type;
+  PodSelection pod_selection = PodSelection::kIstio;
   // "sidecar" or "ambient"; nullopt: the policy's `Profile`, else sidecar.
   std::optional<std::string> profile;
   // "auto", or a backend of this build.
@@ -73,8 +98,24 @@ struct PluginConfig {
   // The `policy` object as text ("{}" when absent): exactly what
   // `meshcap --policy` takes.
   std::string policy_json = "{}";
-  // Pods whose K8S_POD_NAMESPACE is one of these are left alone.
+  // Pods whose K8S_POD_NAMESPACE is one of these are left alone
+  // (excludeNamespaces and istio-cni's exclude_namespaces together).
   std::vector<std::string> exclude_namespaces;
+  // istio-cni's keys. The kubeconfig is `kubeconfig` (meshcap's key), else
+  // <cni_agent_run_dir>/istio-cni-kubeconfig where istio-cni's installer
+  // writes it; see KubeconfigPath().
+  std::string kubeconfig;
+  std::string cni_agent_run_dir;
+  // The node agent's namespace: its own pod is left alone.
+  std::string pod_namespace;
+  bool ambient_enabled = false;
+  std::vector<EnablementSelector> enablement_selectors;
+  bool enable_ambient_detection_retry = false;
+  // How long ADD may spend reading the pod from the API, retries included.
+  std::chrono::milliseconds kube_api_timeout{10000};
+  // The pod's annotations, as the runtime hands them to a plugin that
+  // declares the capability io.kubernetes.cri.pod-annotations.
+  std::optional<std::map<std::string, std::string>> runtime_pod_annotations;
   LogLevel log_level = LogLevel::kWarn;
   // Empty: stderr, which the runtime logs.
   std::string log_file;
@@ -86,10 +127,20 @@ struct PluginConfig {
   // GC: the runtime's `cni.dev/valid-attachments` (or the spec 1.1.0
   // tag's `cni.dev/attachments`).
   std::optional<std::vector<Attachment>> valid_attachments;
+
+  // The kubeconfig to read pods with, or "" when none is configured.
+  std::string KubeconfigPath() const;
 };
 
-// Parses and checks the configuration for `command`. Errors:
-//   kErrDecodingFailure: not JSON, or not an object;
+// The most a configuration may weigh (what main.cc reads from stdin), and
+// how deep it may nest.
+inline constexpr size_t kMaxConfigBytes = 64 << 20;
+inline constexpr int kMaxConfigDepth = 64;
+
+// Parses and checks the configuration for `command`, in time linear in its
+// size. Errors:
+//   kErrDecodingFailure: not JSON (a NUL byte or anything after the value
+//     included), nested deeper than kMaxConfigDepth, or not an object;
 //   kErrIncompatibleVersion: cniVersion missing, unsupported, or too old
 //     for the command (STATUS and GC need 1.1.0);
 //   kErrUnsupportedField: a key meshcap-cni does not know (top level, in

@@ -3,6 +3,7 @@
 #include "src/cni/error.h"
 
 #include "nlohmann/json.hpp"
+#include "src/state_dir.h"
 
 namespace meshcap::cni {
 
@@ -27,7 +28,12 @@ bool IsLockTimeout(const absl::Status& status) {
 CniError ErrorFromStatus(const absl::Status& status, std::string_view what) {
   CniError e;
   e.details = std::string(status.message());
-  if (absl::IsPermissionDenied(status)) {
+  if (internal::IsStateError(status)) {
+    // Whatever the errno: the records under the state directory (the
+    // README's table of codes).
+    e.code = kErrState;
+    e.msg = std::string(what) + ": the state directory";
+  } else if (absl::IsPermissionDenied(status)) {
     e.code = kErrPermission;
     e.msg = std::string(what) + ": permission denied";
   } else if (IsLockTimeout(status)) {

@@ -48,8 +48,12 @@ inline constexpr int kErrKernelSupport = 102;
 // CHECK: the pod's namespace no longer holds exactly the policy.
 inline constexpr int kErrDrift = 103;
 // meshcap-cni's records under the state directory could not be written,
-// read or removed.
+// read or removed, or the directory is one meshcap refuses.
 inline constexpr int kErrState = 104;
+// What the pod is could not be learnt: the Kubernetes API did not answer
+// (or refused, or its certificate did not verify), the kubeconfig is
+// unusable, or neither the API nor the runtime's annotations are there.
+inline constexpr int kErrPodUnknown = 105;
 
 struct CniError {
   int code = 0;
@@ -64,10 +68,11 @@ struct CniError {
 };
 
 // A meshcap Status as a CNI error. `what` says what failed ("applying the
-// capture"). PERMISSION_DENIED is kErrPermission; a lock held past the
-// timeout is kErrTryAgainLater; other UNAVAILABLE is kErrKernelSupport;
-// NOT_FOUND and INVALID_ARGUMENT about the namespace are the caller's to
-// classify; everything else is kErrCapture.
+// capture"). A problem with the state directory (src/state_dir.h) is
+// kErrState, whatever its code; PERMISSION_DENIED is kErrPermission; a lock
+// held past the timeout is kErrTryAgainLater; other UNAVAILABLE is
+// kErrKernelSupport; NOT_FOUND and INVALID_ARGUMENT about the namespace are the
+// caller's to classify; everything else is kErrCapture.
 CniError ErrorFromStatus(const absl::Status& status, std::string_view what);
 
 // Whether `status` says that a lock (meshcap's per-namespace lock or the

@@ -12,20 +12,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <memory>
-#include <thread>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "meshcap/engine.h"
-#include "meshcap/validate.h"
 #include "src/cni/attachment_store.h"
 #include "src/cni/pod_policy.h"
+#include "src/cni/pod_source.h"
 #include "src/cni/version.h"
-#include "src/errno_status.h"
+#include "src/engine_peer.h"
+#include "src/istio_env.h"
 #include "src/netns.h"
 #include "src/netns_lock.h"
+#include "src/state_dir.h"
 #include "src/text.h"
 #include "src/unique_fd.h"
 
@@ -34,6 +38,9 @@ namespace {
 
 using internal::Quote;
 using internal::UniqueFd;
+
+// How long a verb waits for another on the same pod namespace.
+constexpr std::chrono::milliseconds kNamespaceLockTimeout{30000};
 
 // What a failing invocation prints: the error JSON, exit status 1.
 PluginOutput Fail(const CniError& e, std::string_view version, Logger& log) {
@@ -61,139 +68,228 @@ bool SameNamespace(int fd) {
          ours.st_ino == theirs.st_ino;
 }
 
-// Opens CNI_NETNS for ADD and CHECK.
-CniOr<UniqueFd> OpenPodNetns(const std::string& path) {
-  absl::StatusOr<UniqueFd> fd = internal::OpenNetns(path);
-  if (!fd.ok()) {
-    if (absl::IsPermissionDenied(fd.status())) {
-      return CniError{kErrPermission, "cannot open CNI_NETNS " + Quote(path),
-                      std::string(fd.status().message())};
-    }
-    return CniError{
-        kErrInvalidEnvironment,
-        "invalid CNI_NETNS " + Quote(path) +
-            (absl::IsNotFound(fd.status()) ? ": no such network namespace"
-                                           : ": not a network namespace"),
-        std::string(fd.status().message())};
-  }
-  if (SameNamespace(fd->get())) {
-    return CniError{kErrInvalidEnvironment,
-                    "invalid CNI_NETNS " + Quote(path) +
-                        ": it is the plugin's own network namespace",
-                    "meshcap-cni captures a pod's traffic and refuses to "
-                    "change the node's own namespace"};
-  }
-  return *std::move(fd);
+CniError OwnNamespace(const std::string& path) {
+  return CniError{kErrInvalidEnvironment,
+                  "invalid CNI_NETNS " + Quote(path) +
+                      ": it is the plugin's own network namespace",
+                  "meshcap-cni captures a pod's traffic and refuses to "
+                  "change the node's own namespace"};
 }
 
-struct PodContext {
-  UniqueFd netns;
-  std::string netns_key;
-};
-
-CniOr<PodContext> OpenPod(const CniEnvironment& env) {
-  CniOr<UniqueFd> fd = OpenPodNetns(env.netns);
-  if (!fd.ok()) return fd.error();
-  PodContext pod;
-  pod.netns = std::move(*fd);
-  absl::StatusOr<std::string> key = internal::NetnsKey(pod.netns.get());
-  if (!key.ok()) {
-    return CniError{kErrInvalidEnvironment,
-                    "invalid CNI_NETNS " + Quote(env.netns),
-                    std::string(key.status().message())};
-  }
-  pod.netns_key = *std::move(key);
-  return pod;
-}
-
-CniOr<std::unique_ptr<Engine>> OpenEngine(const std::string& backend,
-                                          int netns_fd,
-                                          const std::string& xtables_lock,
-                                          const std::string& state_dir) {
-  EngineOptions o;
-  o.backend = backend;
-  o.netns_fd = netns_fd;
-  // Pod-scoped: the pod's legacy tables are written only by meshcap, under
-  // the Engine's per-namespace lock; the node's /run/xtables.lock would
-  // only make pods wait for kube-proxy (README "xtables lock").
-  o.xtables_lock_path = xtables_lock;
-  o.state_dir = state_dir;
-  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(o);
-  if (!engine.ok()) {
-    return ErrorFromStatus(engine.status(),
-                           "preparing the " + backend + " backend");
-  }
-  return *std::move(engine);
-}
-
-std::string Name(const Engine& engine) {
-  return std::string(engine.backend_name());
+std::string PolicyHash(const CapturePolicy& policy) {
+  return absl::StrFormat("%016x", internal::StableHash(policy.fingerprint()));
 }
 
 std::string Changes(const ApplyResult& r) {
   return r.changed() ? absl::StrJoin(r.changes, "; ") : "unchanged";
 }
 
-// Keeps `engine` in `retained` when there is one.
-void Retain(CniOr<std::unique_ptr<Engine>>& engine, Retained* retained) {
-  if (retained != nullptr && engine.ok()) {
-    retained->engines.push_back(std::move(*engine));
+// What one invocation needs of the pod's namespace and the state
+// directory, each made on first use: a pod left alone costs none of it.
+class PodContext {
+ public:
+  PodContext(const PluginConfig& config, const CniEnvironment& env,
+             Retained* retained)
+      : config_(config), env_(env), retained_(retained) {}
+  ~PodContext() {
+    if (retained_ != nullptr && engine_ != nullptr) {
+      retained_->engines.push_back(std::move(engine_));
+    }
   }
+
+  const Attachment& attachment() const { return attachment_; }
+
+  // The state directory's store for this network; kNotFound (without
+  // `create`) when nothing was ever recorded on this node.
+  absl::StatusOr<AttachmentStore*> Store(bool create) {
+    if (!store_.has_value()) {
+      absl::StatusOr<AttachmentStore> s = AttachmentStore::Open(
+          internal::DefaultStateDir(), config_.name, create);
+      if (!s.ok()) return s.status();
+      store_.emplace(*std::move(s));
+    }
+    return &*store_;
+  }
+
+  // CNI_NETNS, opened and checked.
+  CniOr<int> Netns() {
+    if (!netns_) {
+      absl::StatusOr<UniqueFd> fd = internal::OpenNetns(env_.netns);
+      if (!fd.ok()) {
+        if (absl::IsPermissionDenied(fd.status())) {
+          return CniError{kErrPermission,
+                          "cannot open CNI_NETNS " + Quote(env_.netns),
+                          std::string(fd.status().message())};
+        }
+        return CniError{
+            kErrInvalidEnvironment,
+            "invalid CNI_NETNS " + Quote(env_.netns) +
+                (absl::IsNotFound(fd.status()) ? ": no such network namespace"
+                                               : ": not a network namespace"),
+            std::string(fd.status().message())};
+      }
+      if (SameNamespace(fd->get())) return OwnNamespace(env_.netns);
+      netns_ = *std::move(fd);
+    }
+    return netns_.get();
+  }
+
+  // An Engine in CNI_NETNS with `backend`; the pods' own xtables lock.
+  CniOr<Engine*> GetEngine(const std::string& backend) {
+    if (engine_ != nullptr) return engine_.get();
+    CniOr<int> netns = Netns();
+    if (!netns.ok()) return netns.error();
+    absl::StatusOr<AttachmentStore*> store = Store(true);
+    if (!store.ok()) {
+      return ErrorFromStatus(store.status(), "the attachment records");
+    }
+    if (!xtables_lock_) {
+      absl::StatusOr<UniqueFd> lock = (*store)->OpenXtablesLock();
+      if (!lock.ok()) return ErrorFromStatus(lock.status(), "the xtables lock");
+      xtables_lock_ = *std::move(lock);
+    }
+    EngineOptions o;
+    o.backend = backend;
+    o.netns_fd = *netns;
+    // The pods' lock, reached through this process's fd: never the node's
+    // /run/xtables.lock, which would make pods wait for kube-proxy, and
+    // never a link planted in the state directory.
+    o.xtables_lock_path = absl::StrCat("/proc/self/fd/", xtables_lock_.get());
+    o.state_dir = internal::DefaultStateDir();
+    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(o);
+    if (!engine.ok()) {
+      return ErrorFromStatus(engine.status(),
+                             "preparing the " + backend + " backend");
+    }
+    engine_ = *std::move(engine);
+    return engine_.get();
+  }
+
+  // The namespace's name in the store.
+  std::string NamespaceId() const {
+    AttachmentRecord r;
+    r.netns_cookie = internal::EnginePeer::NetnsCookie(*engine_);
+    r.netns_key = internal::EnginePeer::NetnsKey(*engine_);
+    return r.NamespaceId();
+  }
+
+  // Istio's IPv6 decision in the pod's namespace (pod_policy.h).
+  CniOr<bool> DetectIpv6(bool dual_stack) {
+    CniOr<Engine*> engine = GetEngine(config_.backend);
+    if (!engine.ok()) return engine.error();
+    internal::LocalAddresses found;
+    absl::Status s =
+        internal::EnginePeer::RunInNamespace(**engine, [&]() -> absl::Status {
+          found = internal::DetectLocalAddresses(dual_stack);
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return ErrorFromStatus(s, "reading the pod's addresses");
+    if (!found.any) {
+      return CniError{kErrInvalidEnvironment,
+                      "no address in CNI_NETNS " + Quote(env_.netns) +
+                          " but loopback and link-local ones",
+                      "istio-iptables decides IPv6 from the pod's first "
+                      "address; run meshcap-cni after the plugin that "
+                      "gives the pod its addresses"};
+    }
+    return found.ipv6;
+  }
+
+ private:
+  const PluginConfig& config_;
+  const CniEnvironment& env_;
+  Retained* retained_;
+  const Attachment attachment_{env_.container_id, env_.ifname};
+  std::optional<AttachmentStore> store_;
+  UniqueFd netns_;
+  UniqueFd xtables_lock_;
+  std::unique_ptr<Engine> engine_;
+};
+
+CniOr<PodDecision> Decide(const PluginConfig& config, const CniEnvironment& env,
+                          PodContext& pod, Logger& log) {
+  ClusterPodSource source(config, env);
+  CniOr<PodDecision> d = DecidePod(
+      config, env, &source,
+      [&pod](bool dual_stack) { return pod.DetectIpv6(dual_stack); }, true);
+  if (d.ok()) {
+    for (const std::string& note : d->notes) log.Warn(note);
+  }
+  return d;
 }
 
 PluginOutput Add(const CniEnvironment& env, const PluginConfig& config,
                  Logger& log, Retained* retained) {
   const std::string& v = config.cni_version;
-  CniOr<PodDecision> decision = DecidePod(config, env, true);
+  PodContext pod(config, env, retained);
+  CniOr<PodDecision> decision = Decide(config, env, pod, log);
   if (!decision.ok()) return Fail(decision.error(), v, log);
   if (decision->skip) {
     log.Info("left alone: " + decision->reason);
     return PluginOutput{0, AddResult(config)};
   }
-  CniOr<PodContext> pod = OpenPod(env);
-  if (!pod.ok()) return Fail(pod.error(), v, log);
-  const std::string state_dir = internal::DefaultStateDir();
-  const AttachmentStore store(state_dir, config.name);
-  const Attachment attachment{env.container_id, env.ifname};
-  CniOr<std::unique_ptr<Engine>> engine =
-      OpenEngine(config.backend, pod->netns.get(),
-                 store.XtablesLockPath(attachment), state_dir);
+  CniOr<Engine*> engine = pod.GetEngine(config.backend);
   if (!engine.ok()) return Fail(engine.error(), v, log);
-  // The record first: whatever this ADD leaves, DEL and GC can find.
-  absl::Status saved = store.Save(
-      AttachmentRecord{attachment, env.netns, pod->netns_key, Name(**engine)});
-  if (!saved.ok()) {
-    return Fail(CniError{kErrState, "cannot record the attachment",
-                         std::string(saved.message())},
+  absl::StatusOr<AttachmentStore*> store = pod.Store(true);
+  if (!store.ok()) {
+    return Fail(ErrorFromStatus(store.status(), "the attachment records"), v,
+                log);
+  }
+  const std::string ns_id = pod.NamespaceId();
+  absl::StatusOr<internal::FileLock> lock =
+      (*store)->LockNamespace(ns_id, kNamespaceLockTimeout);
+  if (!lock.ok()) {
+    return Fail(ErrorFromStatus(lock.status(), "locking the pod's namespace"),
                 v, log);
+  }
+  (*store)->SweepTemporary(pod.attachment());
+  const std::string policy = PolicyHash(*decision->policy);
+  for (const AttachmentRecord& other :
+       (*store)->Sharing(ns_id, pod.attachment())) {
+    if (other.policy != policy) {
+      return Fail(
+          CniError{kErrCapture,
+                   absl::StrCat("the pod's network namespace already holds "
+                                "another policy's capture, for container ",
+                                Quote(other.attachment.container_id), " on ",
+                                Quote(other.attachment.ifname)),
+                   "a network namespace holds one capture; its attachments "
+                   "must agree on the policy"},
+          v, log);
+    }
+  }
+  // The record first: whatever this ADD leaves, DEL and GC can find.
+  AttachmentRecord record{pod.attachment(),
+                          env.netns,
+                          internal::EnginePeer::NetnsKey(**engine),
+                          internal::EnginePeer::NetnsCookie(**engine),
+                          std::string((*engine)->backend_name()),
+                          policy};
+  if (absl::Status saved = (*store)->Save(record); !saved.ok()) {
+    return Fail(ErrorFromStatus(saved, "recording the attachment"), v, log);
   }
   absl::StatusOr<ApplyResult> applied = (*engine)->Apply(*decision->policy);
   if (!applied.ok()) {
     return Fail(ErrorFromStatus(applied.status(), "applying the capture"), v,
                 log);
   }
-  log.Info(absl::StrCat("applied (", Name(**engine), ") in ", env.netns, ": ",
-                        Changes(*applied)));
-  Retain(engine, retained);
+  log.Info(absl::StrCat("applied (",
+                        internal::ToAbsl((*engine)->backend_name()), ") in ",
+                        env.netns, ": ", Changes(*applied)));
   return PluginOutput{0, AddResult(config)};
 }
 
 PluginOutput Check(const CniEnvironment& env, const PluginConfig& config,
                    Logger& log, Retained* retained) {
   const std::string& v = config.cni_version;
-  CniOr<PodDecision> decision = DecidePod(config, env, true);
+  PodContext pod(config, env, retained);
+  CniOr<PodDecision> decision = Decide(config, env, pod, log);
   if (!decision.ok()) return Fail(decision.error(), v, log);
   if (decision->skip) {
     log.Debug("left alone: " + decision->reason);
     return PluginOutput{};
   }
-  CniOr<PodContext> pod = OpenPod(env);
-  if (!pod.ok()) return Fail(pod.error(), v, log);
-  const std::string state_dir = internal::DefaultStateDir();
-  const AttachmentStore store(state_dir, config.name);
-  CniOr<std::unique_ptr<Engine>> engine = OpenEngine(
-      config.backend, pod->netns.get(),
-      store.XtablesLockPath({env.container_id, env.ifname}), state_dir);
+  CniOr<Engine*> engine = pod.GetEngine(config.backend);
   if (!engine.ok()) return Fail(engine.error(), v, log);
   absl::StatusOr<VerifyReport> report = (*engine)->Verify(*decision->policy);
   if (!report.ok()) {
@@ -201,8 +297,8 @@ PluginOutput Check(const CniEnvironment& env, const PluginConfig& config,
                 log);
   }
   if (report->matches()) {
-    log.Debug(absl::StrCat("verified (", Name(**engine), ")"));
-    Retain(engine, retained);
+    log.Debug(absl::StrCat("verified (",
+                           internal::ToAbsl((*engine)->backend_name()), ")"));
     return PluginOutput{};
   }
   std::vector<std::string> lines;
@@ -211,7 +307,8 @@ PluginOutput Check(const CniEnvironment& env, const PluginConfig& config,
   CniError drift{
       kErrDrift,
       absl::StrCat("the capture in ", env.netns, " has drifted (",
-                   Name(**engine), "): ", lines.front(),
+                   internal::ToAbsl((*engine)->backend_name()),
+                   "): ", lines.front(),
                    n > 1 ? absl::StrCat(" (and ", n - 1, " more)") : ""),
       absl::StrJoin(lines, "\n")};
   // The first line only in msg: a "changed" difference spans lines.
@@ -219,82 +316,121 @@ PluginOutput Check(const CniEnvironment& env, const PluginConfig& config,
   return Fail(drift, v, log);
 }
 
+// Whether CNI_NETNS still names a namespace (DEL: a namespace that is gone
+// took its rules with it).
+CniOr<bool> NamespaceLives(const CniEnvironment& env) {
+  if (env.netns.empty()) return false;
+  absl::StatusOr<UniqueFd> fd = internal::OpenNetns(env.netns);
+  if (fd.ok()) return true;
+  // Deleted, or its bind mount is gone and the file left is empty.
+  if (absl::IsNotFound(fd.status()) || absl::IsInvalidArgument(fd.status())) {
+    return false;
+  }
+  return ErrorFromStatus(fd.status(), "opening CNI_NETNS");
+}
+
 PluginOutput Del(const CniEnvironment& env, const PluginConfig& config,
                  Logger& log, Retained* retained) {
   const std::string& v = config.cni_version;
-  const std::string state_dir = internal::DefaultStateDir();
-  const AttachmentStore store(state_dir, config.name);
-  const Attachment attachment{env.container_id, env.ifname};
-  const std::optional<AttachmentRecord> record = store.Load(attachment);
-
-  bool gone = env.netns.empty();
-  UniqueFd netns;
-  if (!gone) {
-    absl::StatusOr<UniqueFd> fd = internal::OpenNetns(env.netns);
-    if (fd.ok()) {
-      netns = *std::move(fd);
-    } else if (absl::IsNotFound(fd.status()) ||
-               absl::IsInvalidArgument(fd.status())) {
-      // Deleted, or its bind mount is gone and the file left is empty.
-      gone = true;
-    } else {
-      return Fail(ErrorFromStatus(fd.status(), "opening CNI_NETNS"), v, log);
+  PodContext pod(config, env, retained);
+  absl::StatusOr<AttachmentStore*> store = pod.Store(false);
+  if (!store.ok()) {
+    if (absl::IsNotFound(store.status())) {
+      log.Info("nothing recorded on this node; nothing to remove");
+      return PluginOutput{};
+    }
+    return Fail(ErrorFromStatus(store.status(), "the attachment records"), v,
+                log);
+  }
+  const Attachment& a = pod.attachment();
+  (*store)->SweepTemporary(a);
+  LoadedRecord loaded = (*store)->Load(a);
+  if (!loaded.record.has_value() && loaded.unreadable.empty()) {
+    // Never added (or left alone, or already deleted): changes nothing.
+    log.Info("nothing recorded for this attachment; nothing to remove");
+    return PluginOutput{};
+  }
+  CniOr<bool> lives = NamespaceLives(env);
+  if (!lives.ok()) return Fail(lives.error(), v, log);
+  const std::string backend =
+      loaded.record.has_value() && !loaded.record->backend.empty()
+          ? loaded.record->backend
+          : config.backend;
+  std::string ns_id;
+  if (loaded.record.has_value()) {
+    ns_id = loaded.record->NamespaceId();
+  } else {
+    log.Warn("the attachment's record is unreadable (" + loaded.unreadable +
+             "); removing it");
+    if (*lives) {
+      CniOr<Engine*> engine = pod.GetEngine(backend);
+      if (!engine.ok()) return Fail(engine.error(), v, log);
+      ns_id = pod.NamespaceId();
     }
   }
-  if (!gone) {
-    if (SameNamespace(netns.get())) {
-      return Fail(CniError{kErrInvalidEnvironment,
-                           "invalid CNI_NETNS " + Quote(env.netns) +
-                               ": it is the plugin's own network namespace",
-                           "meshcap-cni refuses to change the node's own "
-                           "namespace"},
-                  v, log);
-    }
-    // The backend ADD used, else the configured one; any backend's Remove
-    // takes ours out of both, so fall back to "auto" if that one cannot
-    // start here.
-    std::string backend = record.has_value() && !record->backend.empty()
-                              ? record->backend
-                              : config.backend;
-    const std::string lock = store.XtablesLockPath(attachment);
-    // The lock's directory may be gone with an earlier DEL.
-    if (absl::Status s = store.MakeDirs(); !s.ok()) {
-      return Fail(CniError{kErrState, "cannot prepare the state directory",
-                           std::string(s.message())},
-                  v, log);
-    }
-    CniOr<std::unique_ptr<Engine>> engine =
-        OpenEngine(backend, netns.get(), lock, state_dir);
-    if (!engine.ok() && backend != "auto") {
-      log.Warn(absl::StrCat("backend ", backend, ": ", engine.error().details,
-                            "; trying auto"));
-      engine = OpenEngine("auto", netns.get(), lock, state_dir);
-    }
-    if (!engine.ok()) return Fail(engine.error(), v, log);
-    absl::StatusOr<ApplyResult> removed = (*engine)->Remove();
-    if (!removed.ok() && store.MakeDirs().ok()) {
-      // The DEL of this network's last other attachment may have taken the
-      // xtables lock's directory away meanwhile: once more.
-      removed = (*engine)->Remove();
-    }
-    if (!removed.ok()) {
-      return Fail(ErrorFromStatus(removed.status(), "removing the capture"), v,
+  std::optional<internal::FileLock> lock;
+  if (!ns_id.empty()) {
+    absl::StatusOr<internal::FileLock> l =
+        (*store)->LockNamespace(ns_id, kNamespaceLockTimeout);
+    if (!l.ok()) {
+      return Fail(ErrorFromStatus(l.status(), "locking the pod's namespace"), v,
                   log);
     }
-    log.Info(absl::StrCat("removed (", Name(**engine), ") from ", env.netns,
-                          ": ", Changes(*removed)));
-    Retain(engine, retained);
-  } else {
+    lock.emplace(*std::move(l));
+    // Under the lock: another DEL or a GC may have been first.
+    LoadedRecord again = (*store)->Load(a);
+    if (!again.record.has_value() && again.unreadable.empty()) {
+      log.Info("the attachment was forgotten meanwhile; nothing to remove");
+      return PluginOutput{};
+    }
+  }
+  const std::vector<AttachmentRecord> sharing =
+      ns_id.empty() ? std::vector<AttachmentRecord>()
+                    : (*store)->Sharing(ns_id, a);
+  if (!sharing.empty()) {
+    log.Info(absl::StrCat("the capture stays: ", sharing.size(),
+                          " other attachment(s) share the namespace"));
+  } else if (!*lives) {
     log.Info(absl::StrCat("the network namespace ",
                           env.netns.empty() ? "(none given)" : env.netns,
                           " is gone; forgetting the attachment"));
+  } else {
+    CniOr<Engine*> engine = pod.GetEngine(backend);
+    if (!engine.ok() && backend != "auto") {
+      // Any backend's Remove takes ours out of every backend.
+      log.Warn(absl::StrCat("backend ", backend, ": ", engine.error().details,
+                            "; trying auto"));
+      engine = pod.GetEngine("auto");
+    }
+    if (!engine.ok()) return Fail(engine.error(), v, log);
+    const uint64_t recorded =
+        loaded.record.has_value() ? loaded.record->netns_cookie : 0;
+    const uint64_t actual = internal::EnginePeer::NetnsCookie(**engine);
+    if (recorded != 0 && actual != 0 && recorded != actual) {
+      log.Warn(
+          "CNI_NETNS is not the namespace recorded at ADD (that one is "
+          "gone); leaving CNI_NETNS as it is");
+    } else {
+      absl::StatusOr<ApplyResult> removed = (*engine)->Remove();
+      if (!removed.ok()) {
+        return Fail(ErrorFromStatus(removed.status(), "removing the capture"),
+                    v, log);
+      }
+      log.Info(absl::StrCat("removed (",
+                            internal::ToAbsl((*engine)->backend_name()),
+                            ") from ", env.netns, ": ", Changes(*removed)));
+    }
   }
   std::vector<std::string> files;
-  absl::Status forgotten = store.Forget(attachment, &files);
+  absl::Status forgotten = (*store)->Forget(a, ns_id, &files);
+  if (forgotten.ok() && sharing.empty() && lock.has_value()) {
+    (*store)->ForgetNamespace(
+        ns_id, loaded.record.has_value() ? loaded.record->netns_key : "", *lock,
+        &files);
+  }
   if (!files.empty()) log.Debug("removed " + absl::StrJoin(files, ", "));
   if (!forgotten.ok()) {
-    return Fail(CniError{kErrState, "cannot remove the attachment's records",
-                         std::string(forgotten.message())},
+    return Fail(ErrorFromStatus(forgotten, "removing the attachment's records"),
                 v, log);
   }
   return PluginOutput{};
@@ -302,6 +438,7 @@ PluginOutput Del(const CniEnvironment& env, const PluginConfig& config,
 
 PluginOutput Gc(const PluginConfig& config, Logger& log) {
   const std::string& v = config.cni_version;
+  const auto since = std::chrono::system_clock::now();
   if (!config.valid_attachments.has_value()) {
     return Fail(
         CniError{kErrInvalidConfig, "GC without 'cni.dev/valid-attachments'",
@@ -309,179 +446,29 @@ PluginOutput Gc(const PluginConfig& config, Logger& log) {
                  "without the list nothing can be told stale"},
         v, log);
   }
-  const AttachmentStore store(internal::DefaultStateDir(), config.name);
+  absl::StatusOr<AttachmentStore> store =
+      AttachmentStore::Open(internal::DefaultStateDir(), config.name, false);
+  if (!store.ok()) {
+    if (absl::IsNotFound(store.status())) {
+      log.Info("gc: nothing recorded on this node");
+      return PluginOutput{};
+    }
+    return Fail(ErrorFromStatus(store.status(), "the attachment records"), v,
+                log);
+  }
   std::vector<std::string> files;
-  absl::Status s = store.Collect(*config.valid_attachments, &files);
+  absl::Status s = store->Collect(*config.valid_attachments, since, &files);
   log.Info(
       absl::StrCat("gc: ", config.valid_attachments->size(),
                    " valid attachment(s); removed ", files.size(), " file(s)",
                    files.empty() ? "" : ": " + absl::StrJoin(files, ", ")));
   if (!s.ok()) {
-    return Fail(CniError{kErrState, "cannot remove stale records",
-                         std::string(s.message())},
-                v, log);
+    return Fail(ErrorFromStatus(s, "removing stale records"), v, log);
   }
   return PluginOutput{};
 }
 
-// --- STATUS -----------------------------------------------------------------
-
-// A network namespace of our own with lo up, held by an fd and gone when it
-// is closed; made on a short-lived thread, so that no thread of the caller
-// changes namespace.
-absl::StatusOr<UniqueFd> ScratchNetns() {
-  absl::Status status;
-  UniqueFd fd;
-  std::thread worker([&] {
-    if (unshare(CLONE_NEWNET) != 0) {
-      status = internal::ErrnoStatus(
-          errno, "cannot create a scratch network namespace (unshare)",
-          "meshcap-cni needs CAP_SYS_ADMIN (to enter pod namespaces) and "
-          "CAP_NET_ADMIN");
-      return;
-    }
-    fd.reset(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    ifreq ifr{};
-    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    if (!fd || !sock || ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) {
-      status =
-          internal::ErrnoStatus(errno, "cannot set up a scratch namespace");
-      return;
-    }
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) {
-      status = internal::ErrnoStatus(errno, "cannot set lo up");
-    }
-  });
-  worker.join();
-  if (!status.ok()) return status;
-  return fd;
-}
-
-// The Engine's options for a scratch namespace: a throwaway xtables lock
-// of our own, never the node's.
-EngineOptions ScratchOptions(const std::string& backend, int fd,
-                             const std::string& lock) {
-  EngineOptions o;
-  o.backend = backend;
-  o.netns_fd = fd;
-  o.xtables_lock_path = lock;
-  o.state_dir = internal::DefaultStateDir();
-  return o;
-}
-
-// <state>/cni/.status-<pid>.xtables.lock, its directories made.
-absl::StatusOr<std::string> ScratchLock() {
-  const std::string state = internal::DefaultStateDir();
-  for (const std::string& d : {state, state + "/cni"}) {
-    if (mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
-      return internal::ErrnoStatus(
-          errno, "cannot create the state directory " + Quote(d),
-          "meshcap-cni needs write access to its state directory");
-    }
-  }
-  return absl::StrCat(state, "/cni/.status-", getpid(), ".xtables.lock");
-}
-
-// Removes the scratch xtables lock, and cni/ when it is left empty.
-void DropScratchLock(const std::string& lock) {
-  unlink(lock.c_str());
-  rmdir((internal::DefaultStateDir() + "/cni").c_str());
-}
-
-absl::Status ApplyInScratch(const CapturePolicy& policy,
-                            const std::string& backend) {
-  absl::StatusOr<std::string> lock = ScratchLock();
-  if (!lock.ok()) return lock.status();
-  absl::StatusOr<UniqueFd> ns = ScratchNetns();
-  if (!ns.ok()) return ns.status();
-  absl::Status result = [&]() -> absl::Status {
-    absl::StatusOr<std::unique_ptr<Engine>> engine =
-        Engine::Create(ScratchOptions(backend, ns->get(), *lock));
-    if (!engine.ok()) return engine.status();
-    absl::StatusOr<ApplyResult> applied = (*engine)->Apply(policy);
-    if (!applied.ok()) return applied.status();
-    absl::StatusOr<VerifyReport> report = (*engine)->Verify(policy);
-    if (!report.ok()) return report.status();
-    if (!report->matches()) {
-      return absl::InternalError(
-          absl::StrCat("the kernel did not keep the rules: ",
-                       report->differences.front().ToString()));
-    }
-    return absl::OkStatus();
-  }();
-  DropScratchLock(*lock);
-  return result;
-}
-
-absl::Status CaptureWorks(const std::string& backend) {
-  absl::StatusOr<std::string> lock = ScratchLock();
-  if (!lock.ok()) return lock.status();
-  absl::StatusOr<UniqueFd> ns = ScratchNetns();
-  if (!ns.ok()) return ns.status();
-  absl::Status result = [&]() -> absl::Status {
-    // istio-init's rules: the probe proves outbound and inbound capture.
-    PolicyBuilder b;
-    b.SetOutboundCidrsInclude("*").SetInboundPorts("*");
-    absl::StatusOr<CapturePolicy> policy = b.Build();
-    if (!policy.ok()) return policy.status();
-    absl::StatusOr<std::unique_ptr<Engine>> engine =
-        Engine::Create(ScratchOptions(backend, ns->get(), *lock));
-    if (!engine.ok()) return engine.status();
-    absl::StatusOr<ApplyResult> applied = (*engine)->Apply(*policy);
-    if (!applied.ok()) return applied.status();
-    ValidateOptions v;
-    v.netns_fd = ns->get();
-    v.timeout = std::chrono::milliseconds(2000);
-    return ValidateCapture(v);
-  }();
-  DropScratchLock(*lock);
-  return result;
-}
-
 }  // namespace
-
-NodeChecks KernelNodeChecks() {
-  return NodeChecks{ApplyInScratch, CaptureWorks};
-}
-
-std::optional<CniError> NodeStatus(const PluginConfig& config,
-                                   const NodeChecks& checks, Logger& log) {
-  CniOr<CapturePolicy> policy = BuildPolicy(config, {});
-  if (!policy.ok()) return policy.error();
-  const std::string& backend = config.backend;
-  absl::Status applied = checks.apply_in_scratch(*policy, backend);
-  if (!applied.ok()) {
-    return CniError{kErrNotAvailable,
-                    absl::StrCat("the ", backend,
-                                 " backend cannot install the capture on "
-                                 "this node"),
-                    std::string(applied.message())};
-  }
-  absl::Status works = checks.capture_works(backend);
-  if (absl::IsDeadlineExceeded(works)) {
-    // 50 as well, never 51 (error.h).
-    return CniError{kErrNotAvailable,
-                    absl::StrCat("the ", backend,
-                                 " backend installs the capture but it "
-                                 "captures nothing on this node"),
-                    std::string(works.message())};
-  }
-  if (absl::IsPermissionDenied(works)) {
-    log.Warn(absl::StrCat("status: the capture probe could not run (",
-                          works.message(), "); the rules install"));
-    return std::nullopt;
-  }
-  if (!works.ok()) {
-    return CniError{kErrNotAvailable,
-                    absl::StrCat("the ", backend,
-                                 " backend cannot install the capture on "
-                                 "this node"),
-                    std::string(works.message())};
-  }
-  return std::nullopt;
-}
 
 PluginOutput RunPlugin(const GetEnv& getenv, std::string_view stdin_text,
                        Logger& log, const NodeChecks& checks,

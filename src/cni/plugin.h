@@ -2,14 +2,17 @@
 // meshcap-cni's commands: one invocation, from the CNI_* variables and the
 // configuration on stdin to the exit status and what goes on stdout.
 //
-//   ADD     applies the pod's policy in CNI_NETNS with the Engine (on the
-//           Engine's own thread; the process never changes namespace) and
-//           prints prevResult unchanged. Idempotent.
-//   DEL     removes ours from CNI_NETNS if it still exists, then the
-//           attachment's records. Idempotent; a namespace that is gone is
-//           success.
-//   CHECK   verifies CNI_NETNS against the policy; a difference is error
-//           103 naming it.
+//   ADD     decides for the pod (pod_policy.h); a pod it leaves alone gets
+//           prevResult back and nothing else. Otherwise it records the
+//           attachment and applies the pod's policy in CNI_NETNS with the
+//           Engine (on the Engine's own thread; the process never changes
+//           namespace), and prints prevResult unchanged. Idempotent.
+//   DEL     forgets the attachment and, with the namespace's last
+//           attachment, removes ours from CNI_NETNS if it still exists.
+//           Idempotent; a namespace that is gone is success; an attachment
+//           never added changes nothing.
+//   CHECK   verifies CNI_NETNS against the pod's policy; a difference is
+//           error 103 naming it.
 //   STATUS  applies the policy in a scratch namespace with the chosen
 //           backend and proves that it captures: 50 when it cannot be
 //           installed or installs but does not capture (error.h: why
@@ -34,6 +37,7 @@
 #include "src/cni/environment.h"
 #include "src/cni/error.h"
 #include "src/cni/log.h"
+#include "src/cni/status.h"
 
 namespace meshcap::cni {
 
@@ -43,27 +47,6 @@ struct PluginOutput {
   // that print nothing on success.
   std::string stdout_text;
 };
-
-// The checks STATUS makes, replaceable in tests.
-struct NodeChecks {
-  // Applies `policy` with `backend` in a scratch network namespace and
-  // verifies it; the error says what the node lacks.
-  std::function<absl::Status(const CapturePolicy& policy,
-                             const std::string& backend)>
-      apply_in_scratch;
-  // Whether `backend`'s rules capture a real connection in a scratch
-  // namespace (Istio's validation probe): kDeadlineExceeded when the rules
-  // install but capture nothing; kPermissionDenied when the probe cannot
-  // take the proxy's identity (nothing proven either way).
-  std::function<absl::Status(const std::string& backend)> capture_works;
-};
-
-// The real checks, in scratch namespaces this process makes and drops.
-NodeChecks KernelNodeChecks();
-
-// STATUS for `config`: nullopt when the node can serve ADD.
-std::optional<CniError> NodeStatus(const PluginConfig& config,
-                                   const NodeChecks& checks, Logger& log);
 
 // What a one-shot process may leave for the kernel to reclaim at exit
 // instead of tearing it down: an Engine's destructor hands its sockets back

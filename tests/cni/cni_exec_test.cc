@@ -30,6 +30,7 @@
 namespace meshcap::cni {
 namespace {
 
+using ::meshcap::cni::testing::StateFiles;
 using ::meshcap::cni::testing::TempDir;
 using ::meshcap::cni::testing::Tree;
 using ::meshcap::testing::DetachedNetns;
@@ -164,6 +165,13 @@ std::map<std::string, std::string> AddEnv(const std::string& netns) {
           {"CNI_PATH", "/usr/lib/cni"}};
 }
 
+// ADD of pod shop/web-1, as containerd runs it.
+std::map<std::string, std::string> K8sAddEnv(const std::string& netns) {
+  std::map<std::string, std::string> env = AddEnv(netns);
+  env["CNI_ARGS"] = "K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1;IgnoreUnknown=1";
+  return env;
+}
+
 std::string Config(const std::string& extra,
                    const std::string& version = "1.0.0") {
   return R"({"cniVersion":")" + version +
@@ -189,7 +197,7 @@ TEST_P(CniErrorTest, PrintsTheErrorJsonAndExitsOne) {
     EXPECT_THAT(e["msg"].get<std::string>(), HasSubstr(s)) << r.out;
   }
   // Nothing kept for an ADD that failed this early.
-  EXPECT_THAT(Tree(state.path()), IsEmpty());
+  EXPECT_THAT(StateFiles(state.path()), IsEmpty());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -215,7 +223,8 @@ INSTANTIATE_TEST_SUITE_P(
                   {"'policy.ProxyPrt'", "\"1\""}},
         ErrorCase{"bad_policy_value",
                   AddEnv("/nonexistent"),
-                  Config(R"("policy":{"InboundPortsExclude":"15090,99999"})"),
+                  Config(R"("podSelection":"all",)"
+                         R"("policy":{"InboundPortsExclude":"15090,99999"})"),
                   7,
                   "1.0.0",
                   {"'InboundPortsExclude'", "99999"}},
@@ -239,17 +248,39 @@ INSTANTIATE_TEST_SUITE_P(
                   {"does not allow STATUS"}},
         ErrorCase{"missing_netns",
                   AddEnv("/run/netns/meshcap-cni-test-nope"),
-                  Config(""),
+                  Config(R"("podSelection":"all")"),
                   4,
                   "1.0.0",
                   {"CNI_NETNS", "/run/netns/meshcap-cni-test-nope",
                    "no such network namespace"}},
         ErrorCase{"netns_not_a_namespace",
                   AddEnv("/proc/self/status"),
-                  Config(""),
+                  Config(R"("podSelection":"all")"),
                   4,
                   "1.0.0",
                   {"CNI_NETNS", "not a network namespace"}},
+        ErrorCase{"pod_unknown",
+                  K8sAddEnv("/nonexistent"),
+                  Config(""),
+                  105,
+                  "1.0.0",
+                  {"cannot tell whether Istio injected pod 'shop/web-1'"}},
+        ErrorCase{"kubeconfig_missing",
+                  K8sAddEnv("/nonexistent"),
+                  Config(R"("cni_agent_run_dir":"/nonexistent/istio-cni")"),
+                  105,
+                  "1.0.0",
+                  {"cannot read pod 'shop/web-1'", "kubeconfig"}},
+        ErrorCase{
+            "bad_annotation",
+            K8sAddEnv("/nonexistent"),
+            Config(R"("runtimeConfig":{"io.kubernetes.cri.pod-annotations":)"
+                   R"({"sidecar.istio.io/status":"x",)"
+                   R"("traffic.sidecar.istio.io/excludeInboundPorts":)"
+                   R"("22,\u001b[31m"}})"),
+            7,
+            "1.0.0",
+            {"traffic.sidecar.istio.io/excludeInboundPorts", "'22,\\x1b[31m'"}},
         ErrorCase{"missing_variables",
                   {{"CNI_COMMAND", "CHECK"}},
                   Config(""),
@@ -299,8 +330,8 @@ class CniKernelTest : public ::testing::TestWithParam<const char*> {
 
   std::string PluginConfig(const std::string& extra = "",
                            const std::string& profile = "sidecar") {
-    return Config(R"("profile":")" + profile + R"(","backend":")" + backend() +
-                  R"(","policy":)" +
+    return Config(R"("podSelection":"all","profile":")" + profile +
+                  R"(","backend":")" + backend() + R"(","policy":)" +
                   (profile == "sidecar" ? std::string(kSidecarPolicy)
                                         : std::string("{}")) +
                   R"(,"logLevel":"info","logFile":")" + log_path() +
@@ -377,14 +408,14 @@ TEST_P(CniKernelTest, CheckPassesThenNamesTheDrift) {
 
 TEST_P(CniKernelTest, DelLeavesNothingOfOursAndIsIdempotent) {
   ASSERT_EQ(RunCni(Env("ADD"), PluginConfig()).exit_code, 0);
-  EXPECT_THAT(Tree(state_.path()), Not(IsEmpty()));
+  EXPECT_THAT(StateFiles(state_.path()), Not(IsEmpty()));
   for (int i = 0; i < 2; ++i) {
     Exec r = RunCni(Env("DEL"), PluginConfig());
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_EQ(r.out, "");
     EXPECT_THAT(Ruleset(pod_.fd(), backend()),
                 AllOf(Not(HasSubstr("istio")), Not(HasSubstr("ISTIO"))));
-    EXPECT_THAT(Tree(state_.path()), IsEmpty()) << "after DEL " << i + 1;
+    EXPECT_THAT(StateFiles(state_.path()), IsEmpty()) << "after DEL " << i + 1;
   }
   // A CHECK now reports the capture missing.
   Exec r = RunCni(Env("CHECK"), PluginConfig());
@@ -404,7 +435,7 @@ TEST_P(CniKernelTest, DelSucceedsWhenTheNamespaceIsGone) {
   for (int i = 0; i < 2; ++i) {
     Exec r = RunCni(env, PluginConfig());
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-    EXPECT_THAT(Tree(state_.path()), IsEmpty());
+    EXPECT_THAT(StateFiles(state_.path()), IsEmpty());
   }
   EXPECT_THAT(Log(), HasSubstr("is gone; forgetting the attachment"));
   env.erase("CNI_NETNS");
@@ -437,7 +468,7 @@ TEST_P(CniKernelTest, ExcludedNamespacesAreLeftAlone) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out, std::string(kPrevResult) + "\n");
   EXPECT_EQ(Ruleset(pod_.fd(), backend()), before);
-  EXPECT_THAT(Tree(state_.path()), IsEmpty());
+  EXPECT_THAT(StateFiles(state_.path()), IsEmpty());
   env["CNI_COMMAND"] = "CHECK";
   EXPECT_EQ(RunCni(env, config).exit_code, 0);
 }
@@ -464,9 +495,11 @@ TEST_P(CniKernelTest, RefusesThePluginsOwnNamespace) {
   EXPECT_THAT(r.json()["msg"].get<std::string>(),
               HasSubstr("the plugin's own network namespace"));
   EXPECT_EQ(::meshcap::testing::Shell("nft list ruleset").output, "");
+  // DEL of an attachment never added changes nothing, here neither.
   env["CNI_COMMAND"] = "DEL";
   r = RunCni(env, PluginConfig());
-  EXPECT_EQ(r.json()["code"], 4) << r.out;
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(::meshcap::testing::Shell("nft list ruleset").output, "");
 }
 
 TEST_P(CniKernelTest, GcForgetsAttachmentsTheRuntimeNoLongerLists) {
@@ -510,7 +543,7 @@ TEST_P(CniKernelTest, StatusSaysTheBackendWorksHere) {
                   config);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "");
-  EXPECT_THAT(Tree(state_.path()), IsEmpty());
+  EXPECT_THAT(StateFiles(state_.path()), IsEmpty());
 
   // Without privileges it cannot serve ADD: 50, saying why.
   r = RunCni({{"CNI_COMMAND", "STATUS"},
@@ -547,20 +580,20 @@ TEST(CniXtablesLockTest, LegacyAddDoesNotWaitForTheNodesXtablesLock) {
   ASSERT_GE(fd, 0);
   ASSERT_EQ(flock(fd, LOCK_EX), 0);
   const auto start = std::chrono::steady_clock::now();
-  Exec r = RunCni({{"CNI_COMMAND", "ADD"},
-                   {"CNI_CONTAINERID", "c1"},
-                   {"CNI_NETNS", pod.path()},
-                   {"CNI_IFNAME", "eth0"},
-                   {"XTABLES_LOCKFILE", node_lock},
-                   {"MESHCAP_STATE_DIR", state.path()}},
-                  Config(R"("backend":"iptables-legacy")"));
+  Exec r =
+      RunCni({{"CNI_COMMAND", "ADD"},
+              {"CNI_CONTAINERID", "c1"},
+              {"CNI_NETNS", pod.path()},
+              {"CNI_IFNAME", "eth0"},
+              {"XTABLES_LOCKFILE", node_lock},
+              {"MESHCAP_STATE_DIR", state.path()}},
+             Config(R"("podSelection":"all","backend":"iptables-legacy")"));
   const auto took = std::chrono::steady_clock::now() - start;
   close(fd);
   unlink(node_lock.c_str());
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_LT(took, std::chrono::seconds(5));
-  EXPECT_THAT(Tree(state.path()),
-              ::testing::Contains("cni/pods/c1@eth0.xtables.lock"));
+  EXPECT_THAT(Tree(state.path()), ::testing::Contains("cni/xtables.lock"));
 }
 
 }  // namespace

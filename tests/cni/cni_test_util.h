@@ -75,6 +75,19 @@ inline std::vector<std::string> Tree(const std::string& dir) {
   return out;
 }
 
+// The files under a state directory that record something: not its
+// directories, which stay, nor the pods' xtables lock.
+inline std::vector<std::string> StateFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const std::string& f : Tree(dir)) {
+    if (f != "cni/xtables.lock" &&
+        !std::filesystem::is_directory(dir + "/" + f)) {
+      out.push_back(f);
+    }
+  }
+  return out;
+}
+
 }  // namespace meshcap::cni::testing
 
 #endif  // MESHCAP_TESTS_CNI_CNI_TEST_UTIL_H_

@@ -6,12 +6,16 @@
 // the commands that need no namespace.
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -24,6 +28,7 @@
 #include "src/cni/plugin.h"
 #include "src/cni/pod_policy.h"
 #include "src/cni/version.h"
+#include "src/state_dir.h"
 #include "tests/cni/cni_test_util.h"
 
 namespace meshcap::cni {
@@ -266,7 +271,7 @@ TEST(ConfigTest, DefaultsForAMinimalEntry) {
 
 TEST(ConfigTest, ReadsEveryKey) {
   CniOr<PluginConfig> c = Parse(Config(
-      R"("profile": "ambient", "backend": "iptables-legacy",
+      R"("podSelection": "all", "profile": "ambient", "backend": "iptables-legacy",
          "policy": {"RedirectDNS": true}, "excludeNamespaces": ["kube-system"],
          "logLevel": "debug", "logFile": "/var/log/m.log",
          "capabilities": {"meshcap": true},
@@ -278,15 +283,20 @@ TEST(ConfigTest, ReadsEveryKey) {
   EXPECT_THAT(c->exclude_namespaces, ElementsAre("kube-system"));
   EXPECT_EQ(c->log_level, LogLevel::kDebug);
   EXPECT_EQ(c->log_file, "/var/log/m.log");
-  // Key order kept: the result is the previous plugin's, unchanged.
-  EXPECT_EQ(c->prev_result_json, R"({"cniVersion":"1.0.0","ips":[],"dns":{}})");
+  // Byte for byte: the result is the previous plugin's, unchanged.
+  EXPECT_EQ(c->prev_result_json,
+            R"({"cniVersion": "1.0.0", "ips": [], "dns": {}})");
 }
 
 TEST(ConfigTest, APrevResultWithoutAVersionGetsTheConfigurations) {
   CniOr<PluginConfig> c =
       Parse(Config(R"("prevResult": {"ips": [], "dns": {}})", "0.4.0"));
   ASSERT_TRUE(c.ok()) << c.error().msg;
-  EXPECT_EQ(c->prev_result_json, R"({"cniVersion":"0.4.0","ips":[],"dns":{}})");
+  EXPECT_EQ(c->prev_result_json,
+            R"({"cniVersion":"0.4.0","ips": [], "dns": {}})");
+  c = Parse(Config(R"("prevResult": { })", "0.4.0"));
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_EQ(c->prev_result_json, R"({"cniVersion":"0.4.0" })");
 }
 
 TEST(ConfigTest, BadJsonIsADecodingFailure) {
@@ -383,10 +393,13 @@ TEST(ConfigTest, BadValuesAreInvalidConfigNamedWithTheValue) {
 
 TEST(ConfigTest, AKeyGivenTwiceIsRefusedAtAnyDepth) {
   EXPECT_THAT(Parse(Config(R"("profile": "sidecar", "profile": "ambient")")),
-              IsCniError(kErrInvalidConfig, HasSubstr("'profile' twice")));
+              IsCniError(kErrInvalidConfig,
+                         HasSubstr("'profile' is given twice in the top "
+                                   "level")));
   EXPECT_THAT(
       Parse(Config(R"("policy": {"ProxyPort": "1", "ProxyPort": "2"})")),
-      IsCniError(kErrInvalidConfig, HasSubstr("'ProxyPort' twice")));
+      IsCniError(kErrInvalidConfig,
+                 HasSubstr("'ProxyPort' is given twice in policy")));
   // The same key in sibling objects is fine.
   EXPECT_TRUE(Parse(Config(R"("policy": {"ProxyPort": "1"},
                               "runtimeConfig": {"meshcap": {"policy":
@@ -448,11 +461,15 @@ CniEnvironment Pod(const std::string& ns) {
   return env;
 }
 
+// Decisions with "podSelection": "all": the istio selection has its own
+// tests (istio_cni_test.cc).
 CniOr<PodDecision> Decide(const std::string& extra,
                           const std::string& ns = "shop") {
-  CniOr<PluginConfig> c = Parse(Config(extra));
+  CniOr<PluginConfig> c =
+      Parse(Config(extra.empty() ? R"("podSelection": "all")"
+                                 : R"("podSelection": "all", )" + extra));
   if (!c.ok()) return c.error();
-  return DecidePod(*c, Pod(ns), true);
+  return DecidePod(*c, Pod(ns), nullptr, nullptr, true);
 }
 
 TEST(PodPolicyTest, ExcludedNamespacesAreLeftAlone) {
@@ -556,94 +573,264 @@ class StoreTest : public ::testing::Test {
     return dir_.path() + "/" + rel;
   }
   void Touch(const std::string& rel) const { std::ofstream(Path(rel)) << "x"; }
-  AttachmentRecord Record(const std::string& cid, const std::string& key) {
+  static AttachmentRecord Record(const std::string& cid, uint64_t cookie,
+                                 const std::string& ifname = "eth0") {
     return AttachmentRecord{
-        {cid, "eth0"}, "/run/netns/" + cid, key, "nftables"};
+        {cid, ifname}, "/run/netns/" + cid, "netns-4-" + std::to_string(cookie),
+        cookie,        "nftables",          "0123456789abcdef"};
+  }
+  AttachmentStore Store(const std::string& network = "pods") {
+    absl::StatusOr<AttachmentStore> s =
+        AttachmentStore::Open(dir_.path(), network, true);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return *std::move(s);
+  }
+  // Saves `r` as ADD does: under the namespace's lock.
+  void Save(AttachmentStore& store, const AttachmentRecord& r) {
+    absl::StatusOr<internal::FileLock> lock =
+        store.LockNamespace(r.NamespaceId(), std::chrono::seconds(1));
+    ASSERT_TRUE(lock.ok()) << lock.status();
+    ASSERT_TRUE(store.Save(r).ok());
   }
 
   TempDir dir_;
-  AttachmentStore store_{dir_.path(), "pods"};
 };
 
-TEST_F(StoreTest, SavesAndLoadsARecordUnderTheNetwork) {
-  ASSERT_TRUE(store_.Save(Record("c1", "netns-4-100")).ok());
-  EXPECT_THAT(Tree(dir_.path()),
-              ElementsAre("cni", "cni/pods", "cni/pods/c1@eth0.json"));
-  std::optional<AttachmentRecord> r = store_.Load({"c1", "eth0"});
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->netns, "/run/netns/c1");
-  EXPECT_EQ(r->netns_key, "netns-4-100");
-  EXPECT_EQ(r->backend, "nftables");
-  EXPECT_EQ(store_.XtablesLockPath({"c1", "eth0"}),
-            Path("cni/pods/c1@eth0.xtables.lock"));
-  EXPECT_FALSE(store_.Load({"c1", "eth1"}).has_value());
+TEST_F(StoreTest, SavesAndLoadsARecordWithItsNamespaceEntry) {
+  AttachmentStore store = Store();
+  Save(store, Record("c1", 100));
+  EXPECT_THAT(
+      Tree(dir_.path()),
+      ElementsAre("cni", "cni/.ns", "cni/.ns/cookie-100",
+                  "cni/.ns/cookie-100.lock", "cni/.ns/cookie-100/pods+c1@eth0",
+                  "cni/pods", "cni/pods/c1@eth0.json"));
+  LoadedRecord r = store.Load({"c1", "eth0"});
+  ASSERT_TRUE(r.record.has_value()) << r.unreadable;
+  EXPECT_EQ(r.record->netns, "/run/netns/c1");
+  EXPECT_EQ(r.record->netns_key, "netns-4-100");
+  EXPECT_EQ(r.record->netns_cookie, 100u);
+  EXPECT_EQ(r.record->backend, "nftables");
+  EXPECT_EQ(r.record->NamespaceId(), "cookie-100");
+  EXPECT_FALSE(store.Load({"c1", "eth1"}).record.has_value());
+  EXPECT_TRUE(store.Load({"c1", "eth1"}).unreadable.empty());
 }
 
-TEST_F(StoreTest, ForgetRemovesEverythingOfTheAttachmentAndEmptyDirs) {
-  ASSERT_TRUE(store_.Save(Record("c1", "netns-4-100")).ok());
-  Touch("cni/pods/c1@eth0.xtables.lock");
+TEST_F(StoreTest, SharingSeesOtherAttachmentsOfTheNamespaceInAnyNetwork) {
+  AttachmentStore pods = Store();
+  AttachmentStore mesh2 = Store("mesh2");
+  Save(pods, Record("c1", 100));
+  Save(pods, Record("c1", 100, "net1"));
+  Save(mesh2, Record("c2", 100));
+  Save(pods, Record("c3", 200));
+  std::vector<std::string> ids;
+  for (const AttachmentRecord& r : pods.Sharing("cookie-100", {"c1", "eth0"})) {
+    ids.push_back(r.attachment.container_id + "/" + r.attachment.ifname);
+  }
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("c1/net1", "c2/eth0"));
+  EXPECT_THAT(pods.Sharing("cookie-200", {"c3", "eth0"}), IsEmpty());
+  // An entry whose record is gone shares nothing.
+  ASSERT_TRUE(mesh2.Forget({"c2", "eth0"}, "", nullptr).ok());
+  EXPECT_EQ(pods.Sharing("cookie-100", {"c1", "eth0"}).size(), 1u);
+}
+
+TEST_F(StoreTest, ForgetThenForgetNamespaceLeaveNothingButOtherNamespaces) {
+  AttachmentStore store = Store();
+  Save(store, Record("c1", 100));
+  Save(store, Record("c2", 200));
   Touch("netns-4-100.intent");
-  Touch("netns-4-100.intent.tmp");
-  Touch("netns-4-200.intent");  // another namespace's
+  Touch("netns-4-200.intent");
+  Touch("cni/pods/c1@eth0.json.tmp");
   std::vector<std::string> removed;
-  ASSERT_TRUE(store_.Forget({"c1", "eth0"}, &removed).ok());
-  EXPECT_EQ(removed.size(), 4u);
-  EXPECT_THAT(Tree(dir_.path()), ElementsAre("netns-4-200.intent"));
-  // Again: nothing left, still fine.
+  ASSERT_TRUE(store.Forget({"c1", "eth0"}, "cookie-100", &removed).ok());
+  absl::StatusOr<internal::FileLock> lock =
+      store.LockNamespace("cookie-100", std::chrono::seconds(1));
+  ASSERT_TRUE(lock.ok());
+  store.ForgetNamespace("cookie-100", "netns-4-100", *lock, &removed);
+  EXPECT_THAT(
+      Tree(dir_.path()),
+      ElementsAre("cni", "cni/.ns", "cni/.ns/cookie-200",
+                  "cni/.ns/cookie-200.lock", "cni/.ns/cookie-200/pods+c2@eth0",
+                  "cni/pods", "cni/pods/c2@eth0.json", "netns-4-200.intent"));
+  EXPECT_EQ(removed.size(), 6u);
+  // Again: nothing left to remove, still fine.
   removed.clear();
-  EXPECT_TRUE(store_.Forget({"c1", "eth0"}, &removed).ok());
+  EXPECT_TRUE(store.Forget({"c1", "eth0"}, "cookie-100", &removed).ok());
   EXPECT_THAT(removed, IsEmpty());
 }
 
-TEST_F(StoreTest, ForgetKeepsANamespaceAnotherAttachmentServes) {
-  ASSERT_TRUE(store_.Save(Record("c1", "netns-4-100")).ok());
-  AttachmentStore other(dir_.path(), "mesh2");
-  ASSERT_TRUE(other.Save(Record("c1", "netns-4-100")).ok());
-  Touch("netns-4-100.intent");
-  ASSERT_TRUE(store_.Forget({"c1", "eth0"}, nullptr).ok());
-  EXPECT_THAT(Tree(dir_.path()),
-              ElementsAre("cni", "cni/mesh2", "cni/mesh2/c1@eth0.json",
-                          "netns-4-100.intent"));
-}
-
-TEST_F(StoreTest, ForgetNeverRemovesFilesARecordNamesOutsideTheStateDir) {
+TEST_F(StoreTest, ForgetNamespaceNeverRemovesAFileARecordNames) {
   TempDir elsewhere;
-  const std::string victim = elsewhere.path() + "/keep.lock";
+  const std::string victim = elsewhere.path() + "/keep.intent";
   std::ofstream(victim) << "x";
-  ASSERT_TRUE(store_.Save(Record("c1", "../../" + victim)).ok());
-  ASSERT_TRUE(store_.Forget({"c1", "eth0"}, nullptr).ok());
+  AttachmentStore store = Store();
+  AttachmentRecord r = Record("c1", 100);
+  r.netns_key = "../../" + elsewhere.path() + "/keep";
+  Save(store, r);
+  absl::StatusOr<internal::FileLock> lock =
+      store.LockNamespace("cookie-100", std::chrono::seconds(1));
+  ASSERT_TRUE(lock.ok());
+  store.ForgetNamespace("cookie-100", r.netns_key, *lock, nullptr);
   EXPECT_TRUE(std::filesystem::exists(victim));
 }
 
-TEST_F(StoreTest, CollectForgetsOnlyWhatTheRuntimeNoLongerLists) {
-  for (const char* cid : {"keep", "stale1", "stale2"}) {
-    ASSERT_TRUE(store_.Save(Record(cid, std::string("netns-4-") + cid)).ok());
-    Touch(std::string("netns-4-") + cid + ".intent");
+TEST_F(StoreTest, RecordsOfAnyShapeAreReadAsUntrustedInput) {
+  AttachmentStore store = Store();
+  const std::pair<const char*, const char*> bad[] = {
+      {"not json", "not a record"},
+      {R"({"containerID": 1, "ifname": "eth0", "netns": "", "netnsKey": "",
+           "backend": ""})",
+       "wrong type"},
+      {R"({"containerID": "c1", "ifname": "eth0", "netns": "",
+           "netnsKey": "", "backend": "", "netnsCookie": "x"})",
+       "wrong type"},
+      {R"({"containerID": "other", "ifname": "eth0", "netns": "",
+           "netnsKey": "", "backend": ""})",
+       "record of container 'other'"},
+      {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+       "deeper than"},
+  };
+  for (const auto& [text, why] : bad) {
+    std::ofstream(Path("cni/pods/c1@eth0.json")) << text;
+    LoadedRecord r = store.Load({"c1", "eth0"});
+    EXPECT_FALSE(r.record.has_value()) << text;
+    EXPECT_THAT(r.unreadable, HasSubstr(why)) << text;
   }
-  Touch("cni/pods/stale2@eth0.xtables.lock");
-  Touch("cni/pods/stale3@eth0.json.77.tmp");  // an ADD that died writing
-  Touch("cni/pods/keep@eth0.xtables.lock");
+  // A link planted in the record's place is not followed.
+  TempDir elsewhere;
+  const std::string target = elsewhere.path() + "/target.json";
+  std::ofstream(target) << R"({"containerID": "c1"})";
+  std::filesystem::remove(Path("cni/pods/c1@eth0.json"));
+  std::filesystem::create_symlink(target, Path("cni/pods/c1@eth0.json"));
+  LoadedRecord r = store.Load({"c1", "eth0"});
+  EXPECT_FALSE(r.record.has_value());
+  EXPECT_THAT(r.unreadable, HasSubstr("symbolic link"));
+}
+
+TEST_F(StoreTest, LongIdsAndNetworkNamesGetShortFileNames) {
+  const std::string id(300, 'a');
+  const std::string network(250, 'n');
+  AttachmentStore store = Store(network);
+  Save(store, Record(id, 100));
+  LoadedRecord r = store.Load({id, "eth0"});
+  ASSERT_TRUE(r.record.has_value()) << r.unreadable;
+  EXPECT_EQ(r.record->attachment.container_id, id);
+  for (const std::string& f : Tree(dir_.path())) {
+    EXPECT_LE(std::filesystem::path(f).filename().string().size(), 255u) << f;
+  }
+  // Another long ID with the same first bytes is another file.
+  const std::string id2 = std::string(299, 'a') + "b";
+  EXPECT_FALSE(store.Load({id2, "eth0"}).record.has_value());
+  EXPECT_EQ(store.Sharing("cookie-100", {id2, "eth0"}).size(), 1u);
+}
+
+TEST_F(StoreTest, ADirectoryOthersCanWriteOrALinkIsRefused) {
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0777), 0);
+  absl::StatusOr<AttachmentStore> s =
+      AttachmentStore::Open(dir_.path(), "pods", true);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(internal::IsStateError(s.status()));
+  EXPECT_THAT(std::string(s.status().message()),
+              AllOf(HasSubstr(dir_.path()), HasSubstr("0777")));
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0700), 0);
+  TempDir elsewhere;
+  std::filesystem::create_directory_symlink(elsewhere.path(), Path("cni"));
+  s = AttachmentStore::Open(dir_.path(), "pods", true);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("symbolic link"));
+  EXPECT_THAT(Tree(elsewhere.path()), IsEmpty());
+}
+
+TEST_F(StoreTest, CollectForgetsOnlyWhatTheRuntimeNoLongerLists) {
+  AttachmentStore store = Store();
+  AttachmentStore other = Store("othernet");
+  for (uint64_t i : {1, 2, 3}) {
+    Save(store, Record(i == 1 ? "keep" : "stale" + std::to_string(i), i));
+    Touch("netns-4-" + std::to_string(i) + ".intent");
+  }
+  // Another network's attachment in stale2's namespace keeps its intent.
+  Save(other, Record("x", 2));
   Touch("cni/pods/README");  // not ours by name: left alone
-  AttachmentStore other(dir_.path(), "othernet");
-  // Another network's attachment in stale1's namespace keeps its intent.
-  ASSERT_TRUE(other.Save(Record("x", "netns-4-stale1")).ok());
+  // A temporary file of a write long dead.
+  Touch("cni/pods/dead@eth0.json.tmp");
+  const auto old =
+      std::filesystem::file_time_type::clock::now() - std::chrono::minutes(5);
+  std::filesystem::last_write_time(Path("cni/pods/dead@eth0.json.tmp"), old);
   std::vector<std::string> removed;
-  ASSERT_TRUE(store_.Collect({{"keep", "eth0"}}, &removed).ok());
+  ASSERT_TRUE(
+      store
+          .Collect({{"keep", "eth0"}},
+                   std::chrono::system_clock::now() + std::chrono::seconds(1),
+                   &removed)
+          .ok());
   EXPECT_THAT(
       Tree(dir_.path()),
-      ElementsAre("cni", "cni/othernet", "cni/othernet/x@eth0.json", "cni/pods",
+      ElementsAre("cni", "cni/.ns", "cni/.ns/cookie-1", "cni/.ns/cookie-1.lock",
+                  "cni/.ns/cookie-1/pods+keep@eth0", "cni/.ns/cookie-2",
+                  "cni/.ns/cookie-2.lock", "cni/.ns/cookie-2/othernet+x@eth0",
+                  "cni/othernet", "cni/othernet/x@eth0.json", "cni/pods",
                   "cni/pods/README", "cni/pods/keep@eth0.json",
-                  "cni/pods/keep@eth0.xtables.lock", "netns-4-keep.intent",
-                  "netns-4-stale1.intent"));
-  EXPECT_EQ(removed.size(), 5u);
+                  "netns-4-1.intent", "netns-4-2.intent"));
+}
+
+TEST_F(StoreTest, CollectSparesAddsInFlightAndRecordsNewerThanItsList) {
+  AttachmentStore store = Store();
+  Save(store, Record("busy", 1));
+  Save(store, Record("fresh", 2));
+  absl::StatusOr<internal::FileLock> busy =
+      store.LockNamespace("cookie-1", std::chrono::seconds(1));
+  ASSERT_TRUE(busy.ok());
+  // The list was made before "fresh" was recorded.
+  const auto since = std::chrono::system_clock::now() - std::chrono::seconds(5);
+  ASSERT_TRUE(store.Collect({}, since, nullptr).ok());
+  EXPECT_TRUE(store.Load({"busy", "eth0"}).record.has_value());
+  EXPECT_TRUE(store.Load({"fresh", "eth0"}).record.has_value());
+  busy->RemoveAndRelease();
+  ASSERT_TRUE(
+      store
+          .Collect({},
+                   std::chrono::system_clock::now() + std::chrono::seconds(1),
+                   nullptr)
+          .ok());
+  EXPECT_FALSE(store.Load({"busy", "eth0"}).record.has_value());
+  EXPECT_FALSE(store.Load({"fresh", "eth0"}).record.has_value());
 }
 
 TEST_F(StoreTest, CollectWithAnEntryWithoutIfnameKeepsTheContainer) {
-  ASSERT_TRUE(store_.Save(Record("c1", "netns-4-1")).ok());
-  ASSERT_TRUE(store_.Collect({{"c1", ""}}, nullptr).ok());
-  EXPECT_TRUE(store_.Load({"c1", "eth0"}).has_value());
-  ASSERT_TRUE(store_.Collect({}, nullptr).ok());
-  EXPECT_THAT(Tree(dir_.path()), IsEmpty());
+  AttachmentStore store = Store();
+  Save(store, Record("c1", 1));
+  const auto later = std::chrono::system_clock::now() + std::chrono::seconds(1);
+  ASSERT_TRUE(store.Collect({{"c1", ""}}, later, nullptr).ok());
+  EXPECT_TRUE(store.Load({"c1", "eth0"}).record.has_value());
+  ASSERT_TRUE(store.Collect({}, later, nullptr).ok());
+  EXPECT_THAT(Tree(dir_.path()), ElementsAre("cni", "cni/.ns", "cni/pods"));
+}
+
+TEST_F(StoreTest, ALockRemovedByItsHolderIsNeverHeldTwice) {
+  AttachmentStore store = Store();
+  absl::StatusOr<internal::FileLock> first =
+      store.LockNamespace("cookie-9", std::chrono::seconds(1));
+  ASSERT_TRUE(first.ok());
+  std::atomic<bool> got{false};
+  std::thread waiter([&] {
+    absl::StatusOr<internal::FileLock> second =
+        store.LockNamespace("cookie-9", std::chrono::seconds(5));
+    got = second.ok();
+    EXPECT_TRUE(std::filesystem::exists(Path("cni/.ns/cookie-9.lock")));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(got);
+  first->RemoveAndRelease();
+  waiter.join();
+  EXPECT_TRUE(got);
+  absl::StatusOr<internal::FileLock> held =
+      store.LockNamespace("cookie-9", std::chrono::seconds(1));
+  ASSERT_TRUE(held.ok());
+  absl::StatusOr<internal::FileLock> timed_out =
+      store.LockNamespace("cookie-9", std::chrono::milliseconds(30));
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(timed_out.status()));
+  EXPECT_THAT(std::string(timed_out.status().message()),
+              HasSubstr("held by process"));
 }
 
 // --- STATUS over fake checks
@@ -679,7 +866,8 @@ std::optional<CniError> Status(FakeChecks& fake,
 
 TEST(NodeStatusTest, ReadyWhenThePolicyInstallsAndCaptures) {
   FakeChecks fake;
-  EXPECT_EQ(Status(fake, R"("profile": "ambient", "backend": "nftables")"),
+  EXPECT_EQ(Status(fake, R"("podSelection": "all", "profile": "ambient",
+                           "backend": "nftables")"),
             std::nullopt);
   EXPECT_THAT(fake.calls,
               ElementsAre("apply nftables ambient", "capture nftables"));
@@ -803,7 +991,7 @@ TEST_F(RunPluginTest, AddAndCheckRefuseAMissingNamespaceNamingIt) {
     auto vars = AddVars();
     vars["CNI_COMMAND"] = cmd;
     vars["CNI_NETNS"] = "/nonexistent/netns";
-    PluginOutput out = Run(vars, Config());
+    PluginOutput out = Run(vars, Config(R"("podSelection": "all")"));
     EXPECT_EQ(out.exit_code, 1);
     EXPECT_EQ(Json(out)["code"], kErrInvalidEnvironment) << cmd;
     EXPECT_EQ(Json(out)["msg"],
@@ -814,11 +1002,14 @@ TEST_F(RunPluginTest, AddAndCheckRefuseAMissingNamespaceNamingIt) {
 }
 
 TEST_F(RunPluginTest, DelOfAGoneNamespaceForgetsTheAttachment) {
-  AttachmentStore store(state_.path(), "pods");
-  ASSERT_TRUE(store
-                  .Save(AttachmentRecord{
-                      {"c1", "eth0"}, "/gone", "netns-4-77", "nftables"})
-                  .ok());
+  absl::StatusOr<AttachmentStore> store =
+      AttachmentStore::Open(state_.path(), "pods", true);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE(
+      store
+          ->Save(AttachmentRecord{
+              {"c1", "eth0"}, "/gone", "netns-4-77", 77, "nftables", ""})
+          .ok());
   std::ofstream(state_.path() + "/netns-4-77.intent") << "{}";
   auto vars = AddVars();
   vars["CNI_COMMAND"] = "DEL";
@@ -826,11 +1017,20 @@ TEST_F(RunPluginTest, DelOfAGoneNamespaceForgetsTheAttachment) {
   PluginOutput out = Run(vars, Config());
   EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
   EXPECT_EQ(out.stdout_text, "");
-  EXPECT_THAT(Tree(state_.path()), IsEmpty());
+  EXPECT_THAT(Tree(state_.path()), ElementsAre("cni", "cni/.ns", "cni/pods"));
   // And again, with no namespace at all.
   vars.erase("CNI_NETNS");
   out = Run(vars, Config());
   EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
+}
+
+TEST_F(RunPluginTest, DelOfAnAttachmentNeverAddedChangesNothing) {
+  auto vars = AddVars();
+  vars["CNI_COMMAND"] = "DEL";
+  vars["CNI_NETNS"] = "/nonexistent/netns";
+  PluginOutput out = Run(vars, Config());
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
+  EXPECT_THAT(Tree(state_.path()), IsEmpty());
 }
 
 TEST_F(RunPluginTest, DelToleratesAPolicyThatNoLongerBuilds) {
@@ -842,14 +1042,25 @@ TEST_F(RunPluginTest, DelToleratesAPolicyThatNoLongerBuilds) {
 }
 
 TEST_F(RunPluginTest, GcRemovesStaleRecordsAndPrintsNothing) {
-  AttachmentStore store(state_.path(), "pods");
+  absl::StatusOr<AttachmentStore> store =
+      AttachmentStore::Open(state_.path(), "pods", true);
+  ASSERT_TRUE(store.ok());
+  uint64_t cookie = 1;
   for (const char* cid : {"a", "b"}) {
-    ASSERT_TRUE(
-        store
-            .Save(AttachmentRecord{
-                {cid, "eth0"}, "/x", std::string("netns-4-") + cid, "nftables"})
-            .ok());
+    ASSERT_TRUE(store
+                    ->Save(AttachmentRecord{{cid, "eth0"},
+                                            "/x",
+                                            std::string("netns-4-") + cid,
+                                            cookie++,
+                                            "nftables",
+                                            ""})
+                    .ok());
   }
+  // Written before the runtime made its list.
+  const auto old =
+      std::filesystem::file_time_type::clock::now() - std::chrono::minutes(1);
+  std::filesystem::last_write_time(state_.path() + "/cni/pods/b@eth0.json",
+                                   old);
   PluginOutput out =
       Run({{"CNI_COMMAND", "GC"}, {"CNI_PATH", "/opt/cni/bin"}},
           Config(R"("cni.dev/valid-attachments": [{"containerID": "a",
@@ -858,7 +1069,9 @@ TEST_F(RunPluginTest, GcRemovesStaleRecordsAndPrintsNothing) {
   EXPECT_EQ(out.exit_code, 0) << out.stdout_text;
   EXPECT_EQ(out.stdout_text, "");
   EXPECT_THAT(Tree(state_.path()),
-              ElementsAre("cni", "cni/pods", "cni/pods/a@eth0.json"));
+              ElementsAre("cni", "cni/.ns", "cni/.ns/cookie-1",
+                          "cni/.ns/cookie-1/pods+a@eth0", "cni/pods",
+                          "cni/pods/a@eth0.json"));
 }
 
 TEST_F(RunPluginTest, GcNeedsTheListAndOneOne) {

@@ -182,7 +182,8 @@ func conflistWith(backend, profile, policy string) []byte {
     {"type": "bridge", "bridge": %q, "isGateway": true,
      "isDefaultGateway": true, "ipMasq": false,
      "ipam": {"type": "host-local", "subnet": %q, "dataDir": %q}},
-    {"type": "meshcap-cni", "profile": %q, "backend": %q,
+    {"type": "meshcap-cni", "podSelection": "all",
+     "profile": %q, "backend": %q,
      "policy": %s,
      "excludeNamespaces": ["kube-system"],
      "logLevel": "debug", "logFile": %q,
@@ -462,12 +463,15 @@ func podIP(t *testing.T, p *pod, res types.Result) string {
 	return r.IPs[0].Address.IP.String()
 }
 
-// stateFiles lists what is under /run/meshcap.
+// stateFiles lists the files under /run/meshcap that record something:
+// not its directories, which stay (so that no ADD finds its directory
+// removed under it), nor the pods' xtables lock file.
 func stateFiles() []string {
 	var files []string
 	filepath.Walk(stateRoot, func(path string, info os.FileInfo, err error) error {
-		if err == nil && path != stateRoot {
-			files = append(files, strings.TrimPrefix(path, stateRoot+"/"))
+		rel := strings.TrimPrefix(path, stateRoot+"/")
+		if err == nil && !info.IsDir() && rel != "cni/xtables.lock" {
+			files = append(files, rel)
 		}
 		return nil
 	})
