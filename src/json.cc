@@ -57,8 +57,12 @@ class CursorIterator {
 class Builder : public nlohmann::json_sax<Json> {
  public:
   Builder(std::string_view text, const char** cursor, const JsonLimits& limits,
-          const std::vector<std::string_view>& raw_keys)
-      : text_(text), cursor_(cursor), limits_(limits), wanted_(raw_keys) {}
+          const std::vector<std::string_view>& raw_keys, bool raw_syntax_only)
+      : text_(text),
+        cursor_(cursor),
+        limits_(limits),
+        wanted_(raw_keys),
+        raw_syntax_only_(raw_syntax_only) {}
 
   bool null() override { return Add(Json(nullptr)); }
   bool boolean(bool v) override { return Add(Json(v)); }
@@ -76,6 +80,10 @@ class Builder : public nlohmann::json_sax<Json> {
   bool end_array() override { return Close(); }
 
   bool key(string_t& k) override {
+    if (light_depth_ > 0) {
+      if (light_depth_ == 1) member_keys_[frames_[0].key].push_back(k);
+      return true;
+    }
     Frame& f = frames_.back();
     if (InRaw() && frames_.size() == raw_depth_) {
       member_keys_[frames_[0].key].push_back(k);
@@ -139,6 +147,10 @@ class Builder : public nlohmann::json_sax<Json> {
   bool InRaw() const { return raw_depth_ != 0; }
 
   bool Open(bool object) {
+    if (light_depth_ > 0) {
+      ++light_depth_;
+      return true;
+    }
     if (frames_.size() + 1 > static_cast<size_t>(limits_.max_depth)) {
       error_ = absl::StrCat("nested deeper than ", limits_.max_depth,
                             " levels at ", Path(frames_.size()), " (byte ",
@@ -153,6 +165,12 @@ class Builder : public nlohmann::json_sax<Json> {
           raw_start_ = *cursor_ - 1;
         }
       }
+      if (InRaw() && raw_syntax_only_) {
+        // Only its syntax is checked: a depth counter, no frames.
+        light_depth_ = 1;
+        light_object_ = object;
+        return true;
+      }
     }
     Frame f;
     f.object = object;
@@ -162,23 +180,31 @@ class Builder : public nlohmann::json_sax<Json> {
   }
 
   bool Close() {
+    if (light_depth_ > 0) {
+      if (--light_depth_ > 0) return true;
+      return EndRaw(light_object_);
+    }
     Frame done = std::move(frames_.back());
     frames_.pop_back();
     if (InRaw()) {
       if (frames_.size() + 1 > raw_depth_) return Step();  // inside it
-      // The raw member ends here: [raw_start_, cursor) is its text.
-      const char* end = *cursor_;
-      if (*raw_start_ != (done.object ? '{' : '[') ||
-          end[-1] != (done.object ? '}' : ']')) {
-        error_ = "internal error: lost track of a member's text";
-        return false;
-      }
-      raw_[frames_.back().key] =
-          std::string_view(raw_start_, static_cast<size_t>(end - raw_start_));
-      raw_depth_ = 0;
-      return Step();
+      return EndRaw(done.object);
     }
     return Add(std::move(done.value));
+  }
+
+  // The raw member ends here: [raw_start_, cursor) is its text.
+  bool EndRaw(bool object) {
+    const char* end = *cursor_;
+    if (*raw_start_ != (object ? '{' : '[') ||
+        end[-1] != (object ? '}' : ']')) {
+      error_ = "internal error: lost track of a member's text";
+      return false;
+    }
+    raw_[frames_.back().key] =
+        std::string_view(raw_start_, static_cast<size_t>(end - raw_start_));
+    raw_depth_ = 0;
+    return Step();
   }
 
   // A value is complete in the current container (arrays count it).
@@ -188,6 +214,7 @@ class Builder : public nlohmann::json_sax<Json> {
   }
 
   bool Add(Json&& v) {
+    if (light_depth_ > 0) return true;
     if (frames_.empty()) {
       root_ = std::move(v);
       return true;
@@ -210,6 +237,11 @@ class Builder : public nlohmann::json_sax<Json> {
   const char** cursor_;
   const JsonLimits& limits_;
   const std::vector<std::string_view>& wanted_;  // members to keep raw
+  const bool raw_syntax_only_;
+  // Inside a raw member checked for syntax only: its depth, and whether it
+  // is an object.
+  size_t light_depth_ = 0;
+  bool light_object_ = false;
   std::vector<Frame> frames_;
   Json root_;
   std::string error_;
@@ -220,9 +252,10 @@ class Builder : public nlohmann::json_sax<Json> {
   std::map<std::string, std::vector<std::string>, std::less<>> member_keys_;
 };
 
-absl::StatusOr<ParsedJson> Parse(
-    std::string_view text, const JsonLimits& limits,
-    const std::vector<std::string_view>& raw_keys) {
+absl::StatusOr<ParsedJson> Parse(std::string_view text,
+                                 const JsonLimits& limits,
+                                 const std::vector<std::string_view>& raw_keys,
+                                 bool raw_syntax_only) {
   if (text.size() > limits.max_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("the document is ", text.size(),
@@ -234,7 +267,7 @@ absl::StatusOr<ParsedJson> Parse(
                      static_cast<const char*>(nul) - text.data()));
   }
   const char* cursor = text.data();
-  Builder builder(text, &cursor, limits, raw_keys);
+  Builder builder(text, &cursor, limits, raw_keys, raw_syntax_only);
   const bool ok = Json::sax_parse(CursorIterator(&cursor),
                                   CursorIterator(text.data() + text.size()),
                                   &builder, Json::input_format_t::json,
@@ -255,15 +288,16 @@ absl::StatusOr<ParsedJson> Parse(
 
 absl::StatusOr<Json> ParseJson(std::string_view text,
                                const JsonLimits& limits) {
-  absl::StatusOr<ParsedJson> parsed = Parse(text, limits, {});
+  absl::StatusOr<ParsedJson> parsed = Parse(text, limits, {}, false);
   if (!parsed.ok()) return parsed.status();
   return std::move(parsed->doc);
 }
 
 absl::StatusOr<ParsedJson> ParseJsonKeepingRaw(
     std::string_view text, const JsonLimits& limits,
-    const std::vector<std::string_view>& raw_keys) {
-  absl::StatusOr<ParsedJson> parsed = Parse(text, limits, raw_keys);
+    const std::vector<std::string_view>& raw_keys, bool raw_syntax_only) {
+  absl::StatusOr<ParsedJson> parsed =
+      Parse(text, limits, raw_keys, raw_syntax_only);
   if (!parsed.ok()) return parsed.status();
   if (!parsed->doc.is_object()) {
     return absl::FailedPreconditionError(

@@ -70,11 +70,15 @@ struct ParsedJson {
                                              const JsonLimits& limits);
 
 // Parses `text`, which must be an object; the values of the top-level keys
-// named in `raw_keys` are checked like the rest (depth, syntax, repeated
-// keys) but kept as their text, a view into `text`, rather than built.
+// named in `raw_keys` are kept as their text, a view into `text`, rather
+// than built. They are checked like the rest (depth, syntax, repeated
+// keys), or, with `raw_syntax_only`, for syntax alone: a reader that will
+// not look inside them (CNI DEL and the per-pod data) need not refuse a
+// document for what they hold, and nothing is built or kept per level.
 [[nodiscard]] absl::StatusOr<ParsedJson> ParseJsonKeepingRaw(
     std::string_view text, const JsonLimits& limits,
-    const std::vector<std::string_view>& raw_keys);
+    const std::vector<std::string_view>& raw_keys,
+    bool raw_syntax_only = false);
 
 // `v` as compact JSON; bytes that are not UTF-8 are replaced (U+FFFD), so
 // it never throws. `v` must have come through ParseJson or been built by

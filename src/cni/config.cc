@@ -50,10 +50,18 @@ CniError Invalid(const std::string& key, const Json& value,
 // deeper than kMaxConfigDepth, and anything after the value. The previous
 // plugin's result is only checked and kept as its text: ADD hands it on
 // unchanged, and it is most of a big configuration.
-CniOr<internal::ParsedJson> Decode(std::string_view text) {
+//
+// With `lenient` (DEL, and reading the version), the result and the
+// per-pod data (args, runtimeConfig, which a pod's author may fill: Multus
+// copies annotations into args) are checked for syntax alone and not
+// read: a pod must not be able to make its own DEL fail.
+CniOr<internal::ParsedJson> Decode(std::string_view text, bool lenient) {
+  static const std::vector<std::string_view> kResult = {"prevResult"};
+  static const std::vector<std::string_view> kNotRead = {"prevResult", "args",
+                                                         "runtimeConfig"};
   absl::StatusOr<internal::ParsedJson> parsed = internal::ParseJsonKeepingRaw(
       text, {.max_bytes = kMaxConfigBytes, .max_depth = kMaxConfigDepth},
-      {"prevResult"});
+      lenient ? kNotRead : kResult, /*raw_syntax_only=*/lenient);
   if (!parsed.ok()) {
     const std::string message(parsed.status().message());
     if (absl::IsAlreadyExists(parsed.status())) {
@@ -155,7 +163,7 @@ CniOr<std::vector<Attachment>> ParseAttachments(const std::string& key,
 }  // namespace
 
 std::string ConfigVersionOrNewest(std::string_view text) {
-  CniOr<internal::ParsedJson> parsed = Decode(text);
+  CniOr<internal::ParsedJson> parsed = Decode(text, /*lenient=*/true);
   if (parsed.ok()) {
     std::optional<std::string> v =
         internal::GetString(parsed->doc, "cniVersion");
@@ -243,7 +251,8 @@ constexpr LogLevelName kLevels[] = {
 CniOr<PluginConfig> ParseConfig(std::string_view text, Command command,
                                 std::string* error_version) {
   *error_version = std::string(kNewestVersion);
-  CniOr<internal::ParsedJson> decoded = Decode(text);
+  CniOr<internal::ParsedJson> decoded =
+      Decode(text, /*lenient=*/command == Command::kDel);
   if (!decoded.ok()) return decoded.error();
   const Json& doc = decoded->doc;
   PluginConfig c;

@@ -305,6 +305,17 @@ absl::StatusOr<Kubeconfig> Kubeconfig::Parse(std::string_view yaml,
                               " has no https:// server: ", Quote(kc.server)));
     }
     while (!kc.server.empty() && kc.server.back() == '/') kc.server.pop_back();
+    // istio-cni's installer writes "https://[10.96.0.1]:443", brackets even
+    // around an IPv4 address; Go accepts that, libcurl does not.
+    if (const size_t open = kc.server.find("://["); open != std::string::npos) {
+      const size_t close = kc.server.find(']', open);
+      if (close != std::string::npos &&
+          kc.server.substr(open + 4, close - open - 4).find(':') ==
+              std::string::npos) {
+        kc.server.erase(close, 1);
+        kc.server.erase(open + 3, 1);
+      }
+    }
     kc.insecure_skip_tls_verify =
         internal::ParseGoBool(Scalar(cluster, "insecure-skip-tls-verify"))
             .value_or(false);

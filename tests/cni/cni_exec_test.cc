@@ -24,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/cni/cni_exec_util.h"
 #include "tests/cni/cni_test_util.h"
 #include "tests/testing/netns.h"
 
@@ -45,89 +46,18 @@ using ::testing::Not;
 
 const char kPlugin[] = MESHCAP_CNI;
 
-struct Exec {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-  nlohmann::json json() const {
-    return nlohmann::json::parse(out, nullptr, false);
-  }
-};
+using ::meshcap::cni::testing::Exec;
+using ::meshcap::cni::testing::kPrevResult;
+using ::meshcap::cni::testing::Ruleset;
 
-// Runs the plugin with exactly `env` (and PATH) and `input` on stdin.
-// `drop_caps`: as root without any capability (bounding set emptied).
 Exec RunCni(const std::map<std::string, std::string>& env,
             const std::string& input, bool drop_caps = false) {
-  int in[2], out[2], err[2];
-  Exec r;
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-      pipe2(err, O_CLOEXEC) != 0) {
-    return r;
-  }
-  std::vector<std::string> env_s = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-  for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (std::string& s : env_s) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    if (drop_caps) {
-      for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-    }
-    char* argv[] = {const_cast<char*>("meshcap-cni"), nullptr};
-    execve(kPlugin, argv, envp.data());
-    _exit(127);
-  }
-  close(in[0]);
-  close(out[1]);
-  close(err[1]);
-  (void)!write(in[1], input.data(), input.size());
-  close(in[1]);
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&r.out, &r.err};
-  int open_fds = 2;
-  while (open_fds > 0 && poll(fds, 2, 60000) > 0) {
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      const ssize_t n = read(fds[i].fd, buf, sizeof(buf));
-      if (n > 0) {
-        sinks[i]->append(buf, n);
-      } else {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return ::meshcap::cni::testing::RunPlugin(kPlugin, env, input, drop_caps);
 }
-
-constexpr char kPrevResult[] =
-    R"({"cniVersion":"1.0.0","interfaces":[{"name":"cni0","mac":"a6:1b:4c:2d:3e:4f"},)"
-    R"({"name":"eth0","mac":"b6:1b:4c:2d:3e:51","sandbox":"/var/run/netns/p"}],)"
-    R"("ips":[{"interface":1,"address":"203.0.113.2/24","gateway":"203.0.113.1"}],)"
-    R"("routes":[{"dst":"0.0.0.0/0","gw":"203.0.113.1"}],"dns":{}})";
 
 constexpr char kSidecarPolicy[] =
     R"({"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*",
         "InboundPortsExclude": "15090,15021,15020", "EnableIPv6": true})";
-
-// The ruleset of `netns` as the standard tools print it, counters and
-// comments left out.
-std::string Ruleset(int netns, const std::string& backend) {
-  if (backend == "nftables") return ShellIn(netns, "nft list ruleset").output;
-  return ShellIn(netns,
-                 "{ iptables-legacy-save; ip6tables-legacy-save; } | "
-                 "grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'")
-      .output;
-}
 
 // --- Without a kernel: VERSION and the errors
 // ------------------------------------
