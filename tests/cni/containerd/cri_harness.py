@@ -523,12 +523,16 @@ class Runtime:
                 for name, argv in views.items()}
 
     def state_files(self, root=MESHCAP_STATE_DIR):
-        """Every file and directory under root (a node path), relative."""
+        """The files under root (a node path) that record something,
+        relative: not the directories, which meshcap-cni keeps, nor the
+        pods' xtables lock file (src/cni/attachment_store.h)."""
         base = self.node_path(root)
         found = []
-        for d, dirs, files in os.walk(base):
-            for n in dirs + files:
-                found.append(os.path.relpath(os.path.join(d, n), base))
+        for d, _, files in os.walk(base):
+            for n in files:
+                rel = os.path.relpath(os.path.join(d, n), base)
+                if rel != 'cni/xtables.lock':
+                    found.append(rel)
         return sorted(found)
 
     def read_node_file(self, path, default=''):

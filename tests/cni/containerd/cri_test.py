@@ -45,12 +45,13 @@ DUMP_DIR = '/run/meshcap-dump'              # in the node
 ANNOTATIONS_CAPABILITY = 'io.kubernetes.cri.pod-annotations'
 TIMEOUT = 90  # seconds for the whole run
 
-# Which pods meshcap-cni captures. "namespace": today's plugin captures
-# every pod whose namespace is not in excludeNamespaces, so an "untouched"
-# pod is placed in an excluded namespace. "annotations": istio-cni's rule
-# (the pod's sidecar.istio.io/status annotation), every pod in one
-# namespace. Switch this line when the plugin learns annotations.
-SELECTION = 'namespace'
+# Which pods meshcap-cni captures. "annotations": istio-cni's rule, from
+# the annotations containerd hands over (the pod's sidecar.istio.io/status
+# annotation), every pod in one namespace: meshcap-cni's default
+# ("podSelection": "istio"). "namespace": "podSelection": "all", which
+# captures every pod whose namespace is not in excludeNamespaces, so an
+# "untouched" pod is placed in an excluded namespace.
+SELECTION = 'annotations'
 
 # istio-cni's redirect for an injected pod with no annotation of its own
 # (Istio's "basic" case: NewRedirect's defaults).
@@ -99,10 +100,17 @@ def conflist(with_meshcap=True, with_dump=True, backend='nftables'):
         'isDefaultGateway': True, 'ipMasq': False,
         'ipam': {'type': 'host-local',
                  'ranges': [[{'subnet': SUBNET_PREFIX + '0/24'}]]}}]
-    if with_meshcap:
+    if with_meshcap and SELECTION == 'annotations':
+        # istio-cni's policy for each pod: no policy of the node's own.
         plugins.append({
-            'type': 'meshcap-cni', 'profile': 'sidecar', 'backend': backend,
-            'policy': POLICY, 'excludeNamespaces': [EXCLUDED_NAMESPACE],
+            'type': 'meshcap-cni', 'backend': backend,
+            'logLevel': 'debug', 'logFile': LOG_FILE,
+            'capabilities': {ANNOTATIONS_CAPABILITY: True}})
+    elif with_meshcap:
+        plugins.append({
+            'type': 'meshcap-cni', 'podSelection': 'all', 'profile': 'sidecar',
+            'backend': backend, 'policy': POLICY,
+            'excludeNamespaces': [EXCLUDED_NAMESPACE],
             'logLevel': 'debug', 'logFile': LOG_FILE,
             'capabilities': {ANNOTATIONS_CAPABILITY: True}})
     if with_dump:
