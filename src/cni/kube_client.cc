@@ -175,6 +175,7 @@ Attempt Perform(const Curl& c, const Kubeconfig& kc, const KubeClientOptions& o,
     curl_blob blob{const_cast<char*>(kc.ca_pem.data()), kc.ca_pem.size(),
                    CURL_BLOB_COPY};
     c.easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+    c.easy_setopt(h, CURLOPT_CAINFO, static_cast<const char*>(nullptr));
     c.easy_setopt(h, CURLOPT_CAPATH, static_cast<const char*>(nullptr));
   }
   a.result = c.easy_perform(h);
