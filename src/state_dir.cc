@@ -190,16 +190,15 @@ absl::Status StateDir::WriteAtomic(std::string_view name,
   const std::string tmp = absl::StrCat(n, ".tmp");
   // The caller serialises writers of `name`; a temporary left by one that
   // was killed is overwritten (never followed: O_NOFOLLOW).
-  UniqueFd fd(openat(fd_.get(), tmp.c_str(),
-                     O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
-                     0600));
+  constexpr int kFlags = O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd fd(openat(fd_.get(), tmp.c_str(), kFlags, 0600));
+  if (!fd && errno == ELOOP) {
+    // A link planted where the temporary goes: removed (unlinkat does not
+    // follow it), never written through.
+    unlinkat(fd_.get(), tmp.c_str(), 0);
+    fd.reset(openat(fd_.get(), tmp.c_str(), kFlags | O_EXCL, 0600));
+  }
   if (!fd) {
-    if (errno == ELOOP) {
-      unlinkat(fd_.get(), tmp.c_str(), 0);  // the planted link, not its target
-      return StateError(absl::FailedPreconditionError(
-          absl::StrCat(Quote(PathOf(tmp)),
-                       " was a symbolic link; removed it, not followed")));
-    }
     return Errno(errno, absl::StrCat("cannot write ", Quote(PathOf(tmp))));
   }
   size_t done = 0;
@@ -306,9 +305,11 @@ absl::StatusOr<std::optional<FileLock>> StateDir::LockOnce(
     std::string_view name, bool nonblocking, bool create) const {
   const std::string n(name);
   for (;;) {
+    // Read-only: flock needs no more, and a lock file that exists opens on
+    // a file system that has become read-only.
     UniqueFd fd(openat(
         fd_.get(), n.c_str(),
-        (create ? O_CREAT : 0) | O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+        (create ? O_CREAT : 0) | O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
         0600));
     if (!fd) {
       if (errno == ENOENT && !create) {

@@ -78,7 +78,8 @@ class StateDir {
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> Read(
       std::string_view name, size_t max_bytes) const;
   // Replaces `name` with `content` atomically: `name`.tmp is written and
-  // renamed over it; the temporary is removed when anything fails.
+  // renamed over it; the temporary is removed when anything fails, and a
+  // link planted in its place is removed, never written through.
   [[nodiscard]] absl::Status WriteAtomic(std::string_view name,
                                          std::string_view content) const;
   // Removes the file `name` (a link is removed, not followed); a missing

@@ -26,7 +26,10 @@ std::string XtablesLock::DefaultPath() {
 absl::StatusOr<XtablesLock> XtablesLock::Acquire(
     const std::string& path, std::chrono::milliseconds timeout) {
   const std::string file = path.empty() ? DefaultPath() : path;
-  internal::UniqueFd fd(open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+  // As iptables opens it (O_CREAT, read-only: flock needs no more), so
+  // that a lock file on a file system that became read-only still works.
+  internal::UniqueFd fd(
+      open(file.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0600));
   if (!fd) {
     return internal::ErrnoStatus(
         errno,

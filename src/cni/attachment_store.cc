@@ -25,7 +25,7 @@ constexpr char kLockSuffix[] = ".lock";
 constexpr size_t kMaxRecordBytes = 64 << 10;
 // A temporary file this old was left by a write that was killed: a write
 // takes microseconds.
-constexpr auto kStaleTemporary = std::chrono::seconds(60);
+constexpr auto kStaleTemporary = std::chrono::seconds(10);
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() &&
@@ -145,8 +145,17 @@ absl::Status AttachmentStore::Save(const AttachmentRecord& record) const {
   return ref.status();
 }
 
-void AttachmentStore::SweepTemporary(const Attachment& a) const {
-  (void)net_.Remove(Stem(a) + kTempSuffix);
+void AttachmentStore::SweepTemporary(const Attachment& a,
+                                     bool stale_only) const {
+  const std::string name = Stem(a) + kTempSuffix;
+  if (stale_only) {
+    const auto modified = net_.ModifiedAt(name);
+    if (!modified.has_value() ||
+        std::chrono::system_clock::now() - *modified < kStaleTemporary) {
+      return;
+    }
+  }
+  (void)net_.Remove(name);
 }
 
 absl::Status AttachmentStore::Forget(const Attachment& a,
@@ -272,7 +281,7 @@ absl::Status AttachmentStore::Collect(
 }
 
 absl::StatusOr<internal::UniqueFd> AttachmentStore::OpenXtablesLock() const {
-  return cni_.OpenFile("xtables.lock", O_CREAT | O_RDWR);
+  return cni_.OpenFile("xtables.lock", O_CREAT | O_RDONLY);
 }
 
 }  // namespace meshcap::cni

@@ -98,8 +98,11 @@ class AttachmentStore {
   [[nodiscard]] absl::Status Forget(const Attachment& a,
                                     const std::string& ns_id,
                                     std::vector<std::string>* removed) const;
-  // Removes a temporary record of `a` left by a write that was killed.
-  void SweepTemporary(const Attachment& a) const;
+  // Removes a temporary record of `a` left by a write that was killed:
+  // any (the caller holds the namespace's lock, so no write is under way),
+  // or with `stale_only`, one untouched for kStaleTemporary (a caller that
+  // cannot take the lock: DEL of an attachment it knows no namespace of).
+  void SweepTemporary(const Attachment& a, bool stale_only = false) const;
 
   // The lock of namespace `ns_id`, waiting up to `timeout`.
   [[nodiscard]] absl::StatusOr<internal::FileLock> LockNamespace(

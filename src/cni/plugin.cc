@@ -343,10 +343,12 @@ PluginOutput Del(const CniEnvironment& env, const PluginConfig& config,
                 log);
   }
   const Attachment& a = pod.attachment();
-  (*store)->SweepTemporary(a);
   LoadedRecord loaded = (*store)->Load(a);
   if (!loaded.record.has_value() && loaded.unreadable.empty()) {
-    // Never added (or left alone, or already deleted): changes nothing.
+    // Never added (or left alone, or already deleted): changes nothing. A
+    // record an ADD was killed writing goes once it is stale (an ADD in
+    // flight may be writing it now).
+    (*store)->SweepTemporary(a, /*stale_only=*/true);
     log.Info("nothing recorded for this attachment; nothing to remove");
     return PluginOutput{};
   }
@@ -377,6 +379,7 @@ PluginOutput Del(const CniEnvironment& env, const PluginConfig& config,
                   log);
     }
     lock.emplace(*std::move(l));
+    (*store)->SweepTemporary(a);
     // Under the lock: another DEL or a GC may have been first.
     LoadedRecord again = (*store)->Load(a);
     if (!again.record.has_value() && again.unreadable.empty()) {

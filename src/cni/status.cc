@@ -83,7 +83,7 @@ absl::StatusOr<UniqueFd> ScratchLock() {
   if (!state.ok()) return state.status();
   absl::StatusOr<internal::StateDir> cni = state->Sub("cni", true);
   if (!cni.ok()) return cni.status();
-  return cni->OpenFile("xtables.lock", O_CREAT | O_RDWR);
+  return cni->OpenFile("xtables.lock", O_CREAT | O_RDONLY);
 }
 
 absl::Status ApplyInScratch(const CapturePolicy& policy,
