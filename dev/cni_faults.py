@@ -1251,64 +1251,20 @@ class Campaign:
         out0 = self.outside_snapshot()
         long_net = "net-" + self.long_id(246)
         shared = self.long_id(200)
-        ids = [self.long_id(n) for n in (236, 300, 1000, 65536, 100000)]
-        ids += [shared + "a" * 100, shared + "b" * 100]
+        sizes = (236, 300, 1000, 4096, 65536, 100000)
         for net in ("pods", long_net):
-            state = self.new_state("long")
-            keeper = Pod(self, self.new_id("keeper"))
-            self.add_ok(part, state, keeper, backend, part,
-                        cfg=self.cfg(backend, name=net), net=net)
-            keep = lambda: [(net, keeper.cid, "eth0",
-                             self.cookie(state, keeper.cid, net=net))]
-            for cid in ids:
-                label = (f"{part}: network of {len(net)} bytes, container ID "
-                         f"of {len(cid)} bytes")
-                failed0 = self.failed
-                cfg = self.cfg(backend, name=net)
-                pod = Pod(self, cid)
-                if self.add_ok(part, state, pod, backend, label, cfg=cfg,
-                               net=net):
-                    with open(self.record_path(state, cid, net=net)) as f:
-                        self.check(json.load(f)["containerID"] == cid, part,
-                                   f"{label}: the record names another ID")
-                r = self.run("CHECK", cfg, state, pod)
-                kind, code = self.judge(part, r, "CHECK", label)
-                self.check(kind == "ok", part, f"{label}: CHECK gave {code}:"
-                           f" {r.out[:300]!r}")
-                # GC listing both keeps both.
-                gc = self.gc_cfg(backend, [(keeper.cid, "eth0"),
-                                           (cid, "eth0")], name=net)
-                r = self.run("GC", gc, state)
-                kind, code = self.judge(part, r, "GC", label)
-                self.check(kind == "ok", part, f"{label}: GC gave {code}")
-                rec, cap = self.observe(part, state, pod, backend, label,
-                                        net=net)
-                self.check(rec and cap, part, f"{label}: a GC listing the pod"
-                           f" left record={rec} capture={cap}")
-                st["deltries"] += self.delete(part, state, pod, backend,
-                                              label, cfg=cfg)
-                self.clean(part, state, label, nets=(net,), live=keep())
-                # Again, and this time the runtime loses the pod: GC.
-                self.add_ok(part, state, pod, backend, label, cfg=cfg,
-                            net=net)
-                pod.remove()
-                r = self.run("GC", self.gc_cfg(
-                    backend, [(keeper.cid, "eth0")], name=net), state)
-                kind, code = self.judge(part, r, "GC", label)
-                self.check(kind == "ok", part, f"{label}: GC gave {code}")
-                self.clean(part, state, label + " (after GC)", nets=(net,),
-                           live=keep())
-                rec, cap = self.observe(part, state, keeper, backend, label,
-                                        net=net)
-                self.check(rec and cap, part, f"{label}: the other pod lost "
-                           f"record={rec} capture={cap}")
-                st["ids"] += 1
-                st["bad"] += self.failed != failed0
+            for n in sizes:
+                # Each in a state directory of its own, beside another pod
+                # that keeps the network's directory.
+                self.long_trial(part, backend, net, self.long_id(n), st)
             # Two IDs that share their first 200 bytes, in one namespace
             # each: distinct records; deleting one keeps the other.
-            a, b = Pod(self, ids[-2]), Pod(self, ids[-1])
+            state = self.new_state("long")
+            a = Pod(self, shared + self.long_id(100))
+            b = Pod(self, shared + self.long_id(100))
             cfg = self.cfg(backend, name=net)
             label = f"{part}: network of {len(net)} bytes, IDs sharing 200"
+            failed0 = self.failed
             for p in (a, b):
                 self.add_ok(part, state, p, backend, label, cfg=cfg, net=net)
             self.delete(part, state, a, backend, label, cfg=cfg)
@@ -1316,17 +1272,74 @@ class Campaign:
             self.check(rec and cap, part, f"{label}: deleting one took the "
                        f"other's record={rec} capture={cap}")
             self.delete(part, state, b, backend, label, cfg=cfg)
-            self.delete(part, state, keeper, backend, label, cfg=cfg)
             self.clean(part, state, label, nets=(net,))
-            for p in (a, b, keeper):
+            for p in (a, b):
                 p.remove()
+            st["ids"] += 1
+            st["bad"] += self.failed != failed0
         self.outside_same(part, out0, part)
-        self.say(f"cni-faults long {backend}: {st['ids']} long IDs in 2 "
-                 f"networks (names of 4 and 250 bytes; IDs of 236, 300, 1000,"
-                 f" 65536 and 100000 bytes, and two sharing 200), "
+        self.say(f"cni-faults long {backend}: {st['ids']} trials in 2 "
+                 f"networks (names of 4 and 250 bytes; container IDs of "
+                 f"{', '.join(map(str, sizes))} bytes, and two sharing 200), "
                  f"{self.crashes[part]} crashes, {st['ids'] - st['bad']}/"
-                 f"{st['ids']} converged (ADD, CHECK, GC, DEL, GC of a lost "
-                 f"pod) [{time.perf_counter() - t0:.1f} s]")
+                 f"{st['ids']} converged (ADD, CHECK, DEL; ADD, GC listing "
+                 f"it, DEL; ADD, GC of the lost pod) "
+                 f"[{time.perf_counter() - t0:.1f} s]")
+
+    def long_trial(self, part, backend, net, cid, st):
+        label = (f"{part}: network of {len(net)} bytes, container ID of "
+                 f"{len(cid)} bytes")
+        failed0 = self.failed
+        state = self.new_state("long")
+        cfg = self.cfg(backend, name=net)
+        keeper = Pod(self, self.new_id("keeper"))
+        self.add_ok(part, state, keeper, backend, label, cfg=cfg, net=net)
+        keep = [(net, keeper.cid, "eth0",
+                 self.cookie(state, keeper.cid, net=net))]
+        pod = Pod(self, cid)
+        # ADD, CHECK, DEL.
+        if self.add_ok(part, state, pod, backend, label, cfg=cfg, net=net):
+            with open(self.record_path(state, cid, net=net)) as f:
+                self.check(json.load(f)["containerID"] == cid, part,
+                           f"{label}: the record names another ID")
+        r = self.run("CHECK", cfg, state, pod)
+        kind, code = self.judge(part, r, "CHECK", label)
+        self.check(kind == "ok", part, f"{label}: CHECK gave {code}: "
+                   f"{r.out[:300]!r}")
+        st["deltries"] += self.delete(part, state, pod, backend, label,
+                                      cfg=cfg)
+        self.clean(part, state, label + " (DEL)", nets=(net,), live=keep)
+        # ADD, a GC that lists it (and the other pod) keeps it, DEL.
+        self.add_ok(part, state, pod, backend, label, cfg=cfg, net=net)
+        r = self.run("GC", self.gc_cfg(backend, [(keeper.cid, "eth0"),
+                                                 (cid, "eth0")], name=net),
+                     state)
+        kind, code = self.judge(part, r, "GC", label)
+        self.check(kind == "ok", part, f"{label}: GC gave {code}")
+        rec, cap = self.observe(part, state, pod, backend, label, net=net)
+        self.check(rec and cap, part, f"{label}: a GC that lists the pod "
+                   f"left record={rec} capture={cap}")
+        st["deltries"] += self.delete(part, state, pod, backend, label,
+                                      cfg=cfg)
+        self.clean(part, state, label + " (GC, DEL)", nets=(net,),
+                   live=keep)
+        # ADD, then the runtime loses the pod: GC forgets it.
+        self.add_ok(part, state, pod, backend, label, cfg=cfg, net=net)
+        pod.remove()
+        r = self.run("GC", self.gc_cfg(backend, [(keeper.cid, "eth0")],
+                                       name=net), state)
+        kind, code = self.judge(part, r, "GC", label)
+        self.check(kind == "ok", part, f"{label}: GC gave {code}")
+        self.clean(part, state, label + " (GC of the lost pod)",
+                   nets=(net,), live=keep)
+        rec, cap = self.observe(part, state, keeper, backend, label, net=net)
+        self.check(rec and cap, part, f"{label}: the other pod lost "
+                   f"record={rec} capture={cap}")
+        self.delete(part, state, keeper, backend, label, cfg=cfg)
+        self.clean(part, state, label, nets=(net,))
+        keeper.remove()
+        st["ids"] += 1
+        st["bad"] += self.failed != failed0
 
     # ---- part 5: races -------------------------------------------------
 

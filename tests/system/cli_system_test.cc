@@ -3,6 +3,8 @@
 // The meshcap binary against the kernel: apply, verify, clean, --netns. Each
 // test runs in a fresh network namespace.
 
+#include <stdlib.h>
+
 #include <string>
 
 #include "gmock/gmock.h"
@@ -48,6 +50,43 @@ TEST_F(CliSystemTest, ApplyVerifyCleanAndVerifyAgain) {
   r = Shell(kMeshcap + " verify" + flags);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("missing table istio-proxy-nat"));
+}
+
+// An intent record of the wrong shape (issue 18: a field of the wrong
+// type aborted the tool) reads as an interrupted apply: verify reports it,
+// apply and clean finish it.
+TEST_F(CliSystemTest, AnIntentRecordOfTheWrongShapeIsAnUnfinishedApply) {
+  if (!::meshcap::testing::HaveProgram("iptables-legacy-save")) {
+    GTEST_SKIP() << "no iptables-legacy";
+  }
+  char tmpl[] = "/tmp/meshcap-cli-state-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string state = tmpl;
+  const std::string env = "MESHCAP_STATE_DIR=" + state + " ";
+  const std::string flags = " --backend=iptables-legacy -b '*' --ipv6=false";
+  ASSERT_EQ(Shell(env + kMeshcap + " apply" + flags).exit_code, 0);
+  const std::string key =
+      Shell("stat -L -c 'netns-%d-%i' /proc/self/ns/net").output;
+  const std::string intent =
+      state + "/" + key.substr(0, key.size() - 1) + ".intent";
+  for (const char* bad : {R"({"netns_cookie":"x"})", R"({"pid":"1"})", "]"}) {
+    SCOPED_TRACE(bad);
+    ASSERT_EQ(
+        Shell("printf '%s' '" + std::string(bad) + "' > " + intent).exit_code,
+        0);
+    CommandResult r = Shell(env + kMeshcap + " verify" + flags);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("an unreadable intent record"));
+    r = Shell(env + kMeshcap + " apply" + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("finished an apply that was interrupted"));
+    EXPECT_EQ(Shell(env + kMeshcap + " verify" + flags).exit_code, 0);
+  }
+  ASSERT_EQ(Shell("printf '%s' '{\"what\":[1]}' > " + intent).exit_code, 0);
+  CommandResult r = Shell(env + kMeshcap + " clean");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(Shell("test -e " + intent).exit_code, 0);
+  Shell("rm -rf " + state);
 }
 
 TEST_F(CliSystemTest, CleanWorksWhateverTheEnvironmentSays) {
