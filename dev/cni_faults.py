@@ -8,16 +8,18 @@ on /run, makes every pod namespace itself (unshare(CLONE_NEWNET) bound to a
 file of that tmpfs) and runs the real meshcap-cni binary against the real
 kernel, as a runtime does. Parts:
 
-  kill      SIGKILL of ADD, DEL, CHECK and GC at random 0-3 ms after exec,
-            then the runtime's follow-up (a retried ADD, a DEL, a GC);
+  kill      SIGKILL of ADD, DEL, CHECK and GC at a random moment from
+            exec to past the verb's usual end (at least 0-3 ms), then the
+            runtime's follow-up (a retried ADD, a DEL, a GC);
   hostile   configurations a pod or a broken runtime may hand over (deep
             nesting, NUL, trailing bytes, 60 MB prevResult, repeated keys,
             wrong types) and a bad environment;
   state     faults of the state directory: planted symbolic links, wrong
             modes and owners, a full and a read-only file system;
   long      container IDs and network names longer than a file name;
-  race      ADD racing DEL, GC racing ADD, 50 pods at once, attachments
-            sharing a namespace.
+  race      ADD racing DEL, GC racing ADD (and, deterministically, an
+            ADD held in Apply that finishes while GC works), 50 pods at
+            once, attachments sharing a namespace.
 
 After every trial: the plugin died of no signal it was not sent and printed
 its result or an error JSON; after the runtime's follow-up the pod's
@@ -33,10 +35,12 @@ import argparse
 import collections
 import ctypes
 import errno
+import fcntl
 import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -114,15 +118,21 @@ class Run:
 
 class Handle:
     """One plugin process: stdin, stdout and stderr are files of the work
-    tmpfs (no pipe to fill, nothing to write after exec)."""
+    tmpfs (no pipe to fill, nothing to write after exec). With `gate`,
+    stdin is a pipe that release() fills: the process is loaded and waits
+    for its configuration, so that racing processes start together."""
 
-    def __init__(self, camp, env, data):
+    def __init__(self, camp, env, data, gate=False):
         camp.io_seq += 1
         base = f"{camp.io}/{camp.io_seq}"
         self.paths = (base + ".in", base + ".out", base + ".err")
-        with open(self.paths[0], "wb") as f:
-            f.write(data)
-        fi = open(self.paths[0], "rb")
+        self.data = data
+        if gate:
+            fi = subprocess.PIPE
+        else:
+            with open(self.paths[0], "wb") as f:
+                f.write(data)
+            fi = open(self.paths[0], "rb")
         fo = open(self.paths[1], "wb")
         fe = open(self.paths[2], "wb")
         self.t0 = time.perf_counter()
@@ -130,14 +140,28 @@ class Handle:
                                   stderr=fe, env=env, close_fds=True)
         # Popen returns once the child has exec'd.
         self.t_exec = time.perf_counter()
-        fi.close()
+        if not gate:
+            fi.close()
         fo.close()
         fe.close()
         camp.live.add(self.p)
         self.camp = camp
 
+    def release(self):
+        """Hands a gated process its configuration (racing processes'
+        configurations are far below a pipe's 64 KiB)."""
+        self.t_exec = time.perf_counter()
+        self.p.stdin.write(self.data)
+        self.p.stdin.close()
+
     def kill_after(self, delay):
+        # Asleep for most of the delay, so that the plugin has both CPUs
+        # (a spinning parent slows a child on 2 CPUs), then spinning for
+        # sub-millisecond precision.
         target = self.t_exec + delay
+        rest = target - time.perf_counter() - 0.0002
+        if rest > 0:
+            time.sleep(rest)
         while time.perf_counter() < target:
             pass
         try:
@@ -170,7 +194,8 @@ class Handle:
         with open(self.paths[2], "rb") as f:
             err = f.read()
         for p in self.paths:
-            os.unlink(p)
+            if os.path.exists(p):
+                os.unlink(p)
         rc = self.p.returncode
         sig = -rc if rc < 0 else None
         return Run(rc if rc >= 0 else None, sig, out, err, elapsed, hung)
@@ -225,7 +250,6 @@ class Campaign:
         self.part_checks = collections.Counter()
         self.crashes = collections.Counter()
         self.printed = collections.Counter()
-        self.notes = []
         self.summary = []
 
     # ---- bookkeeping -------------------------------------------------
@@ -244,6 +268,7 @@ class Campaign:
         return ok
 
     def say(self, line):
+        self.work_root_same(line.split(":")[0])
         self.summary.append(line)
         print(line, flush=True)
 
@@ -289,9 +314,10 @@ class Campaign:
         return env
 
     def start(self, cmd, cfg, state, pod=None, cid=None, ifname=None,
-              over=None):
+              over=None, gate=False):
         data = cfg if isinstance(cfg, bytes) else dumps(cfg).encode()
-        return Handle(self, self.env(cmd, state, pod, cid, ifname, over), data)
+        return Handle(self, self.env(cmd, state, pod, cid, ifname, over), data,
+                      gate)
 
     def run(self, *a, **k):
         return self.start(*a, **k).finish()
@@ -470,13 +496,29 @@ class Campaign:
             allowed |= {f"cni/{netf}/{stem}.json", f"cni/.ns/cookie-{cookie}",
                         f"cni/.ns/cookie-{cookie}.lock",
                         f"cni/.ns/cookie-{cookie}/{netf}+{stem}"}
-        return sorted(os.path.relpath(p, state) for p in self.tree(state, False)
-                      if os.path.relpath(p, state) not in allowed)
+        rels = (os.path.relpath(p, state) for p in self.tree(state, False))
+        return sorted(r for r in rels if r not in allowed)
 
     def clean(self, part, state, label, nets=("pods",), live=()):
         left = self.leftovers(state, nets, live)
-        return self.check(not left, part,
-                          f"{label}: left in the state directory: {left[:6]}")
+        ok = self.check(not left, part,
+                        f"{label}: left in the state directory: {left[:6]}")
+        # Reported once: the next trial starts clean.
+        for rel in sorted(left, key=len, reverse=True):
+            p = os.path.join(state, rel)
+            if os.path.isdir(p) and not os.path.islink(p):
+                shutil.rmtree(p, ignore_errors=True)
+            elif os.path.lexists(p):
+                os.unlink(p)
+        return ok
+
+    def work_root_same(self, part):
+        """Nothing but the campaign's own beside the state directories."""
+        mine = ("io", "ns", "outside", "meshcap-cni")
+        odd = [n for n in os.listdir(self.work)
+               if n not in mine and not n.startswith("state-")]
+        return self.check(not odd, part, f"{part}: made beside the state "
+                          f"directories: {odd[:6]}")
 
     def tmp_left(self, part, state, label, planted=()):
         tmps = [p for p in self.tree(state, False)
@@ -491,15 +533,30 @@ class Campaign:
         state = self.new_state(f"kill-{verb}-{backend}")
         st = collections.Counter()
         out0 = self.outside_snapshot()
+        # Kills land anywhere in the verb: from exec to a little after its
+        # usual end (at least 0-3 ms).
+        span = max(0.003, 1.25 * self.calibrate(verb, backend))
         for i in range(n):
             failed0 = self.failed
-            delay = self.rng.uniform(0, 0.003)
+            delay = self.rng.uniform(0, span)
             label = f"{part} #{i} at {delay * 1e3:.2f} ms"
-            getattr(self, "kill_" + verb.lower())(part, state, backend, i,
-                                                   delay, label, st)
-            self.clean(part, state, label)
-            if self.failed == failed0:
-                st["converged"] += 1
+            trial = getattr(self, "kill_" + verb.lower())
+            trial(part, state, backend, i, delay, label, st)
+            # Converged: the pod's state after the follow-up.
+            st["converged"] += self.failed == failed0
+            # A file left in the state directory is a failure of its own,
+            # unless the runtime's next GC takes it: temporary records go
+            # once stale (a minute), so they are aged first.
+            old = time.time() - 120
+            for p in self.tree(state, False):
+                if p.endswith(".tmp"):
+                    os.utime(p, (old, old), follow_symlinks=False)
+                    st["tmp"] += 1
+            r = self.run("GC", self.gc_cfg(backend, []), state)
+            kind, code = self.judge(part, r, "GC", label + " (later GC)")
+            self.check(kind == "ok", part, f"{label}: the later GC gave "
+                       f"{code}: {r.out[:300]!r}")
+            st["leaks"] += not self.clean(part, state, label)
         self.outside_same(part, out0, part)
         what = {"ADD": f"before the record {st['before']}, record without "
                        f"capture {st['record']}, record and capture "
@@ -509,10 +566,14 @@ class Campaign:
                 "CHECK": f"capture and record intact {st['both']}",
                 "GC": f"stale records left 2: {st['left2']}, 1: "
                       f"{st['left1']}, 0: {st['left0']}"}[verb]
-        self.say(f"cni-faults kill {verb} {backend}: {n} kills, "
+        self.say(f"cni-faults kill {verb} {backend}: {n} kills at 0-"
+                 f"{span * 1e3:.1f} ms, "
                  f"{self.crashes[part]} crashes, {st['converged']}/{n} "
-                 f"converged ({st['landed']} landed, {st['finished']} after "
-                 f"the verb finished; {what}; DEL tries {st['deltries']}) "
+                 f"converged, {st['leaks']} left a file in the state "
+                 f"directory past the next GC ({st['tmp']} temporary records"
+                 f" left for GC; {st['landed']} landed, {st['finished']} "
+                 f"after the verb finished; {what}; DEL tries "
+                 f"{st['deltries']}) "
                  f"[{time.perf_counter() - t0:.1f} s]")
 
     def killed_run(self, part, verb, cfg, state, pod, delay, label, st):
@@ -682,7 +743,9 @@ class Campaign:
             ("name", "a/b"), ("name", ".."), ("type", 5), ("podSelection", 5),
             ("podSelection", "bogus"), ("backend", 7), ("backend", "bogus"),
             ("policy", []), ("policy", "x"),
-            ("policy", {"InboundPortsInclude": 5}, {0}), ("policy", {"Bogus": "1"}),
+            # Policy values may be numbers where natural (policy_json.h).
+            ("policy", {"InboundPortsInclude": 5}, {0}),
+            ("policy", {"Bogus": "1"}),
             ("policy", {"ProxyPort": "99999"}),
             ("excludeNamespaces", "x"), ("excludeNamespaces", [1]),
             ("logLevel", 3), ("logLevel", "loud"), ("logFile", {}),
@@ -699,10 +762,14 @@ class Campaign:
                 d[key] = value
             # A bad policy value is found when the policy is built, which
             # DEL never does.
-            cases.append((f"{key}={dumps(value) if value is not None else '(missing)'}",
-                          dumps(d).encode(), "node", ok[0] if ok else E | {100}))
+            shown = dumps(value) if value is not None else "(missing)"
+            cases.append((f"{key}={shown}", dumps(d).encode(), "node",
+                          ok[0] if ok else E | {100}))
         pod_types = [
-            ("args", 5), ("args", []), ("args", "x"), ("args", {"cni": 5}, {0}),
+            # args.cni is for other plugins too: only args.cni.meshcap is
+            # meshcap-cni's to judge.
+            ("args", 5), ("args", []), ("args", "x"),
+            ("args", {"cni": 5}, {0}),
             ("args", {"cni": {"meshcap": "x"}}),
             ("args", {"cni": {"meshcap": []}}),
             ("args", {"cni": {"meshcap": {"skip": "yes"}}}),
@@ -710,14 +777,16 @@ class Campaign:
             ("args", {"cni": {"meshcap": {"profile": 1}}}),
             ("args", {"cni": {"meshcap": {"profile": "bogus"}}}),
             ("args", {"cni": {"meshcap": {"policy": []}}}),
-            ("args", {"cni": {"meshcap": {"policy": {"InboundPortsInclude": 5}}}}, {0}),
+            ("args", {"cni": {"meshcap": {"policy": {
+                "InboundPortsInclude": 5}}}}, {0}),
             ("args", {"cni": {"meshcap": {"policy": {"Bogus": "1"}}}}),
             ("args", {"cni": {"meshcap": {"policy": {"ProxyPort": "-1"}}}}),
             ("args", {"cni": {"meshcap": {"bogus": 1}}}),
             ("runtimeConfig", 5), ("runtimeConfig", {"meshcap": 5}),
             ("runtimeConfig", {"meshcap": {"skip": 1}}),
             ("runtimeConfig", {"meshcap": {"policy": "x"}}),
-            ("runtimeConfig", {"meshcap": {"policy": {"OutboundIPRangesInclude": "x/99"}}}),
+            ("runtimeConfig", {"meshcap": {"policy": {
+                "OutboundIPRangesInclude": "x/99"}}}),
             ("prevResult", 5), ("prevResult", []), ("prevResult", "x"),
             ("prevResult", None), ("prevResult", True),
         ]
@@ -738,8 +807,10 @@ class Campaign:
         fresh = Pod(self, self.new_id("hf"))       # never captured
         self.add_ok(part, state, cap_pod, backend, part)
         cases = self.hostile_cases(backend)
-        live = lambda: [("pods", cap_pod.cid, "eth0",
-                         self.cookie(state, cap_pod.cid))]
+
+        def live():
+            return [("pods", cap_pod.cid, "eth0",
+                     self.cookie(state, cap_pod.cid))]
 
         def snapshot():
             with open(self.record_path(state, cap_pod.cid), "rb") as f:
@@ -798,7 +869,6 @@ class Campaign:
                            f"{label}: a failed DEL changed the pod")
                 if scope == "pod":
                     st["pod_del_refused"] += 1
-                    self.notes.append(f"{label}: DEL refused ({code})")
             if code == 0 or add_code == 0:
                 # Back to the node's policy for the next case.
                 self.add_ok(part, state, cap_pod, backend, label + " (re-ADD)")
@@ -821,7 +891,8 @@ class Campaign:
                  f"DEL succeeded {st['del_ok']}, refused {st['del_err']}), "
                  f"{env_n} environments, {self.crashes[part]} crashes, "
                  f"{self.part_failed[part]} failed checks; 60 MB prevResult: "
-                 f"ADD {times['ADD']:.3f} s, CHECK {times['CHECK']:.3f} s, "
+                 f"ADD {times['ADD']:.3f} s ({times['cpu']:.3f} s CPU), "
+                 f"CHECK {times['CHECK']:.3f} s, "
                  f"DEL {times['DEL']:.3f} s; 64 MiB + 1 refused by "
                  f"{times['big']} [{time.perf_counter() - t0:.1f} s]")
 
@@ -838,13 +909,19 @@ class Campaign:
         text = with_raw(base, "prevResult", prev)
         times = {}
         label = f"{part}: 60 MB prevResult"
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         r = self.run("ADD", text, state, fresh)
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         times["ADD"] = r.elapsed
+        # CPU time, which a busy CI machine does not stretch as it does the
+        # wall time.
+        times["cpu"] = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime -
+                                                        ru0.ru_stime)
         kind, code = self.judge(part, r, "ADD", label,
                                 out_expect=prev.encode() + b"\n")
         self.check(kind == "ok", part, f"{label}: ADD gave {code}")
-        self.check(r.elapsed < 1.0, part, f"{label}: ADD took "
-                   f"{r.elapsed:.3f} s")
+        self.check(times["cpu"] < 1.0, part, f"{label}: ADD took "
+                   f"{times['cpu']:.3f} s of CPU ({r.elapsed:.3f} s)")
         rec, cap = self.observe(part, state, fresh, backend, label)
         self.check(rec and cap, part, f"{label}: record={rec} capture={cap}")
         r = self.run("CHECK", text, state, fresh)
@@ -885,12 +962,14 @@ class Campaign:
             ({"CNI_COMMAND": "BOGUS"}, {4}), ({"CNI_COMMAND": "add"}, {4}),
             ({"CNI_CONTAINERID": None}, {4}), ({"CNI_CONTAINERID": ""}, {4}),
             ({"CNI_CONTAINERID": "../../../etc"}, {4}),
-            ({"CNI_CONTAINERID": "a/b"}, {4}), ({"CNI_CONTAINERID": "-x"}, {4}),
+            ({"CNI_CONTAINERID": "a/b"}, {4}),
+            ({"CNI_CONTAINERID": "-x"}, {4}),
             ({"CNI_CONTAINERID": "x y"}, {4}),
             ({"CNI_CONTAINERID": "x\ny"}, {4}), ({"CNI_IFNAME": None}, {4}),
             ({"CNI_IFNAME": "x" * 16}, {4}), ({"CNI_IFNAME": ".."}, {4}),
             ({"CNI_IFNAME": "a/b"}, {4}), ({"CNI_IFNAME": "a:b"}, {4}),
-            ({"CNI_NETNS": None}, {4}), ({"CNI_NETNS": "/proc/self/ns/net"}, {4}),
+            ({"CNI_NETNS": None}, {4}),
+            ({"CNI_NETNS": "/proc/self/ns/net"}, {4}),
             ({"CNI_NETNS": f"/proc/{os.getpid()}/ns/net"}, {4}),
             ({"CNI_NETNS": "/proc/self/ns/mnt"}, {4}),
             ({"CNI_NETNS": f"{self.work}/no-such-netns"}, {4}),
@@ -943,7 +1022,6 @@ class Campaign:
         part = f"state {backend}"
         t0 = time.perf_counter()
         st = collections.Counter()
-        out0 = self.outside_snapshot()
         cases = [
             ("link at <id>@eth0.json.tmp to a file", False, "tmp", True),
             ("link at <id>@eth0.json.tmp, dangling", False, "tmp", False),
@@ -1022,6 +1100,8 @@ class Campaign:
                          over=over)
             kind, code = self.judge(part, r, verb, label)
             st[f"code {verb} {code}"] += 1
+            if self.verbose:
+                print(f"  {label}: {verb} -> {code}")
             self.check(code in expect[verb], part, f"{label}: {verb} gave "
                        f"{code}, expected {sorted(expect[verb])}: "
                        f"{r.out[:300]!r}")
@@ -1142,8 +1222,8 @@ class Campaign:
         self.check(not os.path.lexists(f"{self.outside}/absent-{pod.cid}"),
                    part, f"{label}: a dangling link's target was created")
         # The fault goes; the runtime's DEL converges.
-        if kind in ("xt", "lock") or (kind in ("tmp", "rec") and
-                                       os.path.islink(planted[0])):
+        if kind in ("xt", "lock") or (
+                kind in ("tmp", "rec") and os.path.islink(planted[0])):
             os.unlink(planted[0])
         elif kind in ("pods", "nsdir"):
             os.unlink(planted[0])
@@ -1221,8 +1301,10 @@ class Campaign:
             E = {104}
             self.under_fault(part, backend, label, state, pod,
                              ["ADD", "CHECK", "DEL", "GC"],
-                             {"ADD": E, "CHECK": E | {0},
-                              "DEL": E if pre else {0, 104}, "GC": {0, 104}},
+                             # DEL may take the capture away and fail on
+                             # the record, or succeed: either converges.
+                             {"ADD": E, "CHECK": E | {0}, "DEL": {0, 104},
+                              "GC": {0, 104}},
                              st)
             self.under_fault(part, backend, label + " (another pod)", state,
                              other, ["ADD", "DEL"],
@@ -1347,24 +1429,28 @@ class Campaign:
         part = f"race add-del {backend}"
         t0 = time.perf_counter()
         state = self.new_state("race-ad")
+        span = self.calibrate("ADD", backend, gate=True)
         st = collections.Counter()
         out0 = self.outside_snapshot()
         for i in range(rounds):
             failed0 = self.failed
             pod = Pod(self, self.new_id("rad"))
             pre = i % 2 == 1
-            gap = self.rng.uniform(0, 0.003)
+            gap = self.rng.uniform(0, span)
             first = self.rng.choice(("ADD", "DEL"))
             label = (f"{part} #{i}: {first} first by {gap * 1e3:.2f} ms"
                      f"{' (re-ADD)' if pre else ''}")
             if pre:
                 self.add_ok(part, state, pod, backend, label)
             second = "DEL" if first == "ADD" else "ADD"
-            h1 = self.start(first, self.cfg(backend), state, pod)
+            h1 = self.start(first, self.cfg(backend), state, pod, gate=True)
+            h2 = self.start(second, self.cfg(backend), state, pod, gate=True)
+            time.sleep(0.002)  # both loaded, waiting for their input
+            h1.release()
             end = time.perf_counter() + gap
             while time.perf_counter() < end:
                 pass
-            h2 = self.start(second, self.cfg(backend), state, pod)
+            h2.release()
             for h, verb in ((h1, first), (h2, second)):
                 r = h.finish()
                 kind, code = self.judge(part, r, verb, label)
@@ -1380,7 +1466,8 @@ class Campaign:
             pod.remove()
             st["ok"] += self.failed == failed0
         self.outside_same(part, out0, part)
-        self.say(f"cni-faults race add-del {backend}: {rounds} rounds, "
+        self.say(f"cni-faults race add-del {backend}: {rounds} rounds (the "
+                 f"second 0-{span * 1e3:.1f} ms after the first), "
                  f"{self.crashes[part]} crashes, {st['ok']}/{rounds} "
                  f"converged (ended with capture and record {st['captured']},"
                  f" with neither {st['clean']}, split {st['split']}) "
@@ -1395,40 +1482,51 @@ class Campaign:
         valid = Pod(self, self.new_id("rgv"))
         self.add_ok(part, state, valid, backend, part)
         gc = self.gc_cfg(backend, [(valid.cid, "eth0")])
+        span = 1.25 * self.calibrate("ADD", backend, gate=True)
         for i in range(rounds):
             failed0 = self.failed
             pod = Pod(self, self.new_id("rga"))
-            gap = self.rng.uniform(0, 0.004)
+            # Biased towards GC starting early in the ADD.
+            gap = span * self.rng.random() ** 2
             label = f"{part} #{i}: GC {gap * 1e3:.2f} ms after ADD"
-            h_add = self.start("ADD", self.cfg(backend), state, pod)
+            h_add = self.start("ADD", self.cfg(backend), state, pod,
+                               gate=True)
+            h_gc = self.start("GC", gc, state, gate=True)
+            time.sleep(0.002)  # both loaded, waiting for their input
+            h_add.release()
             end = h_add.t_exec + gap
             while time.perf_counter() < end:
                 pass
-            in_flight = h_add.running()
-            h_gc = self.start("GC", gc, state)
-            for h, verb in ((h_add, "ADD"), (h_gc, "GC")):
-                r = h.finish()
+            at_start = h_add.running()
+            h_gc.release()
+            r_gc = h_gc.finish()
+            at_end = h_add.running()
+            r_add = h_add.finish()
+            for r, verb in ((r_add, "ADD"), (r_gc, "GC")):
                 kind, code = self.judge(part, r, verb, label)
                 self.check(kind == "ok", part, f"{label}: {verb} gave {code}:"
                            f" {r.out[:300]!r}")
             rec, cap = self.observe(part, state, pod, backend, label)
-            if in_flight:
-                st["inflight"] += 1
-                st["kept"] += rec
-                if not rec:
-                    st["lost"] += 1
-                    self.check(False, part, f"{label}: GC took the record of "
-                               f"a pod whose ADD was still running when GC "
-                               f"started (capture={cap})")
+            if not at_start:
+                # The ADD was over before the runtime started GC: the
+                # record may go (GC forgets records, not captures).
+                st["before"] += 1
+                st["before_collected"] += not rec
+            elif at_end:
+                # The ADD outlived GC: GC found its lock held, or its
+                # record written after GC started. It must be kept.
+                st["outlived"] += 1
+                st["outlived_kept"] += rec
+                self.check(rec, part, f"{label}: GC took the record of a "
+                           f"pod whose ADD outlived it (capture={cap})")
             else:
-                st["done"] += 1
-                st["collected"] += not rec
+                # The ADD ended while GC ran.
+                st["overlap"] += 1
+                st["overlap_lost"] += not rec
             st["orphan"] += cap and not rec
             self.check(rec == cap or not rec, part,
                        f"{label}: a record without capture")
-            # The runtime's DEL of the pod.
-            self.delete(part, state, pod, backend, label,
-                        expect_clean=rec)
+            self.delete(part, state, pod, backend, label, expect_clean=rec)
             pod.remove()
             self.clean(part, state, label, live=[
                 ("pods", valid.cid, "eth0", self.cookie(state, valid.cid))])
@@ -1439,14 +1537,110 @@ class Campaign:
         self.delete(part, state, valid, backend, part)
         valid.remove()
         self.clean(part, state, part)
+        window = self.gc_window(part, backend)
         self.outside_same(part, out0, part)
-        self.say(f"cni-faults race gc-add {backend}: {rounds} rounds, "
-                 f"{self.crashes[part]} crashes, {st['ok']}/{rounds} as "
-                 f"promised; ADD still running at GC start {st['inflight']} "
-                 f"(record kept {st['kept']}, lost {st['lost']}), ADD done "
-                 f"before GC {st['done']} (collected {st['collected']}); "
-                 f"rounds leaving a capture without a record {st['orphan']} "
+        self.say(f"cni-faults race gc-add {backend}: {rounds} rounds (GC "
+                 f"0-{span * 1e3:.1f} ms after ADD), {self.crashes[part]} "
+                 f"crashes, {st['ok']}/{rounds} converged; ADD over before "
+                 f"GC started {st['before']} (record collected "
+                 f"{st['before_collected']}), ADD ended while GC ran "
+                 f"{st['overlap']} (record collected {st['overlap_lost']}), "
+                 f"ADD outlived GC {st['outlived']} (record kept "
+                 f"{st['outlived_kept']}); rounds leaving a capture without "
+                 f"a record "
+                 f"{st['orphan']}; ADD held in Apply, finishing {window} "
                  f"[{time.perf_counter() - t0:.1f} s]")
+
+    def gc_window(self, part, backend, stale=2000):
+        """Deterministic: an ADD whose record is written and that is held
+        in Apply (the Engine's lock on the namespace, held here) is in
+        flight when GC starts; GC has `stale` records of gone pods to
+        forget first; the ADD finishes a few ms after GC started. Its
+        record must survive."""
+        label = f"{part}: ADD finishing while GC works"
+        state = self.new_state("gc-window")
+        valid = Pod(self, self.new_id("gwv"))
+        self.add_ok(part, state, valid, backend, label)
+        old = time.time() - 600
+        for i in range(stale):
+            cid = f"a{i:05d}"
+            path = self.record_path(state, cid)
+            with open(path, "w") as f:
+                f.write(dumps({"meshcapCni": 2, "containerID": cid,
+                               "ifname": "eth0", "netns": f"/gone/{cid}",
+                               "netnsKey": f"netns-0-{i}",
+                               "netnsCookie": 10 ** 12 + i,
+                               "backend": backend, "policy": "0"}) + "\n")
+            os.utime(path, (old, old))
+        pod = Pod(self, "z" + self.new_id("gwp"))
+        ns = os.open(pod.path, os.O_RDONLY | os.O_CLOEXEC)
+        fcntl.flock(ns, fcntl.LOCK_EX)  # the Engine's namespace lock
+        h_add = self.start("ADD", self.cfg(backend), state, pod)
+        deadline = time.time() + 10
+        while not self.has_record(state, pod.cid) and time.time() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.05)
+        h_gc = self.start("GC", self.gc_cfg(backend, [(valid.cid, "eth0")]),
+                          state)
+        t_gc = time.perf_counter()
+        time.sleep(0.005)
+        fcntl.flock(ns, fcntl.LOCK_UN)
+        os.close(ns)
+        r_add = h_add.finish()
+        add_end = time.perf_counter() - t_gc
+        r_gc = h_gc.finish()
+        gc_end = time.perf_counter() - t_gc
+        for r, verb in ((r_add, "ADD"), (r_gc, "GC")):
+            kind, code = self.judge(part, r, verb, label)
+            self.check(kind == "ok", part, f"{label}: {verb} gave {code}: "
+                       f"{r.out[:300]!r}")
+        rec, cap = self.observe(part, state, pod, backend, label)
+        self.check(rec and cap, part, f"{label}: the ADD ended "
+                   f"{add_end * 1e3:.0f} ms after GC started, GC "
+                   f"{gc_end * 1e3:.0f} ms after; record={rec} "
+                   f"capture={cap}")
+        left = [n for n in os.listdir(f"{state}/cni/pods")
+                if n.startswith("a")]
+        self.check(not left, part, f"{label}: GC left {len(left)} stale "
+                   f"records")
+        self.delete(part, state, pod, backend, label, expect_clean=rec)
+        self.delete(part, state, valid, backend, label)
+        pod.remove()
+        valid.remove()
+        self.clean(part, state, label)
+        return (f"{add_end * 1e3:.0f} ms after GC started ({gc_end * 1e3:.0f}"
+                f" ms): record {'kept' if rec else 'LOST'}")
+
+    def calibrate(self, verb, backend, n=9, gate=False):
+        """The time from exec (or release) to exit of `verb` as the kill
+        trials run it: the median of n runs."""
+        state = self.new_state("calibrate")
+        times = []
+        for i in range(n):
+            pod = Pod(self, self.new_id("cal"))
+            if verb != "ADD":
+                self.add_ok("calibrate", state, pod, backend, "calibrate")
+            stale = []
+            if verb == "GC":
+                for _ in range(2):
+                    p = Pod(self, self.new_id("cal"))
+                    self.add_ok("calibrate", state, p, backend, "calibrate")
+                    p.remove()
+            cfg = (self.gc_cfg(backend, [(pod.cid, "eth0")]) if verb == "GC"
+                   else self.cfg(backend))
+            h = self.start(verb, cfg, state, pod if verb != "GC" else None,
+                           gate=gate)
+            if gate:
+                time.sleep(0.002)
+                h.release()
+            h.p.wait()
+            times.append(time.perf_counter() - h.t_exec)
+            self.judge("calibrate", h.finish(), verb, "calibrate")
+            if verb != "DEL":
+                self.delete("calibrate", state, pod, backend, "calibrate")
+            pod.remove()
+        times.sort()
+        return times[n // 2]
 
     def part_race_parallel(self, backend, n):
         part = f"race parallel {backend}"
@@ -1456,8 +1650,12 @@ class Campaign:
         pods = [Pod(self, self.new_id("rp")) for _ in range(n)]
         failed0 = self.failed
         for verb, want in (("ADD", (True, True)), ("DEL", (False, False))):
-            hs = [self.start(verb, self.cfg(backend), state, p) for p in pods]
+            hs = [self.start(verb, self.cfg(backend), state, p, gate=True)
+                  for p in pods]
+            time.sleep(0.05)  # all loaded, waiting for their input
             t1 = time.perf_counter()
+            for h in hs:
+                h.release()
             ok = 0
             for p, h in zip(pods, hs):
                 r = h.finish()
@@ -1483,7 +1681,8 @@ class Campaign:
                  f"({add[2]:.2f} s); {n} concurrent DELs {dele[0]}/{n} "
                  f"succeeded, {dele[1]}/{n} clean ({dele[2]:.2f} s); "
                  f"{self.crashes[part]} crashes, "
-                 f"{self.part_failed[part]} failed [{time.perf_counter() - t0:.1f} s]")
+                 f"{self.part_failed[part]} failed "
+                 f"[{time.perf_counter() - t0:.1f} s]")
 
     def part_race_shared(self, backend, rounds):
         part = f"race shared-ns {backend}"
@@ -1503,7 +1702,8 @@ class Campaign:
                 self.add_ok(part, state, pod, backend, label, cfg=c,
                             ifname=ifname, net=c["name"])
             before = self.kernel(pod.path, full=True)["text"]
-            recs = {n: self.tree(f"{state}/cni/{n}") for n in ("pods", "pods2")}
+            recs = {n: self.tree(f"{state}/cni/{n}")
+                    for n in ("pods", "pods2")}
             # Another policy in the same namespace: refused, nothing changes.
             r = self.run("ADD", self.cfg(backend, policy=POLICY_B), state, pod,
                          ifname="net2")
@@ -1577,7 +1777,8 @@ class Campaign:
         r = self.run("VERSION", b"", "/nonexistent")
         kind, _ = self.judge("setup", r, "VERSION", "VERSION")
         if kind != "ok" or b"1.1.0" not in r.out:
-            raise RuntimeError(f"the plugin does not answer VERSION: {r.out!r}")
+            raise RuntimeError(f"the plugin does not answer VERSION: "
+                               f"{r.out!r}")
 
     def teardown(self):
         for p in list(self.live):
@@ -1641,14 +1842,20 @@ def main():
         sys.exit("cni_faults.py: needs root")
     # Never on the machine's own namespaces: dev/cni-faults.sh unshares.
     parent = f"/proc/{os.getppid()}/ns"
-    if any(os.stat(f"/proc/self/ns/{n}").st_ino == os.stat(f"{parent}/{n}").st_ino
-           for n in ("net", "mnt")):
+    if any(os.stat(f"/proc/self/ns/{n}").st_ino ==
+           os.stat(f"{parent}/{n}").st_ino for n in ("net", "mnt")):
         sys.exit("cni_faults.py: run it through dev/cni-faults.sh (it needs "
                  "a private mount and network namespace)")
     camp = Campaign(args)
     camp.setup()
     try:
         rc = camp.main(set(args.parts.split(",")))
+    except Exception:  # a broken campaign is a failed one, and says so
+        import traceback
+        traceback.print_exc()
+        print(f"cni-faults: {camp.checks} checks, {camp.failed + 1} failed "
+              f"(the campaign itself broke)")
+        rc = 1
     finally:
         camp.teardown()
     sys.exit(rc)
