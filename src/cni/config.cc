@@ -51,10 +51,15 @@ CniError Invalid(const std::string& key, const Json& value,
 // plugin's result is only checked and kept as its text: ADD hands it on
 // unchanged, and it is most of a big configuration.
 //
-// With `lenient` (DEL, and reading the version), the result and the
-// per-pod data (args, runtimeConfig, which a pod's author may fill: Multus
-// copies annotations into args) are checked for syntax alone and not
-// read: a pod must not be able to make its own DEL fail.
+// The per-pod data: the previous plugin's result and the arguments a
+// pod's author may fill (Multus copies annotations into args).
+bool IsPodData(std::string_view key) {
+  return key == "prevResult" || key == "args" || key == "runtimeConfig";
+}
+
+// With `lenient` (DEL, and reading the version), the per-pod data are
+// checked for syntax alone and not read (ParseConfig skips them whatever
+// their type): a pod must not be able to make its own DEL fail.
 CniOr<internal::ParsedJson> Decode(std::string_view text, bool lenient) {
   static const std::vector<std::string_view> kResult = {"prevResult"};
   static const std::vector<std::string_view> kNotRead = {"prevResult", "args",
@@ -251,8 +256,12 @@ constexpr LogLevelName kLevels[] = {
 CniOr<PluginConfig> ParseConfig(std::string_view text, Command command,
                                 std::string* error_version) {
   *error_version = std::string(kNewestVersion);
-  CniOr<internal::ParsedJson> decoded =
-      Decode(text, /*lenient=*/command == Command::kDel);
+  // DEL takes the capture away whatever the per-pod data say: it reads
+  // none of them, so their type is not checked either (a scalar, null or
+  // an array of any depth would otherwise refuse the DEL and wedge the
+  // pod). ADD and CHECK refuse such values naming the key.
+  const bool skip_pod_data = command == Command::kDel;
+  CniOr<internal::ParsedJson> decoded = Decode(text, /*lenient=*/skip_pod_data);
   if (!decoded.ok()) return decoded.error();
   const Json& doc = decoded->doc;
   PluginConfig c;
@@ -294,7 +303,7 @@ CniOr<PluginConfig> ParseConfig(std::string_view text, Command command,
     const std::string& key = it.key();
     const Json& v = it.value();
     std::optional<CniError> e;
-    if (key == "cniVersion") {
+    if (key == "cniVersion" || (skip_pod_data && IsPodData(key))) {
       continue;
     } else if (key == "name") {
       if (!v.is_string() || !IsValidIdentifier(v.get<std::string>())) {
@@ -448,7 +457,8 @@ CniOr<PluginConfig> ParseConfig(std::string_view text, Command command,
 
   // The previous result, handed on as it came; one without a version gets
   // the configuration's first (a result names its version).
-  if (auto raw = decoded->raw.find("prevResult"); raw != decoded->raw.end()) {
+  if (auto raw = decoded->raw.find("prevResult");
+      !skip_pod_data && raw != decoded->raw.end()) {
     if (raw->second.front() != '{') {
       return Invalid("prevResult", Json::array(), "a result object");
     }

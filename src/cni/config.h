@@ -146,8 +146,13 @@ inline constexpr int kMaxConfigDepth = 64;
 //   kErrUnsupportedField: a key meshcap-cni does not know (top level, in
 //     `policy`, or in an override), named with its value;
 //   kErrInvalidConfig: a known key with a bad value, named with it.
-// `error_version` receives the cniVersion errors should carry as soon as
-// it is known (the configuration's when supported).
+// For DEL the per-pod data (prevResult, args, runtimeConfig) need only be
+// JSON, of any type (the document within kMaxConfigBytes; nothing is built
+// of them, so their depth is not limited): DEL reads none of them, so a
+// pod cannot make its own DEL fail. ADD and CHECK refuse a value of the
+// wrong type naming its key. `error_version` receives the cniVersion
+// errors should carry as soon as it is known (the configuration's when
+// supported).
 CniOr<PluginConfig> ParseConfig(std::string_view text, Command command,
                                 std::string* error_version);
 

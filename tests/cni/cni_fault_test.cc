@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -169,6 +170,48 @@ TEST_P(CniFaultTest, ASecondAttachmentWithAnotherPolicyIsRefused) {
   // Its DEL then changes nothing either.
   EXPECT_EQ(Run(Env("DEL", pod, "c2"), Config()).exit_code, 0);
   EXPECT_EQ(Ruleset(pod.fd(), backend()), rules);
+}
+
+// --- What a pod puts in its configuration
+// -----------------------------------------
+
+TEST_P(CniFaultTest, DelTakesTheCaptureAwayWhateverShapeThePerPodDataHas) {
+  DetachedNetns pod;
+  ASSERT_TRUE(pod.ok());
+  const std::string deep = std::string(50000, '[') + std::string(50000, ']');
+  for (const char* key : {"args", "runtimeConfig", "prevResult"}) {
+    for (const std::string& value :
+         {std::string("5"), std::string(R"("x")"), std::string("null"),
+          std::string("true"), std::string("[]"), deep}) {
+      SCOPED_TRACE(std::string(key) + "=" + value.substr(0, 20));
+      std::string config = Config();
+      if (std::string(key) == "prevResult") {
+        config.replace(config.find(R"("prevResult":)"),
+                       strlen(R"("prevResult":)") + strlen(kPrevResult),
+                       R"("prevResult":)" + value);
+      } else {
+        config.insert(config.size() - 1,
+                      ",\"" + std::string(key) + "\":" + value);
+      }
+      // ADD refuses it naming the key, and changes nothing.
+      Exec r = Run(Env("ADD", pod), config);
+      EXPECT_EQ(r.exit_code, 1);
+      EXPECT_THAT(r.out, HasSubstr(value == deep
+                                       ? "nested deeper than 64 "
+                                         "levels at " +
+                                             std::string(key)
+                                       : "invalid '" + std::string(key) + "'"));
+      EXPECT_FALSE(Captured(pod.fd(), backend()));
+      // Once added, DEL with it takes everything away.
+      ASSERT_EQ(Run(Env("ADD", pod), Config()).exit_code, 0);
+      ASSERT_TRUE(Captured(pod.fd(), backend()));
+      r = Run(Env("DEL", pod), config);
+      EXPECT_EQ(r.exit_code, 0) << r.out;
+      EXPECT_EQ(r.out, "");
+      EXPECT_FALSE(Captured(pod.fd(), backend()));
+      EXPECT_THAT(StateFiles(state_.path()), IsEmpty());
+    }
+  }
 }
 
 // --- The state directory

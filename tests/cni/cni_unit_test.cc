@@ -407,6 +407,49 @@ TEST(ConfigTest, AKeyGivenTwiceIsRefusedAtAnyDepth) {
                   .ok());
 }
 
+// DEL reads none of the per-pod data, so no shape of them may refuse it
+// (a refused DEL wedges the pod); ADD and CHECK refuse them naming the key.
+TEST(ConfigTest, DelTakesPerPodDataOfAnyShapeAddAndCheckNameTheKey) {
+  const std::string deep = std::string(50000, '[') + std::string(50000, ']');
+  for (const char* key : {"args", "runtimeConfig", "prevResult"}) {
+    for (const std::string& value :
+         {std::string("5"), std::string(R"("x")"), std::string("null"),
+          std::string("true"), std::string("[]"), std::string("[[1], {}]"),
+          deep}) {
+      const std::string text =
+          Config("\"" + std::string(key) + "\": " + value, "1.1.0");
+      SCOPED_TRACE(std::string(key) + "=" + value.substr(0, 20));
+      CniOr<PluginConfig> del = Parse(text, Command::kDel);
+      ASSERT_TRUE(del.ok()) << del.error().msg;
+      EXPECT_EQ(del->name, "pods");
+      EXPECT_EQ(del->prev_result_json, std::nullopt);
+      EXPECT_THAT(del->overrides, IsEmpty());
+      for (Command cmd : {Command::kAdd, Command::kCheck}) {
+        CniOr<PluginConfig> c = Parse(text, cmd);
+        ASSERT_FALSE(c.ok());
+        if (value == deep) {
+          EXPECT_EQ(c.error().code, kErrDecodingFailure);
+          EXPECT_THAT(
+              c.error().details,
+              HasSubstr("nested deeper than 64 levels at " + std::string(key)));
+        } else {
+          EXPECT_EQ(c.error().code, kErrInvalidConfig);
+          EXPECT_THAT(c.error().msg,
+                      HasSubstr("invalid '" + std::string(key) + "'"));
+        }
+      }
+    }
+  }
+  // DEL still needs the document itself to be JSON, within the bounds.
+  EXPECT_THAT(Parse(Config(R"("args": [)", "1.1.0"), Command::kDel),
+              IsCniError(kErrDecodingFailure, HasSubstr("not valid JSON")));
+  EXPECT_THAT(Parse(Config(R"("args": {"a": 1, "a": 2})", "1.1.0") + "x",
+                    Command::kDel),
+              IsCniError(kErrDecodingFailure, _));
+  EXPECT_THAT(Parse(std::string(kMaxConfigBytes + 1, ' '), Command::kDel),
+              IsCniError(kErrDecodingFailure, _));
+}
+
 TEST(ConfigTest, OverridesComeArgsFirstWhateverTheKeyOrder) {
   CniOr<PluginConfig> c = Parse(Config(
       R"("runtimeConfig": {"meshcap": {"profile": "ambient"}},
