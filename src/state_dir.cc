@@ -301,6 +301,16 @@ std::optional<std::chrono::system_clock::time_point> StateDir::ModifiedAt(
           std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
 }
 
+std::optional<uint64_t> StateDir::SizeOf(std::string_view name) const {
+  const std::string n(name);
+  struct stat st;
+  if (fstatat(fd_.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
 absl::StatusOr<std::optional<FileLock>> StateDir::LockOnce(
     std::string_view name, bool nonblocking, bool create) const {
   const std::string n(name);

@@ -100,6 +100,9 @@ class StateDir {
   // Last modification of `name`, or nullopt when it does not exist.
   std::optional<std::chrono::system_clock::time_point> ModifiedAt(
       std::string_view name) const;
+  // The size of the regular file `name` (a link is not followed), or
+  // nullopt when there is no such file.
+  std::optional<uint64_t> SizeOf(std::string_view name) const;
 
   // Takes an exclusive flock on the lock file `name`, made when missing
   // (unless `create` is false: then a missing file is kNotFound), waiting

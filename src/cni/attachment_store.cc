@@ -22,7 +22,6 @@ using internal::StateDir;
 constexpr char kRecordSuffix[] = ".json";
 constexpr char kTempSuffix[] = ".json.tmp";
 constexpr char kLockSuffix[] = ".lock";
-constexpr size_t kMaxRecordBytes = 64 << 10;
 // A temporary file this old was left by a write that was killed: a write
 // takes microseconds.
 constexpr auto kStaleTemporary = std::chrono::seconds(10);
@@ -34,6 +33,23 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 std::string NetworkFile(const std::string& network) {
   return internal::FileNameFor(network, 64);
+}
+
+// What Save writes for `record`.
+std::string RecordText(const AttachmentRecord& record) {
+  Json doc = {
+      {"meshcapCni", 2},
+      {"containerID", record.attachment.container_id},
+      {"ifname", record.attachment.ifname},
+      {"netns", record.netns},
+      {"netnsKey", record.netns_key},
+      {"netnsCookie", record.netns_cookie},
+      {"backend", record.backend},
+      {"policy", record.policy},
+      {"pid", getpid()},
+      {"time", static_cast<int64_t>(time(nullptr))},
+  };
+  return internal::DumpJson(doc) + "\n";
 }
 
 }  // namespace
@@ -74,6 +90,8 @@ LoadedRecord AttachmentStore::LoadFile(const StateDir& dir,
       dir.Read(name, kMaxRecordBytes);
   if (!text.ok()) {
     out.unreadable = std::string(text.status().message());
+    const std::optional<uint64_t> size = dir.SizeOf(name);
+    out.oversized = size.has_value() && *size > kMaxRecordBytes;
     return out;
   }
   if (!text->has_value()) return out;
@@ -122,21 +140,23 @@ LoadedRecord AttachmentStore::Load(const Attachment& a) const {
   return LoadFile(net_, Stem(a) + kRecordSuffix, &a);
 }
 
+size_t AttachmentStore::RecordBytes(const AttachmentRecord& record) {
+  return RecordText(record).size();
+}
+
 absl::Status AttachmentStore::Save(const AttachmentRecord& record) const {
-  Json doc = {
-      {"meshcapCni", 2},
-      {"containerID", record.attachment.container_id},
-      {"ifname", record.attachment.ifname},
-      {"netns", record.netns},
-      {"netnsKey", record.netns_key},
-      {"netnsCookie", record.netns_cookie},
-      {"backend", record.backend},
-      {"policy", record.policy},
-      {"pid", getpid()},
-      {"time", static_cast<int64_t>(time(nullptr))},
-  };
-  absl::Status s = net_.WriteAtomic(Stem(record.attachment) + kRecordSuffix,
-                                    internal::DumpJson(doc) + "\n");
+  const std::string text = RecordText(record);
+  if (text.size() > kMaxRecordBytes) {
+    // Load could not read it back: GC and DEL would find a record of
+    // unknown content.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the attachment's record would take ", text.size(),
+        " bytes (a container ID of ", record.attachment.container_id.size(),
+        ", a namespace path of ", record.netns.size(), "), more than the ",
+        kMaxRecordBytes, " meshcap-cni reads back; nothing was written"));
+  }
+  absl::Status s =
+      net_.WriteAtomic(Stem(record.attachment) + kRecordSuffix, text);
   if (!s.ok()) return s;
   absl::StatusOr<StateDir> refs = ns_.Sub(record.NamespaceId(), true);
   if (!refs.ok()) return refs.status();
@@ -260,7 +280,11 @@ absl::Status AttachmentStore::Collect(
     // Written after the runtime made its list: an ADD that just finished.
     if (modified.has_value() && *modified >= since) continue;
     if (!r.record.has_value()) {
-      // Unreadable: whose it is cannot be told, so it goes.
+      // Bigger than meshcap-cni writes: perhaps an older build's record of
+      // a live attachment (its container ID that long), so it stays; DEL
+      // of that attachment removes it.
+      if (r.oversized) continue;
+      // Otherwise unreadable: whose it is cannot be told, so it goes.
       keep_first(net_.Remove(name, removed));
       continue;
     }

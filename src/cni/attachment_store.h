@@ -52,6 +52,11 @@
 
 namespace meshcap::cni {
 
+// The most a record may weigh: all that Load reads back. Save never
+// writes a bigger one, and ADD refuses an attachment whose record would be
+// (AttachmentStore::RecordBytes) before it changes anything.
+inline constexpr size_t kMaxRecordBytes = 64 << 10;
+
 struct AttachmentRecord {
   Attachment attachment;
   // CNI_NETNS at ADD; the Engine's key of the namespace
@@ -75,6 +80,11 @@ struct LoadedRecord {
   // JSON, a field of the wrong type, too big, a link): what is wrong.
   // DEL, ADD and GC treat it as a record of unknown content.
   std::string unreadable;
+  // Set with `unreadable` when the file is bigger than kMaxRecordBytes:
+  // not this meshcap-cni's (it never writes one), perhaps an older one's,
+  // so maybe a live attachment's. GC keeps it; DEL of its attachment
+  // removes it.
+  bool oversized = false;
 };
 
 class AttachmentStore {
@@ -90,7 +100,12 @@ class AttachmentStore {
   const std::string& dir() const { return net_.path(); }
 
   [[nodiscard]] LoadedRecord Load(const Attachment& a) const;
-  // Writes the record (atomically) and its entry under the namespace.
+  // The bytes Save writes for `record`: more than kMaxRecordBytes (a
+  // container ID or namespace path of about 64 KiB) could not be read
+  // back, so Save refuses it.
+  static size_t RecordBytes(const AttachmentRecord& record);
+  // Writes the record (atomically) and its entry under the namespace;
+  // kInvalidArgument, writing nothing, for a record over kMaxRecordBytes.
   [[nodiscard]] absl::Status Save(const AttachmentRecord& record) const;
   // Removes what is kept for `a`: its namespace entry (for `ns_id`, when
   // known), its record and a temporary file left by a killed write.

@@ -80,6 +80,26 @@ std::string PolicyHash(const CapturePolicy& policy) {
   return absl::StrFormat("%016x", internal::StableHash(policy.fingerprint()));
 }
 
+// An attachment whose record could not be read back (over
+// kMaxRecordBytes, which only a container ID or a CNI_NETNS of about
+// 64 KiB makes): refused before anything changes, naming the variable at
+// fault and the limit.
+std::optional<CniError> RecordTooBig(const AttachmentRecord& record) {
+  const size_t bytes = AttachmentStore::RecordBytes(record);
+  if (bytes <= kMaxRecordBytes) return std::nullopt;
+  const bool id = record.attachment.container_id.size() >= record.netns.size();
+  return CniError{
+      kErrInvalidEnvironment,
+      absl::StrCat(
+          "invalid ", id ? "CNI_CONTAINERID" : "CNI_NETNS", " of ",
+          id ? record.attachment.container_id.size() : record.netns.size(),
+          " bytes: the attachment's record would take ", bytes,
+          " bytes, more than meshcap-cni's limit of ", kMaxRecordBytes),
+      "meshcap-cni records each attachment it captures in at most " +
+          std::to_string(kMaxRecordBytes) +
+          " bytes, so that DEL and GC can read it back; nothing was changed"};
+}
+
 std::string Changes(const ApplyResult& r) {
   return r.changed() ? absl::StrJoin(r.changes, "; ") : "unchanged";
 }
@@ -235,6 +255,14 @@ PluginOutput Add(const CniEnvironment& env, const PluginConfig& config,
     return Fail(ErrorFromStatus(store.status(), "the attachment records"), v,
                 log);
   }
+  const std::string policy = PolicyHash(*decision->policy);
+  const AttachmentRecord record{pod.attachment(),
+                                env.netns,
+                                internal::EnginePeer::NetnsKey(**engine),
+                                internal::EnginePeer::NetnsCookie(**engine),
+                                std::string((*engine)->backend_name()),
+                                policy};
+  if (std::optional<CniError> e = RecordTooBig(record)) return Fail(*e, v, log);
   const std::string ns_id = pod.NamespaceId();
   absl::StatusOr<internal::FileLock> lock =
       (*store)->LockNamespace(ns_id, kNamespaceLockTimeout);
@@ -243,7 +271,6 @@ PluginOutput Add(const CniEnvironment& env, const PluginConfig& config,
                 v, log);
   }
   (*store)->SweepTemporary(pod.attachment());
-  const std::string policy = PolicyHash(*decision->policy);
   for (const AttachmentRecord& other :
        (*store)->Sharing(ns_id, pod.attachment())) {
     if (other.policy != policy) {
@@ -259,12 +286,6 @@ PluginOutput Add(const CniEnvironment& env, const PluginConfig& config,
     }
   }
   // The record first: whatever this ADD leaves, DEL and GC can find.
-  AttachmentRecord record{pod.attachment(),
-                          env.netns,
-                          internal::EnginePeer::NetnsKey(**engine),
-                          internal::EnginePeer::NetnsCookie(**engine),
-                          std::string((*engine)->backend_name()),
-                          policy};
   if (absl::Status saved = (*store)->Save(record); !saved.ok()) {
     return Fail(ErrorFromStatus(saved, "recording the attachment"), v, log);
   }

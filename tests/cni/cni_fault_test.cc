@@ -45,6 +45,7 @@ using ::meshcap::cni::testing::Tree;
 using ::meshcap::testing::DetachedNetns;
 using ::meshcap::testing::ScopedNetns;
 using ::meshcap::testing::ShellIn;
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -361,6 +362,40 @@ TEST_P(CniFaultTest, IdentifiersOfAnyLength) {
   Exec r = Run({{"CNI_COMMAND", "GC"}, {"MESHCAP_STATE_DIR", state_.path()}},
                Config(R"("cni.dev/valid-attachments":[])", network));
   EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+// A record over 64 KiB could not be read back: GC took it for garbage and
+// DEL found nothing, leaving the capture. ADD refuses such an attachment
+// before it changes anything; one just under the limit lives its life.
+TEST_P(CniFaultTest, AnAttachmentWhoseRecordCouldNotBeReadBackIsRefused) {
+  DetachedNetns pod;
+  ASSERT_TRUE(pod.ok());
+  const std::map<std::string, std::string> gc = {
+      {"CNI_COMMAND", "GC"}, {"MESHCAP_STATE_DIR", state_.path()}};
+  for (size_t len : {65536u, 100000u}) {
+    SCOPED_TRACE(len);
+    const std::string id(len, 'a');
+    Exec r = Run(Env("ADD", pod, id), Config());
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.json()["code"], 4) << r.out;
+    EXPECT_THAT(
+        r.json()["msg"].get<std::string>(),
+        AllOf(HasSubstr("CNI_CONTAINERID of " + std::to_string(len) + " bytes"),
+              HasSubstr("limit of 65536")));
+    EXPECT_FALSE(Captured(pod.fd(), backend()));
+    EXPECT_THAT(StateFiles(state_.path()), IsEmpty());
+    EXPECT_EQ(Run(Env("DEL", pod, id), Config()).exit_code, 0);
+  }
+  const std::string id(60000, 'a');
+  ASSERT_EQ(Run(Env("ADD", pod, id), Config()).exit_code, 0);
+  Exec r = Run(gc, Config(R"("cni.dev/valid-attachments":[{"containerID":")" +
+                          id + R"(","ifname":"eth0"}])"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Run(Env("CHECK", pod, id), Config()).exit_code, 0);
+  r = Run(Env("DEL", pod, id), Config());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_FALSE(Captured(pod.fd(), backend()));
+  EXPECT_THAT(StateFiles(state_.path()), IsEmpty());
 }
 
 TEST_P(CniFaultTest, AWriteCutShortIsSweptByTheNextVerbOnTheAttachment) {

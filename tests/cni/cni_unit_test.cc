@@ -766,6 +766,51 @@ TEST_F(StoreTest, LongIdsAndNetworkNamesGetShortFileNames) {
   EXPECT_EQ(store.Sharing("cookie-100", {id2, "eth0"}).size(), 1u);
 }
 
+TEST_F(StoreTest, ARecordIsWrittenOnlyIfItCanBeReadBack) {
+  AttachmentStore store = Store();
+  AttachmentRecord r = Record("", 100);
+  const size_t rest = AttachmentStore::RecordBytes(r);
+  // The biggest record Load reads back: written and read.
+  r.attachment.container_id = std::string(kMaxRecordBytes - rest, 'a');
+  ASSERT_EQ(AttachmentStore::RecordBytes(r), kMaxRecordBytes);
+  Save(store, r);
+  LoadedRecord loaded = store.Load(r.attachment);
+  ASSERT_TRUE(loaded.record.has_value()) << loaded.unreadable;
+  EXPECT_EQ(loaded.record->attachment, r.attachment);
+  ASSERT_TRUE(store.Forget(r.attachment, "cookie-100", nullptr).ok());
+  // One byte more: refused, nothing written.
+  r.attachment.container_id += "a";
+  ASSERT_EQ(AttachmentStore::RecordBytes(r), kMaxRecordBytes + 1);
+  absl::Status s = store.Save(r);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()),
+              AllOf(HasSubstr("65537 bytes"), HasSubstr("container ID of"),
+                    HasSubstr("more than the 65536")));
+  EXPECT_THAT(Tree(Path("cni/pods")), IsEmpty());
+}
+
+TEST_F(StoreTest, CollectKeepsARecordTooBigToReadButNotOtherUnreadableOnes) {
+  AttachmentStore store = Store();
+  // An older build's record of a container ID of 64 KiB, and a file that
+  // is no record at all.
+  const std::string big = Path("cni/pods/big@eth0.json");
+  std::ofstream(big) << R"({"containerID": ")"
+                     << std::string(kMaxRecordBytes, 'b') << R"("})";
+  std::ofstream(Path("cni/pods/junk@eth0.json")) << "not json";
+  const auto old =
+      std::filesystem::file_time_type::clock::now() - std::chrono::minutes(5);
+  std::filesystem::last_write_time(big, old);
+  std::filesystem::last_write_time(Path("cni/pods/junk@eth0.json"), old);
+  LoadedRecord r = store.Load({"big", "eth0"});
+  EXPECT_FALSE(r.record.has_value());
+  EXPECT_TRUE(r.oversized) << r.unreadable;
+  EXPECT_FALSE(store.Load({"junk", "eth0"}).oversized);
+  ASSERT_TRUE(
+      store.Collect({}, std::chrono::system_clock::now(), nullptr).ok());
+  EXPECT_TRUE(std::filesystem::exists(big));
+  EXPECT_FALSE(std::filesystem::exists(Path("cni/pods/junk@eth0.json")));
+}
+
 TEST_F(StoreTest, ADirectoryOthersCanWriteOrALinkIsRefused) {
   ASSERT_EQ(chmod(dir_.path().c_str(), 0777), 0);
   absl::StatusOr<AttachmentStore> s =
