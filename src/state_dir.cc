@@ -311,6 +311,23 @@ std::optional<uint64_t> StateDir::SizeOf(std::string_view name) const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+absl::Status StateDir::SetModifiedAt(
+    std::string_view name, std::chrono::system_clock::time_point when) const {
+  const auto since_epoch = when.time_since_epoch();
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
+  struct timespec times[2];
+  times[0].tv_sec = seconds.count();
+  times[0].tv_nsec = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         since_epoch - seconds)
+                         .count();
+  times[1] = times[0];
+  const std::string n(name);
+  if (utimensat(fd_.get(), n.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Errno(errno, absl::StrCat("cannot stamp ", Quote(PathOf(name))));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<FileLock>> StateDir::LockOnce(
     std::string_view name, bool nonblocking, bool create) const {
   const std::string n(name);

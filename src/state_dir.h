@@ -103,6 +103,12 @@ class StateDir {
   // The size of the regular file `name` (a link is not followed), or
   // nullopt when there is no such file.
   std::optional<uint64_t> SizeOf(std::string_view name) const;
+  // Sets the last modification (and access) of `name` to `when`, to the
+  // nanosecond: the kernel's own stamp of a write is coarser (a clock
+  // tick), so a write can look older than a time read just before it. A
+  // link is not followed; a missing file is kNotFound.
+  [[nodiscard]] absl::Status SetModifiedAt(
+      std::string_view name, std::chrono::system_clock::time_point when) const;
 
   // Takes an exclusive flock on the lock file `name`, made when missing
   // (unless `create` is false: then a missing file is kNotFound), waiting

@@ -165,6 +165,11 @@ absl::Status AttachmentStore::Save(const AttachmentRecord& record) const {
   return ref.status();
 }
 
+absl::Status AttachmentStore::Stamp(const Attachment& a) const {
+  return net_.SetModifiedAt(Stem(a) + kRecordSuffix,
+                            std::chrono::system_clock::now());
+}
+
 void AttachmentStore::SweepTemporary(const Attachment& a,
                                      bool stale_only) const {
   const std::string name = Stem(a) + kTempSuffix;
@@ -277,7 +282,8 @@ absl::Status AttachmentStore::Collect(
     if (!EndsWith(name, kRecordSuffix)) continue;  // not ours by name
     LoadedRecord r = LoadFile(net_, name, nullptr);
     if (r.record.has_value() && listed(r.record->attachment)) continue;
-    // Written after the runtime made its list: an ADD that just finished.
+    // Written or stamped since GC started: an ADD that completed since
+    // (the rule below).
     if (modified.has_value() && *modified >= since) continue;
     if (!r.record.has_value()) {
       // Bigger than meshcap-cni writes: perhaps an older build's record of
@@ -296,6 +302,26 @@ absl::Status AttachmentStore::Collect(
       continue;
     }
     if (!lock->has_value()) continue;  // an operation on it is in flight
+    // The rule that keeps GC and a concurrent ADD of an attachment the
+    // list does not name consistent: GC spares every attachment whose ADD
+    // completed at or after `since`, so both its record and its capture
+    // stay; only one completed before GC started loses its record (its
+    // capture stays too, but the runtime's list says the pod is gone). An
+    // ADD completes while it holds the namespace's lock: it writes its
+    // record, applies, and stamps the record (Stamp) before it lets the
+    // lock go. So, now that GC holds that lock, the record says when its
+    // last ADD completed, whatever GC read of it before: an ADD that held
+    // the lock when GC first looked, or took it and finished since, is
+    // seen here. Read again, too: it may have gone, or moved to another
+    // namespace, meanwhile.
+    const auto completed = net_.ModifiedAt(name);
+    if (!completed.has_value() || *completed >= since) continue;
+    LoadedRecord now = LoadFile(net_, name, nullptr);
+    if (!now.record.has_value() ||
+        !(now.record->attachment == r.record->attachment) ||
+        now.record->NamespaceId() != id) {
+      continue;
+    }
     keep_first(Forget(r.record->attachment, id, removed));
     if (Sharing(id, r.record->attachment).empty()) {
       ForgetNamespace(id, r.record->netns_key, **lock, removed);

@@ -107,6 +107,11 @@ class AttachmentStore {
   // Writes the record (atomically) and its entry under the namespace;
   // kInvalidArgument, writing nothing, for a record over kMaxRecordBytes.
   [[nodiscard]] absl::Status Save(const AttachmentRecord& record) const;
+  // ADD's completion stamp: sets the modification time of `a`'s record to
+  // now, to the nanosecond. ADD calls it last, still holding the
+  // namespace's lock, so that a GC that started before can tell that the
+  // ADD completed after it (see Collect).
+  [[nodiscard]] absl::Status Stamp(const Attachment& a) const;
   // Removes what is kept for `a`: its namespace entry (for `ns_id`, when
   // known), its record and a temporary file left by a killed write.
   // Appends each file removed to `removed`. Missing files are fine.
@@ -132,11 +137,13 @@ class AttachmentStore {
                        internal::FileLock& lock,
                        std::vector<std::string>* removed) const;
 
-  // GC: forgets every attachment of this network that `valid` does not
-  // list, except those whose namespace is busy (an ADD in flight) or whose
-  // record was written at or after `since` (an ADD that finished after the
-  // runtime made its list). Sweeps temporary files and entries left by
-  // killed operations. Keeps going after an error and returns the first.
+  // GC, started at `since`: forgets every attachment of this network that
+  // `valid` does not list, except those whose namespace is busy (an ADD in
+  // flight) or whose ADD completed at or after `since` (its record written
+  // or stamped then: an ADD the runtime's list could not know of), and
+  // records too big to read (LoadedRecord::oversized). Sweeps temporary
+  // files and entries left by killed operations. Keeps going after an
+  // error and returns the first.
   [[nodiscard]] absl::Status Collect(
       const std::vector<Attachment>& valid,
       std::chrono::system_clock::time_point since,

@@ -290,8 +290,18 @@ PluginOutput Add(const CniEnvironment& env, const PluginConfig& config,
     return Fail(ErrorFromStatus(saved, "recording the attachment"), v, log);
   }
   absl::StatusOr<ApplyResult> applied = (*engine)->Apply(*decision->policy);
+  // Completed, whether applied or not: stamped while the lock is still
+  // held, so that a GC started meanwhile spares the attachment (GC's rule:
+  // AttachmentStore::Collect).
+  const absl::Status stamped = (*store)->Stamp(pod.attachment());
   if (!applied.ok()) {
     return Fail(ErrorFromStatus(applied.status(), "applying the capture"), v,
+                log);
+  }
+  if (!stamped.ok()) {
+    // A GC running now might take the record and leave the capture: the
+    // runtime's DEL of a failed ADD takes both.
+    return Fail(ErrorFromStatus(stamped, "stamping the attachment's record"), v,
                 log);
   }
   log.Info(absl::StrCat("applied (",

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -482,6 +483,65 @@ TEST_P(CniFaultTest, AddRacingDelOfOneContainerEndsWithBothOrNeither) {
       "race ADD/DEL %s: %d rounds, %d ended captured, %d not, 0 "
       "disagreeing\n",
       backend().c_str(), Rounds(), captured, neither);
+}
+
+// An ADD that wrote its record before GC started but completed after: GC
+// found its lock free by the time it reached the record, took the record
+// and left the capture, which DEL then could not find. Held here in Apply
+// (the Engine's lock on the namespace) while GC starts on 2,000 records of
+// gone pods listed before it, and let go a few ms after: GC reaches it long
+// after it completed.
+TEST_P(CniFaultTest, GcSparesAnAddThatCompletesAfterGcStarted) {
+  DetachedNetns keeper, pod;
+  ASSERT_TRUE(keeper.ok() && pod.ok());
+  ASSERT_EQ(Run(Env("ADD", keeper, "keeper"), Config()).exit_code, 0);
+  const auto old =
+      std::filesystem::file_time_type::clock::now() - std::chrono::minutes(10);
+  constexpr int kStale = 2000;
+  for (int i = 0; i < kStale; ++i) {
+    const std::string cid = "a" + std::to_string(100000 + i);
+    const std::string path = Path("cni/pods/" + cid + "@eth0.json");
+    std::ofstream(path) << R"({"meshcapCni":2,"containerID":")" << cid
+                        << R"(","ifname":"eth0","netns":"/gone","netnsKey":)"
+                        << R"("netns-0-)" << i << R"(","netnsCookie":)"
+                        << 1000000000000 + i << R"(,"backend":")" << backend()
+                        << R"(","policy":"0"})";
+    std::filesystem::last_write_time(path, old);
+  }
+  const int ns = open(pod.path().c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(ns, 0);
+  ASSERT_EQ(flock(ns, LOCK_EX), 0);
+  Exec add, gc;
+  std::thread adder([&] { add = Run(Env("ADD", pod, "z1"), Config()); });
+  const std::string record = Path("cni/pods/z1@eth0.json");
+  for (int i = 0; i < 10000 && !std::filesystem::exists(record); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(std::filesystem::exists(record));
+  // Written well before GC starts, whatever the file system's clock.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::thread collector([&] {
+    gc = Run(
+        {{"CNI_COMMAND", "GC"}, {"MESHCAP_STATE_DIR", state_.path()}},
+        Config(R"("cni.dev/valid-attachments":[{"containerID":"keeper"}])"));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  flock(ns, LOCK_UN);
+  close(ns);
+  adder.join();
+  collector.join();
+  ASSERT_EQ(add.exit_code, 0) << add.out;
+  ASSERT_EQ(gc.exit_code, 0) << gc.out;
+  // Both stay: the record and the capture.
+  EXPECT_TRUE(std::filesystem::exists(record));
+  EXPECT_TRUE(Captured(pod.fd(), backend()));
+  EXPECT_FALSE(std::filesystem::exists(Path("cni/pods/a100000@eth0.json")));
+  EXPECT_FALSE(std::filesystem::exists(Path("cni/pods/a101999@eth0.json")));
+  // DEL finds them both.
+  ASSERT_EQ(Run(Env("DEL", pod, "z1"), Config()).exit_code, 0);
+  EXPECT_FALSE(Captured(pod.fd(), backend()));
+  ASSERT_EQ(Run(Env("DEL", keeper, "keeper"), Config()).exit_code, 0);
+  EXPECT_THAT(StateFiles(state_.path()), IsEmpty());
 }
 
 TEST_P(CniFaultTest, FiftyPodsAddedAndDeletedAtOnce) {

@@ -883,6 +883,33 @@ TEST_F(StoreTest, CollectSparesAddsInFlightAndRecordsNewerThanItsList) {
   EXPECT_FALSE(store.Load({"fresh", "eth0"}).record.has_value());
 }
 
+// ADD stamps its record last, under the namespace's lock; GC spares an
+// attachment stamped at or after its start. The stamp has the clock's full
+// resolution: the kernel's own stamp of a write can be a tick older than a
+// time read before the write.
+TEST_F(StoreTest, CollectSparesARecordStampedSinceItStarted) {
+  AttachmentStore store = Store();
+  Save(store, Record("done", 1));
+  Save(store, Record("late", 2));
+  const auto old =
+      std::filesystem::file_time_type::clock::now() - std::chrono::minutes(5);
+  std::filesystem::last_write_time(Path("cni/pods/done@eth0.json"), old);
+  std::filesystem::last_write_time(Path("cni/pods/late@eth0.json"), old);
+  const auto since = std::chrono::system_clock::now();
+  ASSERT_TRUE(store.Stamp({"late", "eth0"}).ok());
+  struct stat st;
+  ASSERT_EQ(stat(Path("cni/pods/late@eth0.json").c_str(), &st), 0);
+  EXPECT_GE(std::chrono::system_clock::time_point(
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                    std::chrono::seconds(st.st_mtim.tv_sec) +
+                    std::chrono::nanoseconds(st.st_mtim.tv_nsec))),
+            since);
+  ASSERT_TRUE(store.Collect({}, since, nullptr).ok());
+  EXPECT_FALSE(store.Load({"done", "eth0"}).record.has_value());
+  EXPECT_TRUE(store.Load({"late", "eth0"}).record.has_value());
+  EXPECT_TRUE(absl::IsNotFound(store.Stamp({"never", "eth0"})));
+}
+
 TEST_F(StoreTest, CollectWithAnEntryWithoutIfnameKeepsTheContainer) {
   AttachmentStore store = Store();
   Save(store, Record("c1", 1));
