@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "src/json.h"
@@ -203,6 +204,27 @@ absl::StatusOr<internal::FileLock> AttachmentStore::LockNamespace(
   return ns_.Lock(ns_id + kLockSuffix, timeout);
 }
 
+AttachmentStore::RefState AttachmentStore::Ref(
+    const std::string& ns_id, const std::string& ref,
+    std::optional<AttachmentRecord>* record) const {
+  const size_t plus = ref.find('+');
+  if (plus == std::string::npos) return RefState::kStale;  // none of ours
+  absl::StatusOr<StateDir> net = cni_.Sub(ref.substr(0, plus), false);
+  if (!net.ok()) {
+    return absl::IsNotFound(net.status()) ? RefState::kStale
+                                          : RefState::kUnknown;
+  }
+  LoadedRecord r =
+      LoadFile(*net, ref.substr(plus + 1) + kRecordSuffix, nullptr);
+  if (!r.record.has_value()) {
+    return r.unreadable.empty() ? RefState::kStale : RefState::kUnknown;
+  }
+  // Only a record that still says it is in this namespace is in it.
+  if (r.record->NamespaceId() != ns_id) return RefState::kStale;
+  if (record != nullptr) *record = std::move(r.record);
+  return RefState::kLive;
+}
+
 std::vector<AttachmentRecord> AttachmentStore::Sharing(
     const std::string& ns_id, const Attachment& except) const {
   std::vector<AttachmentRecord> out;
@@ -213,16 +235,8 @@ std::vector<AttachmentRecord> AttachmentStore::Sharing(
   const std::string mine = RefName(except);
   for (const std::string& ref : *names) {
     if (ref == mine) continue;
-    const size_t plus = ref.find('+');
-    if (plus == std::string::npos) continue;
-    absl::StatusOr<StateDir> net = cni_.Sub(ref.substr(0, plus), false);
-    if (!net.ok()) continue;
-    LoadedRecord r =
-        LoadFile(*net, ref.substr(plus + 1) + kRecordSuffix, nullptr);
-    // Only a record that still says it is in this namespace shares it.
-    if (r.record.has_value() && r.record->NamespaceId() == ns_id) {
-      out.push_back(*std::move(r.record));
-    }
+    std::optional<AttachmentRecord> r;
+    if (Ref(ns_id, ref, &r) == RefState::kLive) out.push_back(*std::move(r));
   }
   return out;
 }
@@ -251,6 +265,71 @@ void AttachmentStore::ForgetNamespace(const std::string& ns_id,
   }
   if (removed != nullptr) removed->push_back(ns_.PathOf(ns_id + kLockSuffix));
   lock.RemoveAndRelease();
+}
+
+bool AttachmentStore::ForgetIfUnused(const std::string& ns_id,
+                                     internal::FileLock& lock,
+                                     std::vector<std::string>* removed) const {
+  absl::StatusOr<StateDir> refs = ns_.Sub(ns_id, false);
+  if (refs.ok()) {
+    absl::StatusOr<std::vector<std::string>> names = refs->List();
+    if (!names.ok()) return false;
+    bool used = false;
+    for (const std::string& ref : *names) {
+      if (Ref(ns_id, ref, nullptr) != RefState::kStale ||
+          !refs->Remove(ref, removed).ok()) {
+        used = true;
+      }
+    }
+    if (used) return false;
+    ns_.RemoveEmptyDir(ns_id, removed);
+    if (ns_.Exists(ns_id)) return false;
+  } else if (!absl::IsNotFound(refs.status())) {
+    return false;  // a link or another file where the directory goes
+  }
+  // Removed while held: a process that opened it meanwhile finds, once it
+  // has it, that the name leads elsewhere and starts over (StateDir::Lock).
+  if (removed != nullptr) removed->push_back(ns_.PathOf(ns_id + kLockSuffix));
+  lock.RemoveAndRelease();
+  return true;
+}
+
+void AttachmentStore::SweepNamespaces(std::vector<std::string>* removed) const {
+  absl::StatusOr<std::vector<std::string>> names = ns_.List();
+  if (!names.ok()) return;
+  // Each namespace once, by its lock file or its entry directory; a name
+  // that is neither is not ours to touch (its lock would be made here).
+  std::set<std::string> ids;
+  for (const std::string& name : *names) {
+    if (EndsWith(name, kLockSuffix)) {
+      ids.insert(name.substr(0, name.size() - (sizeof(kLockSuffix) - 1)));
+    } else if (ns_.Sub(name, false).ok()) {
+      ids.insert(name);
+    }
+  }
+  // Whether `id` has an entry no record refers to, or none at all; read
+  // without its lock, so only a hint (ForgetIfUnused decides under it).
+  auto looks_unused = [&](const std::string& id) {
+    absl::StatusOr<StateDir> refs = ns_.Sub(id, false);
+    if (!refs.ok()) return absl::IsNotFound(refs.status());
+    absl::StatusOr<std::vector<std::string>> names = refs->List();
+    if (!names.ok()) return false;
+    return names->empty() ||
+           std::any_of(names->begin(), names->end(), [&](const std::string& r) {
+             return Ref(id, r, nullptr) == RefState::kStale;
+           });
+  };
+  for (const std::string& id : ids) {
+    if (id.empty() || !looks_unused(id)) continue;
+    // Held: an operation on the namespace is in flight (an ADD between
+    // its lock and its record among them), and its lock file is never
+    // removed under it. A lock file that is a link, or anything else that
+    // cannot be locked, stays as it is.
+    absl::StatusOr<std::optional<internal::FileLock>> lock =
+        ns_.TryLock(id + kLockSuffix);
+    if (!lock.ok() || !lock->has_value()) continue;
+    ForgetIfUnused(id, **lock, removed);
+  }
 }
 
 absl::Status AttachmentStore::Collect(
@@ -327,6 +406,9 @@ absl::Status AttachmentStore::Collect(
       ForgetNamespace(id, r.record->netns_key, **lock, removed);
     }
   }
+  // What no record refers to any more, in every network's namespaces:
+  // best effort (a leftover is no reason to fail the runtime's GC).
+  SweepNamespaces(removed);
   return first;
 }
 

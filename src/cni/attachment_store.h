@@ -19,10 +19,13 @@
 //   cni/.ns/<ns>.lock           the lock that serialises every verb on one
 //                               pod namespace, across attachments and
 //                               networks (flock; removed with the
-//                               namespace's last attachment)
+//                               namespace's last attachment, and by GC
+//                               once no record refers to the namespace
+//                               and nobody holds it)
 //   cni/.ns/<ns>/<network>+<stem>
 //                               one empty file per attachment recorded in
 //                               that namespace: who shares its capture
+//                               (GC removes one whose record is gone)
 //   cni/xtables.lock            the xtables lock legacy pods' applies take
 //                               (never the node's /run/xtables.lock)
 //
@@ -136,6 +139,15 @@ class AttachmentStore {
   void ForgetNamespace(const std::string& ns_id, const std::string& netns_key,
                        internal::FileLock& lock,
                        std::vector<std::string>* removed) const;
+  // With `lock` held on namespace `ns_id`: removes its entries that no
+  // record refers to (the record gone, or naming another namespace; an
+  // entry whose record cannot be read stays), and when none is left, its
+  // entry directory and, last, its lock file (RemoveAndRelease). What a
+  // verb leaves when it fails or is killed between taking the lock and
+  // writing its record, or between removing a record and its entry.
+  // Returns whether the namespace is forgotten.
+  bool ForgetIfUnused(const std::string& ns_id, internal::FileLock& lock,
+                      std::vector<std::string>* removed) const;
 
   // GC, started at `since`: forgets every attachment of this network that
   // `valid` does not list, except those whose namespace is busy (an ADD in
@@ -162,6 +174,19 @@ class AttachmentStore {
         cni_(std::move(cni)),
         net_(std::move(net)),
         ns_(std::move(ns)) {}
+
+  // What an entry of a namespace's directory ("<network>+<stem>") stands
+  // for.
+  enum class RefState {
+    kLive,     // a record that says it is in that namespace
+    kStale,    // no record, or one of another namespace: nothing
+    kUnknown,  // a record or directory that cannot be read: maybe live
+  };
+  RefState Ref(const std::string& ns_id, const std::string& ref,
+               std::optional<AttachmentRecord>* record) const;
+  // GC: ForgetIfUnused for every namespace of the store that nobody holds
+  // the lock of (whatever network its attachments were of).
+  void SweepNamespaces(std::vector<std::string>* removed) const;
 
   static std::string Stem(const Attachment& a);
   std::string RefName(const Attachment& a) const;

@@ -287,6 +287,9 @@ PluginOutput Add(const CniEnvironment& env, const PluginConfig& config,
   }
   // The record first: whatever this ADD leaves, DEL and GC can find.
   if (absl::Status saved = (*store)->Save(record); !saved.ok()) {
+    // Nothing of this ADD's is left to find: neither its lock file nor its
+    // namespace's directory, unless another attachment needs them.
+    (*store)->ForgetIfUnused(ns_id, *lock, nullptr);
     return Fail(ErrorFromStatus(saved, "recording the attachment"), v, log);
   }
   absl::StatusOr<ApplyResult> applied = (*engine)->Apply(*decision->policy);
@@ -415,6 +418,9 @@ PluginOutput Del(const CniEnvironment& env, const PluginConfig& config,
     LoadedRecord again = (*store)->Load(a);
     if (!again.record.has_value() && again.unreadable.empty()) {
       log.Info("the attachment was forgotten meanwhile; nothing to remove");
+      // The lock file this DEL made anew, if the one who forgot it took
+      // the old one away.
+      (*store)->ForgetIfUnused(ns_id, *lock, nullptr);
       return PluginOutput{};
     }
   }

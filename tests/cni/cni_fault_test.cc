@@ -315,6 +315,71 @@ TEST_P(CniFaultTest, AFullStateDirectoryIs104WithNothingInstalledOrLeft) {
   EXPECT_EQ(umount2(state_.path().c_str(), MNT_DETACH), 0);
 }
 
+// An ADD that took its namespace's lock and could not write its record
+// left the lock file (and GC, which walks records, never took it).
+TEST_P(CniFaultTest, AnAddThatCannotRecordLeavesNoLockBehind) {
+  if (!own_mounts_) GTEST_SKIP() << "no mount namespace of our own";
+  DetachedNetns pod;
+  ASSERT_TRUE(pod.ok());
+  ASSERT_EQ(
+      mount("tmpfs", state_.path().c_str(), "tmpfs", 0, "size=64k,mode=0700"),
+      0);
+  ASSERT_EQ(Run(Env("ADD", pod, "earlier"), Config()).exit_code, 0);
+  {
+    std::ofstream fill(Path("fill"));
+    const std::string block(4096, 'x');
+    while (fill.write(block.data(), block.size())) {
+    }
+  }
+  const std::vector<std::string> files = Tree(state_.path());
+  DetachedNetns next;
+  Exec r = Run(Env("ADD", next, "c1"), Config());
+  EXPECT_EQ(r.json()["code"], 104) << r.out;
+  EXPECT_EQ(Tree(state_.path()), files);
+  std::filesystem::remove(Path("fill"));
+  EXPECT_EQ(Run(Env("DEL", next, "c1"), Config()).exit_code, 0);
+  EXPECT_EQ(Run(Env("DEL", pod, "earlier"), Config()).exit_code, 0);
+  EXPECT_THAT(StateFiles(state_.path()), IsEmpty());
+  EXPECT_EQ(umount2(state_.path().c_str(), MNT_DETACH), 0);
+}
+
+// What a verb killed at the wrong moment leaves in cni/.ns, which no
+// record refers to: GC removes it, but never a lock somebody holds.
+TEST_P(CniFaultTest, GcSweepsNamespaceEntriesNoRecordRefersTo) {
+  DetachedNetns pod;
+  ASSERT_TRUE(pod.ok());
+  ASSERT_EQ(Run(Env("ADD", pod, "live"), Config()).exit_code, 0);
+  const std::vector<std::string> files = StateFiles(state_.path());
+  // An ADD killed between its lock and its record; a DEL or GC killed
+  // between a record and its namespace's entry, before and after the
+  // entry went; and an ADD in flight, holding its lock.
+  std::ofstream(Path("cni/.ns/cookie-901.lock"));
+  std::filesystem::create_directory(Path("cni/.ns/cookie-902"));
+  std::ofstream(Path("cni/.ns/cookie-902.lock"));
+  std::filesystem::create_directory(Path("cni/.ns/cookie-903"));
+  std::ofstream(Path("cni/.ns/cookie-903/pods+gone@eth0"));
+  std::ofstream(Path("cni/.ns/cookie-904.lock"));
+  const int held = open(Path("cni/.ns/cookie-904.lock").c_str(), O_RDONLY);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(flock(held, LOCK_EX), 0);
+  const std::map<std::string, std::string> gc = {
+      {"CNI_COMMAND", "GC"}, {"MESHCAP_STATE_DIR", state_.path()}};
+  const std::string list =
+      Config(R"("cni.dev/valid-attachments":[{"containerID":"live"}])");
+  Exec r = Run(gc, list);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::vector<std::string> want = files;
+  want.push_back("cni/.ns/cookie-904.lock");
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(StateFiles(state_.path()), want);
+  EXPECT_TRUE(Captured(pod.fd(), backend()));
+  close(held);
+  ASSERT_EQ(Run(gc, list).exit_code, 0);
+  EXPECT_EQ(StateFiles(state_.path()), files);
+  ASSERT_EQ(Run(Env("DEL", pod, "live"), Config()).exit_code, 0);
+  EXPECT_THAT(StateFiles(state_.path()), IsEmpty());
+}
+
 TEST_P(CniFaultTest, AReadOnlyStateDirectoryIs104AndDelConvergesOnceWritable) {
   if (!own_mounts_) GTEST_SKIP() << "no mount namespace of our own";
   DetachedNetns pod;

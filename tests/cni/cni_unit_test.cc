@@ -920,6 +920,53 @@ TEST_F(StoreTest, CollectWithAnEntryWithoutIfnameKeepsTheContainer) {
   EXPECT_THAT(Tree(dir_.path()), ElementsAre("cni", "cni/.ns", "cni/pods"));
 }
 
+TEST_F(StoreTest, CollectSweepsNamespacesNoRecordRefersToButNoLockHeld) {
+  AttachmentStore store = Store();
+  AttachmentStore other = Store("othernet");
+  Save(store, Record("live", 1));
+  Save(other, Record("x", 5));  // another network's: live too
+  // What killed verbs leave: a lock alone (an ADD before its record), an
+  // empty directory and its lock (a DEL or GC after the record and the
+  // entry went), an entry whose record is gone, one whose record moved to
+  // another namespace.
+  Touch("cni/.ns/cookie-2.lock");
+  std::filesystem::create_directory(Path("cni/.ns/cookie-3"));
+  Touch("cni/.ns/cookie-3.lock");
+  std::filesystem::create_directory(Path("cni/.ns/cookie-4"));
+  Touch("cni/.ns/cookie-4/pods+gone@eth0");
+  Save(store, Record("moved", 8));
+  std::filesystem::create_directory(Path("cni/.ns/cookie-7"));
+  Touch("cni/.ns/cookie-7/pods+moved@eth0");
+  // An entry whose record cannot be read may be live: it stays.
+  std::filesystem::create_directory(Path("cni/.ns/cookie-9"));
+  Touch("cni/.ns/cookie-9/othernet+junk@eth0");
+  Touch("cni/othernet/junk@eth0.json");
+  // A lock somebody holds (an ADD between its lock and its record), and a
+  // file that is none of ours.
+  std::optional<absl::StatusOr<internal::FileLock>> held(
+      store.LockNamespace("cookie-6", std::chrono::seconds(1)));
+  ASSERT_TRUE(held->ok());
+  Touch("cni/.ns/README");
+  const std::vector<Attachment> valid = {{"live", "eth0"}, {"moved", "eth0"}};
+  std::vector<std::string> removed;
+  ASSERT_TRUE(
+      store.Collect(valid, std::chrono::system_clock::now(), &removed).ok());
+  EXPECT_THAT(
+      Tree(Path("cni/.ns")),
+      ElementsAre("README", "cookie-1", "cookie-1.lock",
+                  "cookie-1/pods+live@eth0", "cookie-5", "cookie-5.lock",
+                  "cookie-5/othernet+x@eth0", "cookie-6.lock", "cookie-8",
+                  "cookie-8.lock", "cookie-8/pods+moved@eth0", "cookie-9",
+                  "cookie-9/othernet+junk@eth0"));
+  EXPECT_THAT(removed, ::testing::Contains(Path("cni/.ns/cookie-2.lock")));
+  // Once its holder lets go, the next GC takes it.
+  held.reset();
+  ASSERT_TRUE(
+      store.Collect(valid, std::chrono::system_clock::now(), nullptr).ok());
+  EXPECT_FALSE(std::filesystem::exists(Path("cni/.ns/cookie-6.lock")));
+  EXPECT_TRUE(std::filesystem::exists(Path("cni/.ns/cookie-1.lock")));
+}
+
 TEST_F(StoreTest, ALockRemovedByItsHolderIsNeverHeldTwice) {
   AttachmentStore store = Store();
   absl::StatusOr<internal::FileLock> first =
