@@ -16,7 +16,8 @@ kernel, as a runtime does. Parts:
             wrong types) and a bad environment;
   state     faults of the state directory: planted symbolic links, wrong
             modes and owners, a full and a read-only file system;
-  long      container IDs and network names longer than a file name;
+  long      container IDs and network names longer than a file name (and
+            than a record may hold: ADD refuses those, code 4);
   race      ADD racing DEL, GC racing ADD (and, deterministically, an
             ADD held in Apply that finishes while GC works), 50 pods at
             once, attachments sharing a namespace.
@@ -60,6 +61,12 @@ POD_ARGS = "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p"
 TIMEOUT = 90        # per plugin run: more than its 30 s lock wait
 KNOWN_CODES = {1, 2, 3, 4, 5, 6, 7, 11, 50, 100, 101, 102, 103, 104, 105}
 DEL_TRIES = 3
+# The most a record may weigh (src/cni/attachment_store.h kMaxRecordBytes):
+# ADD refuses, with code 4, an attachment whose record would be bigger.
+RECORD_CAP = 64 << 10
+# A record's bytes beside its container ID and namespace path: at least
+# this many, at most RECORD_REST[1].
+RECORD_REST = (128, 320)
 
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -1365,8 +1372,9 @@ class Campaign:
                  f"{', '.join(map(str, sizes))} bytes, and two sharing 200), "
                  f"{self.crashes[part]} crashes, {st['ids'] - st['bad']}/"
                  f"{st['ids']} converged (ADD, CHECK, DEL; ADD, GC listing "
-                 f"it, DEL; ADD, GC of the lost pod) "
-                 f"[{time.perf_counter() - t0:.1f} s]")
+                 f"it, DEL; ADD, GC of the lost pod; {st['refused']} whose "
+                 f"record would be over {RECORD_CAP} bytes: ADD refused, "
+                 f"DEL, GC) [{time.perf_counter() - t0:.1f} s]")
 
     def long_trial(self, part, backend, net, cid, st):
         label = (f"{part}: network of {len(net)} bytes, container ID of "
@@ -1379,6 +1387,51 @@ class Campaign:
         keep = [(net, keeper.cid, "eth0",
                  self.cookie(state, keeper.cid, net=net))]
         pod = Pod(self, cid)
+        size = len(cid) + len(pod.path)
+        if size + RECORD_REST[0] > RECORD_CAP:
+            # Its record could not be read back: refused before anything
+            # changes, and nothing is left to find.
+            self.long_refused(part, backend, label, state, cfg, net, pod,
+                              keep, st)
+        elif size + RECORD_REST[1] <= RECORD_CAP:
+            self.long_lived(part, backend, label, state, cfg, net, pod,
+                            keeper, keep, st)
+        rec, cap = self.observe(part, state, keeper, backend, label, net=net)
+        self.check(rec and cap, part, f"{label}: the other pod lost "
+                   f"record={rec} capture={cap}")
+        self.delete(part, state, keeper, backend, label, cfg=cfg)
+        self.clean(part, state, label, nets=(net,))
+        keeper.remove()
+        pod.remove()
+        st["ids"] += 1
+        st["bad"] += self.failed != failed0
+
+    def long_refused(self, part, backend, label, state, cfg, net, pod, keep,
+                     st):
+        r = self.run("ADD", cfg, state, pod)
+        kind, code = self.judge(part, r, "ADD", label)
+        self.check(code == 4 and b"CNI_CONTAINERID" in r.out and
+                   str(RECORD_CAP).encode() in r.out, part,
+                   f"{label}: ADD of an attachment whose record would be "
+                   f"over {RECORD_CAP} bytes gave {code}: {r.out[:300]!r}")
+        rec, cap = self.observe(part, state, pod, backend, label, net=net)
+        self.check(not rec and not cap, part, f"{label}: the refused ADD "
+                   f"left record={rec} capture={cap}")
+        self.clean(part, state, label + " (refused ADD)", nets=(net,),
+                   live=keep)
+        st["refused"] += 1
+        st["deltries"] += self.delete(part, state, pod, backend, label,
+                                      cfg=cfg)
+        r = self.run("GC", self.gc_cfg(backend, [(keep[0][1], "eth0"),
+                                                 (pod.cid, "eth0")], name=net),
+                     state)
+        kind, code = self.judge(part, r, "GC", label)
+        self.check(kind == "ok", part, f"{label}: GC gave {code}")
+        self.clean(part, state, label + " (DEL, GC)", nets=(net,), live=keep)
+
+    def long_lived(self, part, backend, label, state, cfg, net, pod, keeper,
+                   keep, st):
+        cid = pod.cid
         # ADD, CHECK, DEL.
         if self.add_ok(part, state, pod, backend, label, cfg=cfg, net=net):
             with open(self.record_path(state, cid, net=net)) as f:
@@ -1414,14 +1467,6 @@ class Campaign:
         self.check(kind == "ok", part, f"{label}: GC gave {code}")
         self.clean(part, state, label + " (GC of the lost pod)",
                    nets=(net,), live=keep)
-        rec, cap = self.observe(part, state, keeper, backend, label, net=net)
-        self.check(rec and cap, part, f"{label}: the other pod lost "
-                   f"record={rec} capture={cap}")
-        self.delete(part, state, keeper, backend, label, cfg=cfg)
-        self.clean(part, state, label, nets=(net,))
-        keeper.remove()
-        st["ids"] += 1
-        st["bad"] += self.failed != failed0
 
     # ---- part 5: races -------------------------------------------------
 
