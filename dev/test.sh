@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# From a fresh Debian 12 machine: install, build, run every test suite,
-# then the same suite under ASan+UBSan and a short run of each fuzzer.
+# From a fresh Debian 12 machine: install, build, run every test suite and
+# meshcap-cni's fault campaign (quick), then the same suite under ASan+UBSan
+# and a short run of each fuzzer.
 # Ends with "N passed, N failed" counted over individual test cases.
-#   MESHCAP_QUICK=1 dev/test.sh   # the ordinary build's suite only
+#   MESHCAP_QUICK=1 dev/test.sh   # the ordinary build's suite and campaign only
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash dev/setup-debian.sh || { echo "0 passed, 1 failed"; exit 1; }
@@ -16,6 +17,16 @@ fi
 meson test -C build --print-errorlogs --num-processes 2
 meson_rc=$?
 results=(build/meson-logs/testlog.junit.xml)
+
+# meshcap-cni's fault campaign on the ordinary build: the real plugin against
+# the real kernel, killed at random moments, fed hostile configurations, on
+# broken state directories, with long identifiers and racing verbs, in
+# namespaces of its own. Bounded (--quick: under a minute on 2 cores); one
+# case here, its own "N checks, M failed" line above.
+echo "== meshcap-cni's fault campaign (dev/cni-faults.sh --quick)"
+bash dev/cni-faults.sh --quick
+cni_faults_rc=$?
+results+=("cni-faults=$cni_faults_rc")
 
 # Formatting is part of the contract (Google style, clang-format).
 format_rc=0
@@ -44,5 +55,5 @@ fi
 # The only skip: Istio has no iptables golden for this case.
 python3 dev/summarize.py --expect-skip=inbound_ports_empty_tproxy "${results[@]}"
 summary_rc=$?
-[ "$meson_rc" -eq 0 ] && [ "$format_rc" -eq 0 ] && [ "$sanitize_rc" -eq 0 ] &&
-  [ "$fuzz_rc" -eq 0 ] && [ "$summary_rc" -eq 0 ]
+[ "$meson_rc" -eq 0 ] && [ "$cni_faults_rc" -eq 0 ] && [ "$format_rc" -eq 0 ] &&
+  [ "$sanitize_rc" -eq 0 ] && [ "$fuzz_rc" -eq 0 ] && [ "$summary_rc" -eq 0 ]
