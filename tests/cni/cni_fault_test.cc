@@ -554,8 +554,8 @@ TEST_P(CniFaultTest, AddRacingDelOfOneContainerEndsWithBothOrNeither) {
 // found its lock free by the time it reached the record, took the record
 // and left the capture, which DEL then could not find. Held here in Apply
 // (the Engine's lock on the namespace) while GC starts on 2,000 records of
-// gone pods listed before it, and let go a few ms after: GC reaches it long
-// after it completed.
+// gone pods listed before it, and let go once GC took the first: GC
+// reaches it long after it completed.
 TEST_P(CniFaultTest, GcSparesAnAddThatCompletesAfterGcStarted) {
   DetachedNetns keeper, pod;
   ASSERT_TRUE(keeper.ok() && pod.ok());
@@ -590,7 +590,13 @@ TEST_P(CniFaultTest, GcSparesAnAddThatCompletesAfterGcStarted) {
         {{"CNI_COMMAND", "GC"}, {"MESHCAP_STATE_DIR", state_.path()}},
         Config(R"("cni.dev/valid-attachments":[{"containerID":"keeper"}])"));
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // GC has started once it took the first stale record (the records go
+  // in name order, the ADD's last): only then does the ADD go on.
+  const std::string first = Path("cni/pods/a100000@eth0.json");
+  for (int i = 0; i < 100000 && std::filesystem::exists(first); ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  EXPECT_FALSE(std::filesystem::exists(first));
   flock(ns, LOCK_UN);
   close(ns);
   adder.join();
