@@ -1600,8 +1600,8 @@ class Campaign:
         """Deterministic: an ADD whose record is written and that is held
         in Apply (the Engine's lock on the namespace, held here) is in
         flight when GC starts; GC has `stale` records of gone pods to
-        forget first; the ADD finishes a few ms after GC started. Its
-        record must survive."""
+        forget first; the ADD is let go once GC took the first of them.
+        Its record must survive."""
         label = f"{part}: ADD finishing while GC works"
         state = self.new_state("gc-window")
         valid = Pod(self, self.new_id("gwv"))
@@ -1628,7 +1628,13 @@ class Campaign:
         h_gc = self.start("GC", self.gc_cfg(backend, [(valid.cid, "eth0")]),
                           state)
         t_gc = time.perf_counter()
-        time.sleep(0.005)
+        # GC has started (read its start time) once it took the first stale
+        # record (records go in name order, the ADD's last); a fixed delay
+        # would let a slow GC start after the ADD completed.
+        first = self.record_path(state, "a00000")
+        deadline = time.time() + 10
+        while os.path.lexists(first) and time.time() < deadline:
+            time.sleep(0.0001)
         fcntl.flock(ns, fcntl.LOCK_UN)
         os.close(ns)
         r_add = h_add.finish()
