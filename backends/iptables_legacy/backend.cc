@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "backends/iptables/render.h"
 #include "backends/iptables_legacy/decode.h"
 #include "backends/iptables_legacy/lower.h"
-#include "backends/iptables_legacy/render.h"
 #include "backends/iptables_legacy/table.h"
 #include "backends/iptables_legacy/transaction.h"
 #include "backends/iptables_legacy/xtables_lock.h"

@@ -5,7 +5,7 @@
 #include <linux/netfilter/xt_owner.h>
 
 #include "absl/strings/str_cat.h"
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 
@@ -16,7 +16,7 @@ void Spell(const ir::OwnerMatch& m, SpellContext&, std::string& out) {
       m.name.empty() ? absl::StrCat(m.id) : m.name);
 }
 
-void Encode(const ir::OwnerMatch& m, EntryWriter& w) {
+void Encode(const ir::OwnerMatch& m, RuleWriter& w) {
   xt_owner_match_info o{};
   const uint8_t bit =
       m.kind == ir::OwnerMatch::kUid ? XT_OWNER_UID : XT_OWNER_GID;
@@ -30,7 +30,7 @@ void Encode(const ir::OwnerMatch& m, EntryWriter& w) {
   w.Match("owner", 1, o);
 }
 
-bool Decode(EntryReader& r, ir::OwnerMatch* out) {
+bool Decode(RuleReader& r, ir::OwnerMatch* out) {
   size_t size = 0;
   const void* d = r.PeekMatch("owner", 1, &size);
   if (d == nullptr || size < sizeof(xt_owner_match_info)) return false;

@@ -3,12 +3,12 @@
 // `-j DROP`. The entry names them; libiptc turns the name into the
 // verdict or the jump offset.
 
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 namespace {
 
-bool Is(const EntryReader& r, const char* name) {
+bool Is(const RuleReader& r, const char* name) {
   return r.standard() != nullptr && std::string_view(r.standard()) == name;
 }
 
@@ -17,8 +17,8 @@ bool Is(const EntryReader& r, const char* name) {
 void Spell(const ir::JumpVerdict& v, SpellContext&, std::string& out) {
   out += " -j " + v.chain;
 }
-void Encode(const ir::JumpVerdict& v, EntryWriter& w) { w.Standard(v.chain); }
-bool Decode(const EntryReader& r, ir::JumpVerdict* out) {
+void Encode(const ir::JumpVerdict& v, RuleWriter& w) { w.Standard(v.chain); }
+bool Decode(const RuleReader& r, ir::JumpVerdict* out) {
   if (r.standard() == nullptr) return false;
   const std::string_view s = r.standard();
   if (s == "RETURN" || s == "ACCEPT" || s == "DROP" || s == "QUEUE" ||
@@ -32,23 +32,19 @@ bool Decode(const EntryReader& r, ir::JumpVerdict* out) {
 void Spell(const ir::ReturnVerdict&, SpellContext&, std::string& out) {
   out += " -j RETURN";
 }
-void Encode(const ir::ReturnVerdict&, EntryWriter& w) { w.Standard("RETURN"); }
-bool Decode(const EntryReader& r, ir::ReturnVerdict*) {
-  return Is(r, "RETURN");
-}
+void Encode(const ir::ReturnVerdict&, RuleWriter& w) { w.Standard("RETURN"); }
+bool Decode(const RuleReader& r, ir::ReturnVerdict*) { return Is(r, "RETURN"); }
 
 void Spell(const ir::AcceptVerdict&, SpellContext&, std::string& out) {
   out += " -j ACCEPT";
 }
-void Encode(const ir::AcceptVerdict&, EntryWriter& w) { w.Standard("ACCEPT"); }
-bool Decode(const EntryReader& r, ir::AcceptVerdict*) {
-  return Is(r, "ACCEPT");
-}
+void Encode(const ir::AcceptVerdict&, RuleWriter& w) { w.Standard("ACCEPT"); }
+bool Decode(const RuleReader& r, ir::AcceptVerdict*) { return Is(r, "ACCEPT"); }
 
 void Spell(const ir::DropVerdict&, SpellContext&, std::string& out) {
   out += " -j DROP";
 }
-void Encode(const ir::DropVerdict&, EntryWriter& w) { w.Standard("DROP"); }
-bool Decode(const EntryReader& r, ir::DropVerdict*) { return Is(r, "DROP"); }
+void Encode(const ir::DropVerdict&, RuleWriter& w) { w.Standard("DROP"); }
+bool Decode(const RuleReader& r, ir::DropVerdict*) { return Is(r, "DROP"); }
 
 }  // namespace meshcap::ipt

@@ -6,7 +6,7 @@
 #include <linux/netfilter/xt_TPROXY.h>
 
 #include "absl/strings/str_cat.h"
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 
@@ -15,7 +15,7 @@ void Spell(const ir::TproxyVerdict& v, SpellContext&, std::string& out) {
                   " --on-port ", v.port);
 }
 
-void Encode(const ir::TproxyVerdict& v, EntryWriter& w) {
+void Encode(const ir::TproxyVerdict& v, RuleWriter& w) {
   xt_tproxy_target_info_v1 tp{};
   tp.mark_mask = v.mask;
   tp.mark_value = v.mark;
@@ -23,7 +23,7 @@ void Encode(const ir::TproxyVerdict& v, EntryWriter& w) {
   w.Target("TPROXY", 1, tp);
 }
 
-bool Decode(const EntryReader& r, ir::TproxyVerdict* out) {
+bool Decode(const RuleReader& r, ir::TproxyVerdict* out) {
   size_t size = 0;
   const void* d = r.Target("TPROXY", 1, &size);
   if (d == nullptr || size < sizeof(xt_tproxy_target_info_v1)) return false;

@@ -2,7 +2,7 @@
 // ir::InterfaceMatch: `-i eth0`, `! -o lo`: the entry header's interface
 // name and mask (name plus its NUL), IPT_INV_VIA_IN/OUT when negated.
 
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 
@@ -12,11 +12,11 @@ void Spell(const ir::InterfaceMatch& m, SpellContext&, std::string& out) {
   out += m.name;
 }
 
-void Encode(const ir::InterfaceMatch& m, EntryWriter& w) {
+void Encode(const ir::InterfaceMatch& m, RuleWriter& w) {
   w.SetInterface(m.dir, m.name, m.negate);
 }
 
-bool Decode(EntryReader& r, ir::InterfaceMatch* out) {
+bool Decode(RuleReader& r, ir::InterfaceMatch* out) {
   return r.TakeInterface(&out->dir, &out->name, &out->negate);
 }
 

@@ -2,7 +2,7 @@
 // ir::ProtocolMatch: `-p tcp`: the entry header's protocol (IPv6 also sets
 // IP6T_F_PROTO).
 
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 
@@ -12,11 +12,11 @@ void Spell(const ir::ProtocolMatch& m, SpellContext& ctx, std::string& out) {
   ctx.proto = m.proto;
 }
 
-void Encode(const ir::ProtocolMatch& m, EntryWriter& w) {
+void Encode(const ir::ProtocolMatch& m, RuleWriter& w) {
   w.SetProtocol(m.proto);
 }
 
-bool Decode(EntryReader& r, ir::ProtocolMatch* out) {
+bool Decode(RuleReader& r, ir::ProtocolMatch* out) {
   return r.TakeProtocol(&out->proto);
 }
 

@@ -9,7 +9,7 @@
 #include <linux/netfilter/xt_mark.h>
 
 #include "absl/strings/str_cat.h"
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 
@@ -25,7 +25,7 @@ void Spell(const ir::MarkMatch& m, SpellContext&, std::string& out) {
                   MarkText(m.value, m.mask));
 }
 
-void Encode(const ir::MarkMatch& m, EntryWriter& w) {
+void Encode(const ir::MarkMatch& m, RuleWriter& w) {
   xt_mark_mtinfo1 mk{};
   mk.mark = m.value;
   mk.mask = m.mask;
@@ -33,7 +33,7 @@ void Encode(const ir::MarkMatch& m, EntryWriter& w) {
   w.Match("mark", 1, mk);
 }
 
-bool Decode(EntryReader& r, ir::MarkMatch* out) {
+bool Decode(RuleReader& r, ir::MarkMatch* out) {
   size_t size = 0;
   const void* d = r.PeekMatch("mark", 1, &size);
   if (d == nullptr || size < sizeof(xt_mark_mtinfo1)) return false;
@@ -54,14 +54,14 @@ void Spell(const ir::SetMarkVerdict& v, SpellContext&, std::string& out) {
   }
 }
 
-void Encode(const ir::SetMarkVerdict& v, EntryWriter& w) {
+void Encode(const ir::SetMarkVerdict& v, RuleWriter& w) {
   xt_mark_tginfo2 mk{};
   mk.mark = v.value;
   mk.mask = v.mask;
   w.Target("MARK", 2, mk);
 }
 
-bool Decode(const EntryReader& r, ir::SetMarkVerdict* out) {
+bool Decode(const RuleReader& r, ir::SetMarkVerdict* out) {
   size_t size = 0;
   const void* d = r.Target("MARK", 2, &size);
   if (d == nullptr || size < sizeof(xt_mark_tginfo2)) return false;

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 
-#include "backends/iptables_legacy/render.h"
+#include "backends/iptables/render.h"
 
 #include <algorithm>
 #include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "backends/iptables_legacy/lower.h"
+#include "backends/iptables/dialect.h"
 
 namespace meshcap::ipt {
 

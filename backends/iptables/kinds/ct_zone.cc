@@ -4,7 +4,7 @@
 #include <linux/netfilter/xt_CT.h>
 
 #include "absl/strings/str_cat.h"
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 
@@ -12,13 +12,13 @@ void Spell(const ir::CtZoneVerdict& v, SpellContext&, std::string& out) {
   absl::StrAppend(&out, " -j CT --zone ", v.zone);
 }
 
-void Encode(const ir::CtZoneVerdict& v, EntryWriter& w) {
+void Encode(const ir::CtZoneVerdict& v, RuleWriter& w) {
   xt_ct_target_info_v1 ct{};
   ct.zone = v.zone;
   w.Target("CT", 2, ct);
 }
 
-bool Decode(const EntryReader& r, ir::CtZoneVerdict* out) {
+bool Decode(const RuleReader& r, ir::CtZoneVerdict* out) {
   size_t size = 0;
   const void* d = r.Target("CT", 2, &size);
   if (d == nullptr || size < sizeof(xt_ct_target_info_v1)) return false;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The `iptables-restore --noflush` input Istio's iptables generators run,
 // byte for byte: the IPv4 part, then the IPv6 part when the set is IPv6.
+// Both iptables writers' dry run (iptables-legacy-restore and
+// iptables-nft-restore read the same text).
 
-#ifndef MESHCAP_BACKENDS_IPTABLES_LEGACY_RENDER_H_
-#define MESHCAP_BACKENDS_IPTABLES_LEGACY_RENDER_H_
+#ifndef MESHCAP_BACKENDS_IPTABLES_RENDER_H_
+#define MESHCAP_BACKENDS_IPTABLES_RENDER_H_
 
 #include <string>
 
@@ -21,4 +23,4 @@ std::string Render(const ir::RuleSet& rules);
 
 }  // namespace meshcap::ipt
 
-#endif  // MESHCAP_BACKENDS_IPTABLES_LEGACY_RENDER_H_
+#endif  // MESHCAP_BACKENDS_IPTABLES_RENDER_H_

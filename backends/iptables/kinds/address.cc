@@ -2,7 +2,7 @@
 // ir::AddressMatch: `-s 127.0.0.6/32`, `! -d ::1/128`: the entry header's
 // address and mask, IPT_INV_SRCIP/DSTIP when negated.
 
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 
@@ -12,11 +12,11 @@ void Spell(const ir::AddressMatch& m, SpellContext&, std::string& out) {
   out += m.cidr.Text();
 }
 
-void Encode(const ir::AddressMatch& m, EntryWriter& w) {
+void Encode(const ir::AddressMatch& m, RuleWriter& w) {
   w.SetAddress(m.dir, m.cidr, m.negate);
 }
 
-bool Decode(EntryReader& r, ir::AddressMatch* out) {
+bool Decode(RuleReader& r, ir::AddressMatch* out) {
   return r.TakeAddress(&out->dir, &out->cidr, &out->negate);
 }
 

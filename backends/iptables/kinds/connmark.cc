@@ -10,15 +10,15 @@
 #include <linux/netfilter/xt_connmark.h>
 
 #include "absl/strings/str_cat.h"
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 
-std::string MarkText(uint32_t value, uint32_t mask);  // match/mark.cc
+std::string MarkText(uint32_t value, uint32_t mask);  // kinds/mark.cc
 
 namespace {
 
-const xt_connmark_tginfo2* Target(const EntryReader& r) {
+const xt_connmark_tginfo2* Target(const RuleReader& r) {
   size_t size = 0;
   const void* d = r.Target("CONNMARK", 2, &size);
   if (d == nullptr || size < sizeof(xt_connmark_tginfo2)) return nullptr;
@@ -32,7 +32,7 @@ void Spell(const ir::ConnmarkMatch& m, SpellContext&, std::string& out) {
                   MarkText(m.value, m.mask));
 }
 
-void Encode(const ir::ConnmarkMatch& m, EntryWriter& w) {
+void Encode(const ir::ConnmarkMatch& m, RuleWriter& w) {
   xt_connmark_mtinfo1 cm{};
   cm.mark = m.value;
   cm.mask = m.mask;
@@ -40,7 +40,7 @@ void Encode(const ir::ConnmarkMatch& m, EntryWriter& w) {
   w.Match("connmark", 1, cm);
 }
 
-bool Decode(EntryReader& r, ir::ConnmarkMatch* out) {
+bool Decode(RuleReader& r, ir::ConnmarkMatch* out) {
   size_t size = 0;
   const void* d = r.PeekMatch("connmark", 1, &size);
   if (d == nullptr || size < sizeof(xt_connmark_mtinfo1)) return false;
@@ -56,14 +56,14 @@ void Spell(const ir::SaveConnmarkVerdict&, SpellContext&, std::string& out) {
   out += " -j CONNMARK --save-mark";
 }
 
-void Encode(const ir::SaveConnmarkVerdict&, EntryWriter& w) {
+void Encode(const ir::SaveConnmarkVerdict&, RuleWriter& w) {
   xt_connmark_tginfo2 cm{};
   cm.ctmask = cm.nfmask = ir::kAllBits;
   cm.mode = XT_CONNMARK_SAVE;
   w.Target("CONNMARK", 2, cm);
 }
 
-bool Decode(const EntryReader& r, ir::SaveConnmarkVerdict*) {
+bool Decode(const RuleReader& r, ir::SaveConnmarkVerdict*) {
   const xt_connmark_tginfo2* cm = Target(r);
   return cm != nullptr && cm->mode == XT_CONNMARK_SAVE &&
          cm->ctmask == ir::kAllBits && cm->nfmask == ir::kAllBits;
@@ -77,14 +77,14 @@ void Spell(const ir::RestoreConnmarkVerdict&, SpellContext& ctx,
   }
 }
 
-void Encode(const ir::RestoreConnmarkVerdict&, EntryWriter& w) {
+void Encode(const ir::RestoreConnmarkVerdict&, RuleWriter& w) {
   xt_connmark_tginfo2 cm{};
   cm.ctmask = cm.nfmask = ir::kAllBits;
   cm.mode = XT_CONNMARK_RESTORE;
   w.Target("CONNMARK", 2, cm);
 }
 
-bool Decode(const EntryReader& r, ir::RestoreConnmarkVerdict*) {
+bool Decode(const RuleReader& r, ir::RestoreConnmarkVerdict*) {
   const xt_connmark_tginfo2* cm = Target(r);
   return cm != nullptr && cm->mode == XT_CONNMARK_RESTORE &&
          cm->ctmask == ir::kAllBits && cm->nfmask == ir::kAllBits;
@@ -95,7 +95,7 @@ void Spell(const ir::SetConnmarkVerdict& v, SpellContext&, std::string& out) {
                   Hex(v.mask));
 }
 
-void Encode(const ir::SetConnmarkVerdict& v, EntryWriter& w) {
+void Encode(const ir::SetConnmarkVerdict& v, RuleWriter& w) {
   xt_connmark_tginfo2 cm{};
   cm.ctmark = v.value;
   cm.ctmask = v.mask;
@@ -104,7 +104,7 @@ void Encode(const ir::SetConnmarkVerdict& v, EntryWriter& w) {
   w.Target("CONNMARK", 2, cm);
 }
 
-bool Decode(const EntryReader& r, ir::SetConnmarkVerdict* out) {
+bool Decode(const RuleReader& r, ir::SetConnmarkVerdict* out) {
   const xt_connmark_tginfo2* cm = Target(r);
   if (cm == nullptr || cm->mode != XT_CONNMARK_SET) return false;
   out->value = cm->ctmark;

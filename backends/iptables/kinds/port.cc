@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 namespace {
@@ -74,7 +74,7 @@ void Spell(const ir::PortMatch& m, SpellContext& ctx, std::string& out) {
                   absl::StrJoin(m.ports, ","));
 }
 
-void Encode(const ir::PortMatch& m, EntryWriter& w) {
+void Encode(const ir::PortMatch& m, RuleWriter& w) {
   if (!w.protocol_set()) w.SetProtocol(m.proto);
   const bool src = m.dir == ir::Direction::kSource;
   if (m.ports.size() <= 1) {
@@ -100,7 +100,7 @@ void Encode(const ir::PortMatch& m, EntryWriter& w) {
   w.Match("multiport", 1, mp);
 }
 
-bool Decode(EntryReader& r, ir::PortMatch* out) {
+bool Decode(RuleReader& r, ir::PortMatch* out) {
   size_t size = 0;
   // The kernel accepts a tcp or udp match only under its header protocol.
   if (const void* d = r.PeekMatch("tcp", 0, &size);

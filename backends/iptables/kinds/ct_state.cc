@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 namespace {
@@ -42,14 +42,14 @@ void Spell(const ir::CtStateMatch& m, SpellContext&, std::string& out) {
   out += " -m conntrack --ctstate " + absl::StrJoin(names, ",");
 }
 
-void Encode(const ir::CtStateMatch& m, EntryWriter& w) {
+void Encode(const ir::CtStateMatch& m, RuleWriter& w) {
   xt_conntrack_mtinfo3 ct{};
   ct.match_flags = XT_CONNTRACK_STATE;
   for (ir::CtState s : m.states) ct.state_mask |= Find(s).bit;
   w.Match("conntrack", 3, ct);
 }
 
-bool Decode(EntryReader& r, ir::CtStateMatch* out) {
+bool Decode(RuleReader& r, ir::CtStateMatch* out) {
   size_t size = 0;
   const void* d = r.PeekMatch("conntrack", 3, &size);
   if (d == nullptr || size < sizeof(xt_conntrack_mtinfo3)) return false;

@@ -7,7 +7,7 @@
 #include <linux/netfilter/nf_nat.h>
 
 #include "absl/strings/str_cat.h"
-#include "backends/iptables_legacy/kinds.h"
+#include "backends/iptables/kinds.h"
 
 namespace meshcap::ipt {
 
@@ -17,7 +17,7 @@ void Spell(const ir::RedirectVerdict& v, SpellContext& ctx, std::string& out) {
                   v.port);
 }
 
-void Encode(const ir::RedirectVerdict& v, EntryWriter& w) {
+void Encode(const ir::RedirectVerdict& v, RuleWriter& w) {
   if (w.v6()) {
     nf_nat_range range{};
     range.flags = NF_NAT_RANGE_PROTO_SPECIFIED;
@@ -32,7 +32,7 @@ void Encode(const ir::RedirectVerdict& v, EntryWriter& w) {
   }
 }
 
-bool Decode(const EntryReader& r, ir::RedirectVerdict* out) {
+bool Decode(const RuleReader& r, ir::RedirectVerdict* out) {
   size_t size = 0;
   const void* d = r.Target("REDIRECT", 0, &size);
   if (d == nullptr) return false;
