@@ -134,6 +134,58 @@ uint32_t AttrU32(const nftnl_expr* e, uint16_t attr) {
   return nftnl_expr_is_set(e, attr) ? nftnl_expr_get_u32(e, attr) : 0;
 }
 
+namespace {
+
+// Enough attribute ids to cover every expression type's attributes.
+constexpr uint16_t kExprAttrLimit = NFTNL_EXPR_BASE + 16;
+
+bool AllZero(const void* data, uint32_t len) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (uint32_t i = 0; i < len; ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+// An attribute's value, with the kernel's defaults filled in where it
+// reports something we leave implicit.
+const void* AttrValue(const nftnl_expr* e, const std::string& name,
+                      uint16_t type, uint32_t* len) {
+  if (name == "redir" && type == NFTNL_EXPR_REDIR_REG_PROTO_MAX &&
+      !nftnl_expr_is_set(e, type)) {
+    // The kernel copies the min register when no max is given.
+    type = NFTNL_EXPR_REDIR_REG_PROTO_MIN;
+  }
+  if (!nftnl_expr_is_set(e, type)) return nullptr;
+  return nftnl_expr_get(e, type, len);
+}
+
+}  // namespace
+
+bool ExprEqual(const nftnl_expr* a, const nftnl_expr* b,
+               const std::function<bool(uint16_t type)>& skip) {
+  const std::string name = ExprName(a);
+  if (name != ExprName(b)) return false;
+  if (name == "counter") return true;  // values always differ
+  for (uint16_t type = NFTNL_EXPR_BASE; type < kExprAttrLimit; ++type) {
+    if (skip && skip(type)) continue;
+    uint32_t la = 0, lb = 0;
+    const void* da = AttrValue(a, name, type, &la);
+    const void* db = AttrValue(b, name, type, &lb);
+    if (da == nullptr && db == nullptr) continue;
+    if (da == nullptr) {
+      if (!AllZero(db, lb)) return false;
+      continue;
+    }
+    if (db == nullptr) {
+      if (!AllZero(da, la)) return false;
+      continue;
+    }
+    if (la != lb || memcmp(da, db, la) != 0) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<uint32_t> GetGeneration(internal::NetlinkTransport& nl) {
   char buf[256] = {};
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);

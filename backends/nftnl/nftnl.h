@@ -7,6 +7,7 @@
 #define MESHCAP_BACKENDS_NFTNL_NFTNL_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -63,6 +64,15 @@ std::string ExprName(const nftnl_expr* e);
 // Bytes of an expression attribute as a string (empty when unset).
 std::string AttrBytes(const nftnl_expr* e, uint16_t attr);
 uint32_t AttrU32(const nftnl_expr* e, uint16_t attr);
+
+// Whether `a` and `b` are the same expression as the kernel runs it: the
+// same name and, attribute by attribute, the same bytes, where an attribute
+// one side leaves unset equals all-zero bytes on the other (the kernel
+// reports defaults we leave implicit: bitwise's op) and redir's maximum
+// register defaults to its minimum. Counters are always equal (their values
+// move). Attributes for which `skip(type)` is true are left out.
+bool ExprEqual(const nftnl_expr* a, const nftnl_expr* b,
+               const std::function<bool(uint16_t type)>& skip = {});
 
 // The ruleset generation id (NFT_MSG_GETGEN).
 [[nodiscard]] absl::StatusOr<uint32_t> GetGeneration(
