@@ -51,6 +51,83 @@ bool IsBuiltinChain(const std::string& name) {
          name == "FORWARD" || name == "POSTROUTING";
 }
 
+bool IsIstioBuiltinRule(const ir::Rule& rule, ir::TableKind table,
+                        const std::string& chain) {
+  // The rule's matches by kind (each at most once), in any order.
+  const ir::InterfaceMatch* iface = nullptr;
+  const ir::AddressMatch* addr = nullptr;
+  const ir::ProtocolMatch* proto = nullptr;
+  const ir::OwnerMatch* owner = nullptr;
+  const ir::MarkMatch* mark = nullptr;
+  const ir::ConnmarkMatch* connmark = nullptr;
+  for (const ir::Match& m : rule.matches) {
+    bool again = false;
+    auto take = [&](auto*& slot, const auto& value) {
+      if (slot != nullptr) again = true;
+      slot = &value;
+    };
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, ir::InterfaceMatch>) {
+            take(iface, x);
+          } else if constexpr (std::is_same_v<T, ir::AddressMatch>) {
+            take(addr, x);
+          } else if constexpr (std::is_same_v<T, ir::ProtocolMatch>) {
+            take(proto, x);
+          } else if constexpr (std::is_same_v<T, ir::OwnerMatch>) {
+            take(owner, x);
+          } else if constexpr (std::is_same_v<T, ir::MarkMatch>) {
+            take(mark, x);
+          } else if constexpr (std::is_same_v<T, ir::ConnmarkMatch>) {
+            take(connmark, x);
+          } else {
+            again = true;  // ports, states: never in these shapes
+          }
+        },
+        m);
+    if (again) return false;
+  }
+  const size_t n = rule.matches.size();
+  const bool prerouting = chain == "PREROUTING";
+  const bool output = chain == "OUTPUT";
+  const bool tcp = proto != nullptr && proto->proto == ir::L4Proto::kTcp;
+  const auto out_lo = [&] {
+    return iface != nullptr && !iface->negate &&
+           iface->dir == ir::Direction::kDestination && iface->name == "lo";
+  };
+  const bool mangle = table == ir::TableKind::kMangle;
+  if (std::holds_alternative<ir::ReturnVerdict>(rule.verdict)) {
+    // -i IF / -o IF -j RETURN
+    if (n == 1 && iface != nullptr && !iface->negate &&
+        table != ir::TableKind::kRaw &&
+        ((prerouting && iface->dir == ir::Direction::kSource) ||
+         (output && iface->dir == ir::Direction::kDestination))) {
+      return true;
+    }
+    // -p tcp -o lo -m mark --mark M -j RETURN
+    return mangle && output && n == 3 && tcp && out_lo() && mark != nullptr &&
+           !mark->negate;
+  }
+  if (std::holds_alternative<ir::SaveConnmarkVerdict>(rule.verdict)) {
+    return mangle && prerouting && n == 2 && tcp && mark != nullptr &&
+           !mark->negate;
+  }
+  if (std::holds_alternative<ir::RestoreConnmarkVerdict>(rule.verdict)) {
+    return mangle && output && n == 2 && tcp && connmark != nullptr &&
+           !connmark->negate;
+  }
+  if (std::holds_alternative<ir::SetMarkVerdict>(rule.verdict)) {
+    return mangle && output && n == 4 && tcp && out_lo() && owner != nullptr &&
+           !owner->negate && addr != nullptr && addr->negate &&
+           addr->dir == ir::Direction::kDestination &&
+           addr->cidr.prefix_len() ==
+               (addr->cidr.family() == IpFamily::kIpv4 ? 32 : 128) &&
+           addr->cidr.IsLoopback();
+  }
+  return false;
+}
+
 void EncodeRule(const ir::Rule& rule, RuleWriter& w) {
   for (const ir::Match& m : rule.matches) {
     std::visit([&](const auto& x) { Encode(x, w); }, m);

@@ -21,6 +21,21 @@ bool IsOurChain(const std::string& name);
 // INPUT, OUTPUT, FORWARD, PREROUTING, POSTROUTING.
 bool IsBuiltinChain(const std::string& name);
 
+// Whether `rule`, read back from built-in chain `chain` of `table`, has the
+// shape of one of the rules Istio's generators put in built-in chains other
+// than the jumps to its chains (those are recognised by their target):
+//   nat, mangle PREROUTING  -i IF -j RETURN          (excluded and kube-virt
+//   nat, mangle OUTPUT      -o IF -j RETURN           interfaces)
+//   mangle PREROUTING  -p tcp -m mark --mark M -j CONNMARK --save-mark
+//   mangle OUTPUT      -p tcp -o lo -m mark --mark M -j RETURN
+//   mangle OUTPUT      ! -d LOOPBACK -p tcp -o lo -m owner --uid-owner|
+//                      --gid-owner N -j MARK --set-mark M
+//   mangle OUTPUT      -p tcp -m connmark --mark M -j CONNMARK --restore-mark
+// The backends count such a rule as Istio's only in a table that also holds
+// Istio's chains, where their own cleanup would remove it too.
+bool IsIstioBuiltinRule(const ir::Rule& rule, ir::TableKind table,
+                        const std::string& chain);
+
 // Writes `rule` through `w`: its matches, then its verdict.
 void EncodeRule(const ir::Rule& rule, RuleWriter& w);
 

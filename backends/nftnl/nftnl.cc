@@ -12,6 +12,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "src/netlink/nl_attr.h"
@@ -99,12 +100,24 @@ nftnl_expr* Immediate(const void* data, uint32_t len) {
   return e;
 }
 
+namespace {
+
+// A malloc'd copy, for libnftnl to own.
+void* OwnedCopy(const void* data, uint32_t len) {
+  void* p = malloc(len > 0 ? len : 1);
+  if (len > 0) memcpy(p, data, len);
+  return p;
+}
+
+}  // namespace
+
 nftnl_expr* XtMatch(const char* name, uint32_t revision, const void* data,
                     uint32_t len) {
   nftnl_expr* e = nftnl_expr_alloc("match");
   nftnl_expr_set_str(e, NFTNL_EXPR_MT_NAME, name);
   nftnl_expr_set_u32(e, NFTNL_EXPR_MT_REV, revision);
-  nftnl_expr_set(e, NFTNL_EXPR_MT_INFO, data, len);
+  // libnftnl keeps (and frees) the INFO pointer it is given.
+  nftnl_expr_set(e, NFTNL_EXPR_MT_INFO, OwnedCopy(data, len), len);
   return e;
 }
 
@@ -113,7 +126,7 @@ nftnl_expr* XtTarget(const char* name, uint32_t revision, const void* data,
   nftnl_expr* e = nftnl_expr_alloc("target");
   nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, name);
   nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, revision);
-  nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, data, len);
+  nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, OwnedCopy(data, len), len);
   return e;
 }
 
