@@ -109,7 +109,7 @@ absl::Status VerifyTable(IpFamily family, ir::TableKind kind,
     for (const void* e = t->FirstRule(chain); e != nullptr;
          e = t->NextRule(e)) {
       ++pos;
-      if (!builtin || t->IsOursRule(e)) {
+      if (!builtin || t->IsOursRule(chain, e)) {
         have.push_back(t->EntryKey(e));
         have_entry.push_back(e);
         have_pos.push_back(pos);
