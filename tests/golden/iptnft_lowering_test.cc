@@ -7,7 +7,9 @@
 //   - decode round trips over both conformance corpora;
 //   - the batch order that gives iptables-nft-restore's handles.
 
+#include <errno.h>
 #include <libnftnl/rule.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include <fstream>
 #include <map>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "backends/iptables/dialect.h"
+#include "backends/iptables_nft/backend.h"
 #include "backends/iptables_nft/batch.h"
 #include "backends/iptables_nft/lower.h"
 #include "backends/iptables_nft/xt_rule.h"
@@ -32,6 +35,9 @@ namespace {
 using ::meshcap::testing::Cases;
 using ::meshcap::testing::IsOk;
 using ::meshcap::testing::KindCase;
+using ::meshcap::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 struct Golden {
   std::string table;
@@ -220,6 +226,82 @@ TEST(IptNftBatch, FollowsTheRestoreOrderWithInsertsBeforeTheirRule) {
   }
   EXPECT_EQ(iptnft::CountMessages(plans), expected);
   EXPECT_EQ(iptnft::BuildBatch(plans, 7, 100).messages.size(), expected);
+}
+
+// --- What the kernel's refusals mean
+// ----------------------------------------------
+
+// Answers the nft_compat question (NFNL_MSG_COMPAT_GET) with `compat`.
+class CompatAnswer : public internal::NetlinkTransport {
+ public:
+  absl::Status compat = absl::OkStatus();
+  int questions = 0;
+
+  uint32_t ReserveSeq(uint32_t) override { return 1; }
+  absl::StatusOr<std::vector<internal::NetlinkError>> SendBatch(
+      const internal::NetlinkBatch&) override {
+    return std::vector<internal::NetlinkError>();
+  }
+  absl::Status Request(nlmsghdr* request, const std::string&,
+                       const internal::MessageCallback&) override {
+    if (request->nlmsg_type >> 8 != NFNL_SUBSYS_NFT_COMPAT) {
+      return absl::InternalError("unexpected request");
+    }
+    ++questions;
+    return compat;
+  }
+};
+
+TEST(IptNftErrors, AMissingExtensionOrNftCompatIsUnavailableNamingIt) {
+  const ir::RuleSet rules = internal::Compile(::meshcap::testing::PolicyJson(),
+                                              ir::Dialect::kIptables);
+  absl::StatusOr<iptnft::XtRuleSet> lowered = iptnft::Lower(rules);
+  ASSERT_THAT(lowered, IsOk());
+  const iptnft::Batch batch =
+      iptnft::BuildBatch(iptnft::CreateAll(*lowered), 1, 1);
+  // The first rule with an owner match, and that expression's offset.
+  internal::NetlinkError e;
+  for (const iptnft::MessageInfo& m : batch.messages) {
+    if (m.rule == nullptr || e.seq != 0) continue;
+    const auto exprs = iptnft::Expressions(m.rule->rule.get());
+    for (size_t i = 0; i < exprs.size(); ++i) {
+      if (nftnl::ExprName(exprs[i]) == "match") {
+        e.seq = m.seq;
+        e.attr_offset = m.expr_spans[i].first + 4;
+        break;
+      }
+    }
+  }
+  ASSERT_NE(e.seq, 0u);
+  e.error = ENOENT;
+  CompatAnswer nl;
+  // nfnetlink answers EINVAL for a subsystem nobody registered.
+  nl.compat = absl::InvalidArgumentError("Invalid argument (EINVAL)");
+  EXPECT_THAT(iptnft::ExplainError(nl, batch, e, "iptables-nft apply"),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("the kernel has no nft_compat (module "
+                                       "nft_compat, CONFIG_NFT_COMPAT)"),
+                             HasSubstr("ip nat chain ISTIO_OUTPUT"),
+                             HasSubstr("(xtables match owner revision 1)"))));
+  EXPECT_EQ(nl.questions, 1);
+  nl.compat = absl::NotFoundError("No such file or directory (ENOENT)");
+  EXPECT_THAT(iptnft::ExplainError(nl, batch, e, "iptables-nft apply"),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("the kernel has no xtables match owner "
+                                       "revision 1 (ip) (module xt_owner)"),
+                             HasSubstr("-m owner --uid-owner 1337"))));
+  // Anything else about a rule is the rule's fault, named.
+  e.error = EINVAL;
+  EXPECT_THAT(iptnft::ExplainError(nl, batch, e, "iptables-nft apply"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("the kernel refused rule"),
+                             HasSubstr("Invalid argument"))));
+  // A generation that moved: retried by the caller.
+  internal::NetlinkError restart;
+  restart.seq = batch.messages.front().seq;
+  restart.error = ERESTART;
+  EXPECT_THAT(iptnft::ExplainError(nl, batch, restart, "iptables-nft apply"),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("generation")));
 }
 
 }  // namespace

@@ -7,10 +7,13 @@
 #include <libnftnl/rule.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <sstream>
 #include <string>
 
+#include "backends/iptables_nft/backend.h"
 #include "backends/iptables_nft/read.h"
 #include "backends/iptables_nft/xt_rule.h"
 #include "gmock/gmock.h"
@@ -33,6 +36,7 @@ using ::meshcap::testing::IsOk;
 using ::meshcap::testing::PolicyJson;
 using ::meshcap::testing::ScopedNetns;
 using ::meshcap::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -201,6 +205,339 @@ INSTANTIATE_TEST_SUITE_P(
     IstioAmbient, IptNftConformanceTest,
     ::testing::ValuesIn(::meshcap::testing::LoadAmbientConformanceCases()),
     ::meshcap::testing::CaseName);
+
+// --- Behaviour
+// ------------------------------------------------------------------
+
+class IptNftBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveTools()) GTEST_SKIP() << "no iptables-nft tools";
+    netns_ = std::make_unique<ScopedNetns>();
+    if (!netns_->ok()) GTEST_SKIP() << netns_->error();
+  }
+  void TearDown() override { netns_.reset(); }
+  std::unique_ptr<ScopedNetns> netns_;
+};
+
+constexpr char kTproxyAll[] =
+    R"({"InboundInterceptionMode": "TPROXY", "InboundPortsInclude": "*",
+        "EnableIPv6": true, "DNSServersV4": "198.51.100.53",
+        "RedirectDNS": true, "DropInvalid": true})";
+
+// kube-proxy-like rules written by iptables-nft, in the tables we use.
+constexpr char kKubeProxy[] = R"(*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-WEB - [0:0]
+:KUBE-POSTROUTING - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -j KUBE-POSTROUTING
+-A KUBE-SERVICES -d 198.51.100.10/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-WEB
+-A KUBE-SVC-WEB -p tcp -j DNAT --to-destination 198.51.100.20:8080
+-A KUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE
+COMMIT
+*mangle
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -i eth0 -j MARK --set-xmark 0x10/0xffffffff
+COMMIT
+)";
+
+std::string Save() {
+  return Uncommented("iptables-nft-save") + Uncommented("ip6tables-nft-save");
+}
+
+// The nf_tables generation, as Verify reports it.
+uint32_t Generation(Engine& e, const CapturePolicy& p) {
+  absl::StatusOr<VerifyReport> r = e.Verify(p);
+  EXPECT_THAT(r, IsOk());
+  return r.ok() ? r->generation : 0;
+}
+
+// The backend itself, in this namespace.
+std::unique_ptr<internal::Backend> BackendHere() {
+  absl::StatusOr<const internal::BackendFactory*> f =
+      internal::FindBackend("iptables-nft");
+  EXPECT_THAT(f, IsOk());
+  absl::StatusOr<std::unique_ptr<internal::Backend>> b =
+      (*f)->Create(internal::BackendOptions());
+  EXPECT_THAT(b, IsOk());
+  return b.ok() ? *std::move(b) : nullptr;
+}
+
+TEST_F(IptNftBackendTest, ApplyingAgainSendsNothingEvenAfterOthersCommit) {
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  const CapturePolicy rules = PolicyJson(kTproxyAll);
+  absl::StatusOr<ApplyResult> first = engine->Apply(rules);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_THAT(first->changes,
+              ::testing::IsSupersetOf(
+                  {"created table ip mangle", "created table ip nat",
+                   "created table ip raw", "created table ip6 mangle"}));
+  const uint32_t gen = Generation(*engine, rules);
+  absl::StatusOr<ApplyResult> again = engine->Apply(rules);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_FALSE(again->changed());
+  EXPECT_EQ(Generation(*engine, rules), gen);
+  // Somebody else commits: the backend reads again, finds ours intact and
+  // still sends nothing.
+  ASSERT_EQ(Sh("nft add table inet other").exit_code, 0);
+  const uint32_t moved = Generation(*engine, rules);
+  EXPECT_GT(moved, gen);
+  again = engine->Apply(rules);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_FALSE(again->changed());
+  EXPECT_EQ(Generation(*engine, rules), moved);
+}
+
+TEST_F(IptNftBackendTest, AOnePortChangeReplacesOnlyTheTablesItChanges) {
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
+  const std::string changed =
+      std::string(kTproxyAll).substr(0, strlen(kTproxyAll) - 1) +
+      R"(, "OutboundPortsExclude": "22"})";
+  absl::StatusOr<ApplyResult> r = engine->Apply(PolicyJson(changed));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->changes,
+              ::testing::UnorderedElementsAre("replaced table ip nat",
+                                              "replaced table ip6 nat"));
+  EXPECT_TRUE(engine->Verify(PolicyJson(changed))->matches());
+}
+
+TEST_F(IptNftBackendTest, RemoveDeletesTheTablesItMadeAndIsIdempotent) {
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
+  absl::StatusOr<ApplyResult> r = engine->Remove();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->changes, ::testing::Contains("deleted table ip nat"));
+  EXPECT_EQ(Sh("nft list ruleset").output, "");
+  r = engine->Remove();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->changed());
+}
+
+TEST_F(IptNftBackendTest, ForeignRulesSurviveApplyReapplyAndRemove) {
+  Restore("iptables-nft-restore", kKubeProxy);
+  const std::string foreign = Save();
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  const CapturePolicy rules = PolicyJson(kTproxyAll);
+  absl::StatusOr<ApplyResult> r = engine->Apply(rules);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->changes,
+              ::testing::Contains(
+                  HasSubstr("edited table ip nat (it holds rules of others)")));
+  const std::string applied = Save();
+  EXPECT_THAT(applied, HasSubstr("-A KUBE-SVC-WEB -p tcp -j DNAT"));
+  EXPECT_THAT(applied, HasSubstr("-A PREROUTING -i eth0 -j MARK"));
+  EXPECT_THAT(applied, HasSubstr("-A ISTIO_OUTPUT"));
+  EXPECT_TRUE(engine->Verify(rules)->matches());
+  r = engine->Apply(rules);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->changed());
+  ASSERT_THAT(engine->Remove(), IsOk());
+  EXPECT_EQ(Save(), foreign);
+}
+
+TEST_F(IptNftBackendTest, VerifyNamesEachDifferenceInIptablesWords) {
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  const CapturePolicy rules = PolicyJson();
+  ASSERT_THAT(engine->Apply(rules), IsOk());
+  ASSERT_EQ(Sh("iptables-nft -t nat -D ISTIO_OUTPUT 1").exit_code, 0);
+  ASSERT_EQ(
+      Sh("iptables-nft -t nat -A ISTIO_REDIRECT -p udp -j RETURN").exit_code,
+      0);
+  ASSERT_EQ(Sh("iptables-nft -t nat -N ISTIO_DROP").exit_code, 0);
+  absl::StatusOr<VerifyReport> report = engine->Verify(rules);
+  ASSERT_THAT(report, IsOk());
+  std::vector<std::string> text;
+  for (const Difference& d : report->differences) text.push_back(d.ToString());
+  EXPECT_THAT(
+      text,
+      ::testing::UnorderedElementsAre(
+          "missing rule 1 in ip nat/ISTIO_OUTPUT: -A ISTIO_OUTPUT -o lo -s "
+          "127.0.0.6/32 -j RETURN",
+          "extra rule 2 in ip nat/ISTIO_REDIRECT: -A ISTIO_REDIRECT -p udp -j "
+          "RETURN",
+          "extra chain in ip nat/ISTIO_DROP: -N ISTIO_DROP"));
+  // Apply puts it right in one transaction.
+  absl::StatusOr<ApplyResult> r = engine->Apply(rules);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->changes, ::testing::ElementsAre("replaced table ip nat"));
+  EXPECT_TRUE(engine->Verify(rules)->matches());
+}
+
+TEST_F(IptNftBackendTest,
+       AForeignJumpIntoOurChainFailsTheApplyChangingNothing) {
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(PolicyJson()), IsOk());
+  ASSERT_EQ(Sh("iptables-nft -t nat -N KUBE-X && "
+               "iptables-nft -t nat -A KUBE-X -j ISTIO_OUTPUT")
+                .exit_code,
+            0);
+  const std::string before = Sh("nft list ruleset").output;
+  absl::StatusOr<ApplyResult> r =
+      engine->Apply(PolicyJson(R"({"OutboundPortsExclude": "22"})"));
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition,
+                          HasSubstr("ISTIO_OUTPUT")));
+  EXPECT_EQ(Sh("nft list ruleset").output, before);
+}
+
+TEST_F(IptNftBackendTest, ABuiltInChainOfAnotherShapeIsRefusedChangingNothing) {
+  ASSERT_EQ(Sh("nft 'add table ip nat; add chain ip nat PREROUTING { type nat "
+               "hook prerouting priority 0; }; add rule ip nat PREROUTING "
+               "counter'")
+                .exit_code,
+            0);
+  const std::string before = Sh("nft list ruleset").output;
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  // Inbound capture needs nat PREROUTING (a policy without it would leave
+  // that chain alone and apply).
+  absl::StatusOr<ApplyResult> r =
+      engine->Apply(PolicyJson(R"({"InboundPortsInclude": "*"})"));
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition,
+                          AllOf(HasSubstr("chain PREROUTING of table ip nat"),
+                                HasSubstr("priority -100"))));
+  EXPECT_EQ(Sh("nft list ruleset").output, before);
+}
+
+TEST_F(IptNftBackendTest, ACommitBetweenReadAndBatchIsReadAgain) {
+  std::unique_ptr<internal::Backend> b = BackendHere();
+  ASSERT_NE(b, nullptr);
+  const ir::RuleSet rules =
+      ::meshcap::testing::CompileJson(kTproxyAll, ir::Dialect::kIptables);
+  int ran = 0;
+  std::vector<std::string> changes;
+  // Another writer commits after our read, right before our batch: the
+  // kernel refuses the batch (its generation moved), we read again and
+  // the other writer's rule stays.
+  ASSERT_THAT(b->Apply(rules, {}, &changes,
+                       [&] {
+                         ++ran;
+                         return Sh("iptables-nft -t nat -A POSTROUTING -j "
+                                   "RETURN")
+                                            .exit_code == 0
+                                    ? absl::OkStatus()
+                                    : absl::InternalError("iptables-nft");
+                       }),
+              IsOk());
+  EXPECT_EQ(ran, 1);
+  EXPECT_THAT(Save(), HasSubstr("-A POSTROUTING -j RETURN"));
+  EXPECT_THAT(Save(), HasSubstr("-A ISTIO_OUTPUT"));
+  VerifyReport report;
+  ASSERT_THAT(b->Verify(rules, &report), IsOk());
+  EXPECT_TRUE(report.matches());
+}
+
+TEST_F(IptNftBackendTest, AStaleExpectedGenerationChangesNothing) {
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  const CapturePolicy rules = PolicyJson();
+  const uint32_t gen = Generation(*engine, rules);
+  ASSERT_EQ(Sh("nft add table inet other").exit_code, 0);
+  ApplyOptions o;
+  o.expected_generation = gen;
+  EXPECT_THAT(engine->Apply(rules, o),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("generation")));
+  EXPECT_THAT(Save(), Not(HasSubstr("ISTIO")));
+}
+
+TEST_F(IptNftBackendTest, IstiosUntaggedBuiltInRulesAreTakenOver) {
+  // Istio's TPROXY rules in mangle OUTPUT carry no tag of ours; in a table
+  // with Istio's chains they are Istio's, and meshcap replaces them.
+  const auto c = ::meshcap::testing::LoadConformanceCases();
+  const auto it =
+      std::find_if(c.begin(), c.end(),
+                   [](const ConformanceCase& x) { return x.name == "tproxy"; });
+  ASSERT_NE(it, c.end());
+  const auto parts = ::meshcap::testing::SplitIptablesGolden(
+      ::meshcap::testing::ReadFileOrDie(*it->iptables_golden));
+  Restore("iptables-nft-restore", parts.ipv4);
+  Restore("ip6tables-nft-restore", parts.ipv6);
+  const std::string istio = Save();
+  ASSERT_THAT(istio, HasSubstr("-j MARK --set-xmark 0x53a/0xffffffff"));
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  const CapturePolicy rules = PolicyJson(it->policy_json);
+  // Istio's rules verify as the policy's (only the firewall: a restore adds
+  // no policy routing).
+  absl::StatusOr<VerifyReport> report = engine->Verify(rules);
+  ASSERT_THAT(report, IsOk());
+  for (const Difference& d : report->differences) {
+    if (d.object == "routing entry" || d.object == "address") continue;
+    ADD_FAILURE() << "Verify against Istio's rules: " << d.ToString();
+  }
+  // Apply takes them over (tags them), changing no rule.
+  absl::StatusOr<ApplyResult> r = engine->Apply(rules);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(Save(), istio);
+  ASSERT_THAT(engine->Remove(), IsOk());
+  EXPECT_EQ(Sh("nft list ruleset").output, "");
+}
+
+TEST_F(IptNftBackendTest, KernelExtensionsAreProbedByName) {
+  absl::StatusOr<std::unique_ptr<internal::NetlinkSocket>> nl =
+      internal::NetlinkSocket::Open(NETLINK_NETFILTER);
+  ASSERT_THAT(nl, IsOk());
+  EXPECT_THAT(iptnft::ProbeExtension(**nl, IpFamily::kIpv4, "owner", 1, false),
+              IsOk());
+  EXPECT_THAT(iptnft::ProbeExtension(**nl, IpFamily::kIpv6, "TPROXY", 1, true),
+              IsOk());
+  EXPECT_THAT(
+      iptnft::ProbeExtension(**nl, IpFamily::kIpv4, "nosuchmatch", 0, false),
+      StatusIs(absl::StatusCode::kUnavailable,
+               AllOf(HasSubstr("xtables match nosuchmatch revision 0"),
+                     HasSubstr("module xt_nosuchmatch"))));
+  EXPECT_THAT(iptnft::ProbeExtension(**nl, IpFamily::kIpv4, "CT", 9, true),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("xtables target CT revision 9")));
+}
+
+TEST_F(IptNftBackendTest, AutoTakesOverIstiosCaptureWhereItIs) {
+  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Create({});
+  ASSERT_THAT(e, IsOk());
+  EXPECT_EQ((*e)->backend_name(), "nftables");
+  EngineOptions iptables;
+  iptables.backend = "iptables";
+  e = Engine::Create(iptables);
+  ASSERT_THAT(e, IsOk());
+  EXPECT_EQ((*e)->backend_name(), "iptables-nft");
+  // Istio's iptables-nft capture: auto stays with it.
+  Restore("iptables-nft-restore",
+          "*nat\n:ISTIO_OUTPUT - [0:0]\n"
+          "-A OUTPUT -j ISTIO_OUTPUT\nCOMMIT\n");
+  e = Engine::Create({});
+  ASSERT_THAT(e, IsOk());
+  EXPECT_EQ((*e)->backend_name(), "iptables-nft");
+}
+
+TEST_F(IptNftBackendTest, IptablesPicksLegacyOnlyWhenItsNatTableHoldsRules) {
+  if (!::meshcap::testing::HaveProgram("iptables-legacy")) {
+    GTEST_SKIP() << "no iptables-legacy";
+  }
+  EngineOptions iptables;
+  iptables.backend = "iptables";
+  // An empty legacy nat table does not count (Istio's probe leaves one).
+  ASSERT_EQ(Sh("iptables-legacy -t nat -L -n").exit_code, 0);
+  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Create(iptables);
+  ASSERT_THAT(e, IsOk());
+  EXPECT_EQ((*e)->backend_name(), "iptables-nft");
+  ASSERT_EQ(Sh("iptables-legacy -t nat -A POSTROUTING -j RETURN").exit_code, 0);
+  e = Engine::Create(iptables);
+  ASSERT_THAT(e, IsOk());
+  EXPECT_EQ((*e)->backend_name(), "iptables-legacy");
+}
 
 }  // namespace
 }  // namespace meshcap
