@@ -97,23 +97,32 @@ absl::Status Send(internal::NetlinkTransport& nl,
       case TablePlan::Action::kCreate:
         changes->push_back(absl::StrCat("created table ", p.Where()));
         break;
-      case TablePlan::Action::kReplace:
-        changes->push_back(absl::StrCat("replaced table ", p.Where()));
-        break;
       case TablePlan::Action::kDelete:
         changes->push_back(absl::StrCat("deleted table ", p.Where()));
         break;
-      case TablePlan::Action::kEdit:
-        changes->push_back(absl::StrCat(
-            "edited table ", p.Where(), " (it holds rules of others): ",
-            Plural(p.delete_rules.size(), "rule"), " in built-in chains and ",
-            Plural(p.delete_chains.size(), "chain"), " of ours removed",
-            p.want != nullptr
-                ? absl::StrCat(
-                      ", ", Plural(p.want->user_chains.size(), "chain"),
-                      " and ", Plural(p.want->rules.size(), "rule"), " added")
-                : ""));
+      case TablePlan::Action::kEdit: {
+        std::vector<std::string> what;
+        const size_t chains_added =
+            p.new_user_chains.size() + p.new_base_chains.size();
+        if (!p.delete_rules.empty()) {
+          what.push_back(
+              absl::StrCat(Plural(p.delete_rules.size(), "rule"), " removed"));
+        }
+        if (!p.delete_chains.empty()) {
+          what.push_back(absl::StrCat(Plural(p.delete_chains.size(), "chain"),
+                                      " removed"));
+        }
+        if (chains_added > 0) {
+          what.push_back(absl::StrCat(Plural(chains_added, "chain"), " added"));
+        }
+        if (!p.inserts.empty()) {
+          what.push_back(
+              absl::StrCat(Plural(p.inserts.size(), "rule"), " added"));
+        }
+        changes->push_back(absl::StrCat("edited table ", p.Where(), ": ",
+                                        absl::StrJoin(what, ", ")));
         break;
+      }
     }
   }
   return absl::OkStatus();
@@ -263,7 +272,7 @@ class Factory : public internal::BackendFactory {
         OpenSocket();
     if (!sock.ok()) return false;
     absl::StatusOr<KState> state =
-        ReadTables(**sock, /*rules=*/true, [](const std::string& name) {
+        ReadTables(**sock, ReadRules::kAll, [](const std::string& name) {
           return name == "nat" || name == "mangle" || name == "raw" ||
                  name == "filter" || name == "security";
         });

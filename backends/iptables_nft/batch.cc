@@ -3,6 +3,7 @@
 #include "backends/iptables_nft/batch.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
@@ -19,6 +20,7 @@
 #include "backends/iptables/dialect.h"
 #include "backends/iptables_nft/xt_rule.h"
 #include "src/netlink/nl_attr.h"
+#include "src/seq_diff.h"
 
 namespace meshcap::iptnft {
 namespace {
@@ -114,16 +116,22 @@ class Writer {
            p.Where(), chain);
   }
 
-  void Rule(const TablePlan& p, const XtRule& rule, uint32_t id,
-            std::optional<uint32_t> before_id, bool head) {
-    const bool append = !head && !before_id.has_value();
+  // Adds `rule` with NFTA_RULE_ID `id`: after (`append`) or before the
+  // kernel's rule `handle` or the batch's rule `ref_id`, or with neither at
+  // the chain's end (`append`) or head.
+  void Rule(const TablePlan& p, const XtRule& rule, uint32_t id, bool append,
+            std::optional<uint64_t> handle = std::nullopt,
+            std::optional<uint32_t> ref_id = std::nullopt) {
     nlmsghdr* nlh = nftnl_rule_nlmsg_build_hdr(
         batch_.bytes.Next(), NFT_MSG_NEWRULE, NfFamily(p.family),
         NLM_F_CREATE | (append ? NLM_F_APPEND : 0), seq_);
     nftnl_rule_nlmsg_build_payload(nlh, rule.rule.get());
     mnl_attr_put_u32(nlh, NFTA_RULE_ID, htonl(id));
-    if (before_id.has_value()) {
-      mnl_attr_put_u32(nlh, NFTA_RULE_POSITION_ID, htonl(*before_id));
+    if (handle.has_value()) {
+      mnl_attr_put_u64(nlh, NFTA_RULE_POSITION, htobe64(*handle));
+    }
+    if (ref_id.has_value()) {
+      mnl_attr_put_u32(nlh, NFTA_RULE_POSITION_ID, htonl(*ref_id));
     }
     MessageInfo& info =
         Finish(nlh, MessageInfo::Kind::kRule, p.Where(), rule.chain);
@@ -142,25 +150,73 @@ class Writer {
 
   // The table's chains and rules, as iptables-nft-restore adds them: user
   // chains in `-N` order, then rule by rule in input order, each built-in
-  // chain created right before its first rule.
-  void Create(const TablePlan& p, const std::vector<std::string>& existing) {
+  // chain created right before its first rule, `-I CHAIN N` before the rule
+  // then N-th.
+  void Create(const TablePlan& p) {
     const XtTable& t = *p.want;
     Table(p, NFT_MSG_NEWTABLE, MessageInfo::Kind::kTable);
     for (const std::string& c : t.user_chains) {
       Chain(p, c, NFT_MSG_NEWCHAIN, MessageInfo::Kind::kChain);
     }
-    std::vector<std::string> created = existing;
+    std::vector<std::string> created;
     const uint32_t first_id = next_id_;
     for (const XtRule& r : t.rules) {
       if (r.builtin && !Contains(created, r.chain)) {
         Chain(p, r.chain, NFT_MSG_NEWCHAIN, MessageInfo::Kind::kChain, true);
         created.push_back(r.chain);
       }
-      std::optional<uint32_t> before;
-      if (r.before.has_value() && *r.before >= 0) {
-        before = first_id + static_cast<uint32_t>(*r.before);
+      if (!r.before.has_value()) {
+        Rule(p, r, next_id_++, /*append=*/true);
+      } else if (*r.before < 0) {
+        Rule(p, r, next_id_++, /*append=*/false);
+      } else {
+        Rule(p, r, next_id_++, /*append=*/false, std::nullopt,
+             first_id + static_cast<uint32_t>(*r.before));
       }
-      Rule(p, r, next_id_++, before, r.before.has_value() && *r.before < 0);
+    }
+  }
+
+  // Ours changed in place (TablePlan::kEdit).
+  void Edit(const TablePlan& p) {
+    for (const auto& [chain, handle] : p.delete_rules) {
+      DeleteRules(p, chain, handle);
+    }
+    for (const std::string& c : p.delete_chains) {
+      DeleteRules(p, c, std::nullopt);
+    }
+    for (const std::string& c : p.delete_chains) {
+      Chain(p, c, NFT_MSG_DELCHAIN, MessageInfo::Kind::kDeleteChain);
+    }
+    for (const std::string& c : p.new_user_chains) {
+      Chain(p, c, NFT_MSG_NEWCHAIN, MessageInfo::Kind::kChain);
+    }
+    for (const std::string& c : p.new_base_chains) {
+      Chain(p, c, NFT_MSG_NEWCHAIN, MessageInfo::Kind::kChain, true);
+    }
+    // Batch ids of the rules added, by want->rules index.
+    std::vector<uint32_t> ids(p.want != nullptr ? p.want->rules.size() : 0);
+    using Where = TablePlan::Insert::Where;
+    for (const TablePlan::Insert& ins : p.inserts) {
+      const XtRule& r = p.want->rules[ins.rule];
+      const uint32_t id = next_id_++;
+      ids[ins.rule] = id;
+      switch (ins.where) {
+        case Where::kAppend:
+          Rule(p, r, id, true);
+          break;
+        case Where::kHead:
+          Rule(p, r, id, false);
+          break;
+        case Where::kAfter:
+          Rule(p, r, id, true, ins.handle);
+          break;
+        case Where::kBefore:
+          Rule(p, r, id, false, ins.handle);
+          break;
+        case Where::kAfterRule:
+          Rule(p, r, id, true, std::nullopt, ids[ins.after_rule]);
+          break;
+      }
     }
   }
 
@@ -182,34 +238,95 @@ std::string TablePlan::Where() const {
   return absl::StrCat(FamilyName(family), " ", name);
 }
 
-bool OursEqual(const KTable& have, const XtTable* want, bool tags) {
-  std::set<std::string> have_chains, want_chains;
-  for (const KChain& c : have.chains) {
-    if (!c.base && ipt::IsOurChain(c.name)) have_chains.insert(c.name);
+namespace {
+
+// For each desired item, the actual one it is aligned with (LCS), if any.
+template <typename Equal>
+std::vector<std::optional<size_t>> Align(size_t n, size_t m, Equal equal) {
+  std::vector<std::optional<size_t>> out(n);
+  size_t i = 0, j = 0;
+  auto pair_until = [&](size_t di, size_t aj) {
+    while (i < di && j < aj) out[i++] = j++;
+  };
+  for (const internal::DiffRun& run : internal::AlignSequences(n, m, equal)) {
+    const size_t di = run.desired.empty() ? i + (run.actual.front() - j)
+                                          : run.desired.front();
+    const size_t aj =
+        run.actual.empty() ? j + (run.desired.front() - i) : run.actual.front();
+    pair_until(di, aj);
+    i += run.desired.size();
+    j += run.actual.size();
   }
-  if (want != nullptr) {
-    want_chains.insert(want->user_chains.begin(), want->user_chains.end());
-    for (const std::string& b : want->base_chains) {
-      const KChain* kc = have.Find(b);
-      if (kc == nullptr || !have.IsBuiltin(*kc)) return false;
-    }
-  }
-  if (have_chains != want_chains) return false;
-  for (const KChain& c : have.chains) {
-    if (c.base && !ipt::IsBuiltinChain(c.name)) continue;
-    if (!c.base && !ipt::IsOurChain(c.name)) continue;
-    const std::vector<const nftnl_rule*> ours = OursOf(have, c);
-    const std::vector<size_t> wanted =
-        want != nullptr ? want->ChainOrder(c.name) : std::vector<size_t>();
-    if (ours.size() != wanted.size()) return false;
-    for (size_t i = 0; i < ours.size(); ++i) {
-      const XtRule& w = want->rules[wanted[i]];
-      if (!SameExpressions(ours[i], w.rule.get())) return false;
-      if (tags && c.base && !HasTag(ours[i])) return false;
-    }
-  }
-  return true;
+  pair_until(n, m);
+  return out;
 }
+
+// Plans the rules of one chain: `have` are our rules in the kernel (null
+// chain: it is new), `wanted` the desired rules' indices in final order.
+void PlanChain(const XtTable& want, const KTable* table, const KChain* chain,
+               const std::vector<size_t>& wanted, TablePlan& p) {
+  std::vector<const nftnl_rule*> have;
+  if (chain != nullptr) have = OursOf(*table, *chain);
+  const bool base = chain != nullptr && chain->base;
+  const std::vector<std::optional<size_t>> kept =
+      Align(wanted.size(), have.size(), [&](size_t i, size_t j) {
+        return SameExpressions(want.rules[wanted[i]].rule.get(), have[j]) &&
+               (!base || HasTag(have[j]));
+      });
+  std::vector<bool> stays(have.size(), false);
+  for (const std::optional<size_t>& k : kept) {
+    if (k.has_value()) stays[*k] = true;
+  }
+  for (size_t j = 0; j < have.size(); ++j) {
+    if (!stays[j]) {
+      p.delete_rules.emplace_back(
+          chain->name, nftnl_rule_get_u64(have[j], NFTNL_RULE_HANDLE));
+    }
+  }
+  auto handle = [&](size_t j) {
+    return nftnl_rule_get_u64(have[j], NFTNL_RULE_HANDLE);
+  };
+  using Where = TablePlan::Insert::Where;
+  // The previous desired rule: kept (a kernel handle) or added (its index).
+  std::optional<uint64_t> prev_kept;
+  std::optional<size_t> prev_added;
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    if (kept[i].has_value()) {
+      prev_kept = handle(*kept[i]);
+      prev_added.reset();
+      continue;
+    }
+    TablePlan::Insert ins;
+    ins.rule = wanted[i];
+    if (prev_added.has_value()) {
+      ins.where = Where::kAfterRule;
+      ins.after_rule = *prev_added;
+    } else if (prev_kept.has_value()) {
+      ins.where = Where::kAfter;
+      ins.handle = *prev_kept;
+    } else {
+      // The first of ours: before the next rule of ours that stays, if any;
+      // else at the head when Istio inserts it there (`-I CHAIN 1`), at the
+      // end otherwise.
+      std::optional<uint64_t> next;
+      for (size_t k = i + 1; k < wanted.size() && !next; ++k) {
+        if (kept[k].has_value()) next = handle(*kept[k]);
+      }
+      if (next.has_value()) {
+        ins.where = Where::kBefore;
+        ins.handle = *next;
+      } else {
+        const std::optional<int>& b = want.rules[wanted[i]].before;
+        ins.where = b.has_value() && *b < 0 ? Where::kHead : Where::kAppend;
+      }
+    }
+    prev_added = wanted[i];
+    prev_kept.reset();
+    p.inserts.push_back(ins);
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<TablePlan>> PlanTables(const XtRuleSet& want,
                                                   const KState& have) {
@@ -229,7 +346,6 @@ absl::StatusOr<std::vector<TablePlan>> PlanTables(const XtRuleSet& want,
         plans.push_back(std::move(p));
         continue;
       }
-      if (OursEqual(*h, w, /*tags=*/true)) continue;
       if (w != nullptr) {
         for (const std::string& b : w->base_chains) {
           const KChain* kc = h->Find(b);
@@ -246,25 +362,59 @@ absl::StatusOr<std::vector<TablePlan>> PlanTables(const XtRuleSet& want,
               "): meshcap leaves it alone and cannot add its rules there"));
         }
       }
-      if (h->WhollyOurs()) {
-        p.action = w != nullptr ? TablePlan::Action::kReplace
-                                : TablePlan::Action::kDelete;
-        plans.push_back(std::move(p));
+      if (w == nullptr && h->WhollyOurs()) {
+        if (h->HoldsOurs()) {
+          p.action = TablePlan::Action::kDelete;
+          plans.push_back(std::move(p));
+        }
         continue;
       }
       p.action = TablePlan::Action::kEdit;
+      static const std::vector<std::string> kNone;
+      const std::vector<std::string>& user = w ? w->user_chains : kNone;
+      // Our chains that go, with every rule in them.
       for (const KChain& c : h->chains) {
-        if (c.base) {
-          p.existing_base_chains.push_back(c.name);
-          for (const auto& r : c.rules) {
-            if (h->IsOurs(c, r.get())) {
-              p.delete_rules.emplace_back(
-                  c.name, nftnl_rule_get_u64(r.get(), NFTNL_RULE_HANDLE));
-            }
-          }
-        } else if (ipt::IsOurChain(c.name)) {
+        if (!c.base && ipt::IsOurChain(c.name) &&
+            std::find(user.begin(), user.end(), c.name) == user.end()) {
           p.delete_chains.push_back(c.name);
         }
+      }
+      // Chains that stay or come, rule by rule.
+      std::vector<std::string> chains;
+      for (const KChain& c : h->chains) {
+        const bool ours_chain = !c.base && ipt::IsOurChain(c.name);
+        const bool builtin = c.base && ipt::IsBuiltinChain(c.name);
+        if ((ours_chain &&
+             std::find(user.begin(), user.end(), c.name) != user.end()) ||
+            builtin) {
+          chains.push_back(c.name);
+        }
+      }
+      if (w != nullptr) {
+        for (const std::string& c : w->user_chains) {
+          if (h->Find(c) == nullptr) p.new_user_chains.push_back(c);
+        }
+        for (const std::string& c : w->base_chains) {
+          if (h->Find(c) == nullptr) p.new_base_chains.push_back(c);
+        }
+      }
+      static const XtTable kEmpty;
+      for (const std::string& c : chains) {
+        PlanChain(w ? *w : kEmpty, h, h->Find(c),
+                  w ? w->ChainOrder(c) : std::vector<size_t>(), p);
+      }
+      if (w != nullptr) {
+        for (const std::string& c : p.new_user_chains) {
+          PlanChain(*w, h, nullptr, w->ChainOrder(c), p);
+        }
+        for (const std::string& c : p.new_base_chains) {
+          PlanChain(*w, h, nullptr, w->ChainOrder(c), p);
+        }
+      }
+      if (p.delete_rules.empty() && p.delete_chains.empty() &&
+          p.new_user_chains.empty() && p.new_base_chains.empty() &&
+          p.inserts.empty()) {
+        continue;  // ours are exactly right
       }
       plans.push_back(std::move(p));
     }
@@ -297,17 +447,14 @@ uint32_t CountMessages(const std::vector<TablePlan>& plans) {
       case TablePlan::Action::kDelete:
         n += 1;
         break;
-      case TablePlan::Action::kReplace:
-        n += 1 + CreateCount(*p.want, {});
-        break;
       case TablePlan::Action::kCreate:
         n += CreateCount(*p.want, {});
         break;
       case TablePlan::Action::kEdit:
         n += static_cast<uint32_t>(p.delete_rules.size() +
-                                   2 * p.delete_chains.size());
-        if (p.want != nullptr)
-          n += CreateCount(*p.want, p.existing_base_chains);
+                                   2 * p.delete_chains.size() +
+                                   p.new_user_chains.size() +
+                                   p.new_base_chains.size() + p.inserts.size());
         break;
     }
   }
@@ -325,26 +472,11 @@ Batch BuildBatch(const std::vector<TablePlan>& plans,
       case TablePlan::Action::kDelete:
         w.Table(p, NFT_MSG_DELTABLE, MessageInfo::Kind::kDeleteTable);
         break;
-      case TablePlan::Action::kReplace:
-        w.Table(p, NFT_MSG_DELTABLE, MessageInfo::Kind::kDeleteTable);
-        w.Create(p, {});
-        break;
       case TablePlan::Action::kCreate:
-        w.Create(p, {});
+        w.Create(p);
         break;
       case TablePlan::Action::kEdit:
-        // Jumps into our chains go first, then our chains' own rules (which
-        // jump between them), then the chains.
-        for (const auto& [chain, handle] : p.delete_rules) {
-          w.DeleteRules(p, chain, handle);
-        }
-        for (const std::string& c : p.delete_chains) {
-          w.DeleteRules(p, c, std::nullopt);
-        }
-        for (const std::string& c : p.delete_chains) {
-          w.Chain(p, c, NFT_MSG_DELCHAIN, MessageInfo::Kind::kDeleteChain);
-        }
-        if (p.want != nullptr) w.Create(p, p.existing_base_chains);
+        w.Edit(p);
         break;
     }
   }

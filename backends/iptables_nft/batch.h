@@ -21,20 +21,36 @@ namespace meshcap::iptnft {
 
 struct TablePlan {
   enum class Action : uint8_t {
-    kCreate,   // the table does not exist: create it with ours
-    kReplace,  // it holds only ours: delete it and create it anew
-    kDelete,   // it holds only ours and none is wanted: delete it
-    kEdit,     // it holds somebody else's too: take ours out, put ours in
+    kCreate,  // the table does not exist: create it with ours
+    kDelete,  // it holds only ours and none is wanted: delete it
+    kEdit,    // change ours in place, rule by rule, beside anybody else's
   };
   Action action = Action::kCreate;
   IpFamily family = IpFamily::kIpv4;
   std::string name;
   const XtTable* want = nullptr;  // null: nothing of ours wanted
-  // kEdit: our rules in built-in chains (chain, handle), our chains, and the
-  // built-in chains ours need that the table lacks.
+
+  // kEdit, in the order the batch does it: our rules that go (by chain and
+  // handle), our chains that go (flushed, then deleted), the chains to
+  // create, then the wanted rules the table lacks, each put in its place.
   std::vector<std::pair<std::string, uint64_t>> delete_rules;
   std::vector<std::string> delete_chains;
-  std::vector<std::string> existing_base_chains;
+  std::vector<std::string> new_user_chains;  // `-N` order
+  std::vector<std::string> new_base_chains;  // first use
+  struct Insert {
+    enum class Where : uint8_t {
+      kAppend,     // at the end of its chain
+      kHead,       // at the head of its chain
+      kAfter,      // after the kernel's rule `handle`
+      kBefore,     // before the kernel's rule `handle`
+      kAfterRule,  // after want->rules[rule_index], added earlier in the batch
+    };
+    size_t rule = 0;  // want->rules index
+    Where where = Where::kAppend;
+    uint64_t handle = 0;
+    size_t after_rule = 0;
+  };
+  std::vector<Insert> inserts;
 
   // "ip nat".
   std::string Where() const;
@@ -42,16 +58,12 @@ struct TablePlan {
 
 // What makes the kernel hold exactly `want` of ours, given `have`: one plan
 // per table that must change, none for a table whose ours are already
-// exactly right. kFailedPrecondition when a built-in chain ours need exists
-// with other hooks, priority or type than iptables-nft's.
+// exactly right. Our rules that stay stay (with their counters and
+// handles); only what differs is deleted or added. kFailedPrecondition when
+// a built-in chain ours need exists with other hooks, priority or type than
+// iptables-nft's.
 [[nodiscard]] absl::StatusOr<std::vector<TablePlan>> PlanTables(
     const XtRuleSet& want, const KState& have);
-
-// Whether the table's ours are exactly `want` (null: none): the same
-// ISTIO_* chains, each chain's ours the same rules in the same order
-// (meshcap's tag included when `tags`), and the built-in chains ours need
-// present as iptables-nft makes them.
-bool OursEqual(const KTable& have, const XtTable* want, bool tags);
 
 struct MessageInfo {
   enum class Kind : uint8_t {

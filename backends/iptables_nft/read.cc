@@ -106,7 +106,7 @@ const KTable* KState::Find(IpFamily f, const std::string& name) const {
 }
 
 absl::StatusOr<KState> ReadTables(
-    internal::NetlinkTransport& nl, bool rules,
+    internal::NetlinkTransport& nl, ReadRules rules,
     const std::function<bool(const std::string&)>& want) {
   auto wanted = [&](const std::string& name) {
     return want ? want(name) : KindOf(name).has_value();
@@ -173,27 +173,55 @@ absl::StatusOr<KState> ReadTables(
         }
         return absl::OkStatus();
       }));
-  if (!rules) return state;
-  nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC,
-                                   NLM_F_DUMP, 0);
-  MESHCAP_RETURN_IF_ERROR(nl.Request(
-      nlh, "cannot list the nf_tables rules", [&](const nlmsghdr* m) {
-        nftnl::Ptr<nftnl_rule> r(nftnl_rule_alloc());
-        if (nftnl_rule_nlmsg_parse(m, r.get()) < 0) {
-          return absl::InternalError("cannot parse a rule from the kernel");
-        }
-        KTable* t = find(nftnl_rule_get_u32(r.get(), NFTNL_RULE_FAMILY),
-                         nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE));
-        const char* chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
-        if (t == nullptr || chain == nullptr) return absl::OkStatus();
-        for (KChain& c : t->chains) {
-          if (c.name == chain) {
-            c.rules.push_back(std::move(r));
-            break;
-          }
-        }
-        return absl::OkStatus();
-      }));
+  if (rules == ReadRules::kNone) return state;
+  auto on_rule = [&](const nlmsghdr* m) {
+    nftnl::Ptr<nftnl_rule> r(nftnl_rule_alloc());
+    if (nftnl_rule_nlmsg_parse(m, r.get()) < 0) {
+      return absl::InternalError("cannot parse a rule from the kernel");
+    }
+    KTable* t = find(nftnl_rule_get_u32(r.get(), NFTNL_RULE_FAMILY),
+                     nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE));
+    const char* chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
+    if (t == nullptr || chain == nullptr) return absl::OkStatus();
+    for (KChain& c : t->chains) {
+      if (c.name == chain) {
+        c.rules.push_back(std::move(r));
+        break;
+      }
+    }
+    return absl::OkStatus();
+  };
+  if (rules == ReadRules::kAll) {
+    nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC,
+                                     NLM_F_DUMP, 0);
+    MESHCAP_RETURN_IF_ERROR(
+        nl.Request(nlh, "cannot list the nf_tables rules", on_rule));
+    return state;
+  }
+  for (KTable& t : state.tables) {
+    for (const KChain& c : t.chains) {
+      const bool ours =
+          c.base ? ipt::IsBuiltinChain(c.name) : ipt::IsOurChain(c.name);
+      if (!ours) continue;
+      char req[512] = {};
+      nftnl::Ptr<nftnl_rule> filter(nftnl_rule_alloc());
+      nftnl_rule_set_str(filter.get(), NFTNL_RULE_TABLE, t.name.c_str());
+      nftnl_rule_set_str(filter.get(), NFTNL_RULE_CHAIN, c.name.c_str());
+      nlmsghdr* r = nftnl_rule_nlmsg_build_hdr(
+          req, NFT_MSG_GETRULE, NfFamily(t.family), NLM_F_DUMP, 0);
+      nftnl_rule_nlmsg_build_payload(r, filter.get());
+      absl::Status s =
+          nl.Request(r, "cannot list the nf_tables rules", on_rule);
+      // A chain listed a moment ago and gone now: somebody else committed
+      // in between; the caller reads again.
+      if (absl::IsNotFound(s)) {
+        return absl::AbortedError(
+            absl::StrCat("chain ", c.name, " of ", t.Where(),
+                         " went away while it was read: ", s.message()));
+      }
+      MESHCAP_RETURN_IF_ERROR(s);
+    }
+  }
   return state;
 }
 

@@ -58,11 +58,21 @@ struct KState {
   const KTable* Find(IpFamily f, const std::string& name) const;
 };
 
+// Which rules ReadTables reads.
+enum class ReadRules : uint8_t {
+  kNone,
+  // Those of the chains ours can be in (ISTIO_* chains and built-in
+  // chains), one dump per chain, filtered by the kernel: the rules of
+  // others' chains (kube-proxy's thousands) cost nothing.
+  kOurChains,
+  kAll,  // every rule, in one dump
+};
+
 // The ip and ip6 tables whose names pass `want` (default: nat, mangle,
-// raw), with their chains and (if `rules`) their rules. A dump that races
+// raw), with their chains and the rules `rules` says. A dump that races
 // with a commit is retried by the caller on kAborted.
 [[nodiscard]] absl::StatusOr<KState> ReadTables(
-    internal::NetlinkTransport& nl, bool rules = true,
+    internal::NetlinkTransport& nl, ReadRules rules = ReadRules::kOurChains,
     const std::function<bool(const std::string&)>& want = {});
 
 }  // namespace meshcap::iptnft

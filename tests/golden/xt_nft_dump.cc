@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   }
   const std::string table = argv[2];
   auto state = iptnft::ReadTables(
-      **nl, true, [&](const std::string& name) { return name == table; });
+      **nl, iptnft::ReadRules::kAll,
+      [&](const std::string& name) { return name == table; });
   if (!state.ok()) {
     std::fprintf(stderr, "%s\n", std::string(state.status().message()).c_str());
     return 1;

@@ -65,8 +65,8 @@ std::string Expressions() {
       internal::NetlinkSocket::Open(NETLINK_NETFILTER);
   EXPECT_THAT(nl, IsOk());
   if (!nl.ok()) return "";
-  absl::StatusOr<iptnft::KState> state =
-      iptnft::ReadTables(**nl, true, [](const std::string&) { return true; });
+  absl::StatusOr<iptnft::KState> state = iptnft::ReadTables(
+      **nl, iptnft::ReadRules::kAll, [](const std::string&) { return true; });
   EXPECT_THAT(state, IsOk());
   if (!state.ok()) return "";
   std::string out;
@@ -296,19 +296,54 @@ TEST_F(IptNftBackendTest, ApplyingAgainSendsNothingEvenAfterOthersCommit) {
   EXPECT_EQ(Generation(*engine, rules), moved);
 }
 
-TEST_F(IptNftBackendTest, AOnePortChangeReplacesOnlyTheTablesItChanges) {
+// The handle of every rule, in order (`nft -a`).
+std::string Handles() {
+  return Sh("nft -a list ruleset 2>/dev/null | grep -o '# handle [0-9]*'")
+      .output;
+}
+
+TEST_F(IptNftBackendTest, AOnePortChangeAddsTwoRulesAndKeepsTheRest) {
   auto engine = NftEngine();
   ASSERT_NE(engine, nullptr);
   ASSERT_THAT(engine->Apply(PolicyJson(kTproxyAll)), IsOk());
+  const std::string before = Handles();
   const std::string changed =
       std::string(kTproxyAll).substr(0, strlen(kTproxyAll) - 1) +
       R"(, "OutboundPortsExclude": "22"})";
   absl::StatusOr<ApplyResult> r = engine->Apply(PolicyJson(changed));
   ASSERT_THAT(r, IsOk());
-  EXPECT_THAT(r->changes,
-              ::testing::UnorderedElementsAre("replaced table ip nat",
-                                              "replaced table ip6 nat"));
+  EXPECT_THAT(r->changes, ::testing::UnorderedElementsAre(
+                              "edited table ip nat: 2 rules added",
+                              "edited table ip6 nat: 2 rules added"));
   EXPECT_TRUE(engine->Verify(PolicyJson(changed))->matches());
+  // The rules that stay are the same rules (their handles, and so their
+  // counters); the kernel's view is what a fresh apply gives.
+  const std::string after = Handles();
+  EXPECT_EQ(std::count(after.begin(), after.end(), '\n'),
+            std::count(before.begin(), before.end(), '\n') + 4);
+  const std::string edited = Save();
+  ScopedNetns fresh;
+  ASSERT_TRUE(fresh.ok());
+  auto other = NftEngine();
+  ASSERT_NE(other, nullptr);
+  ASSERT_THAT(other->Apply(PolicyJson(changed)), IsOk());
+  EXPECT_EQ(Save(), edited);
+}
+
+TEST_F(IptNftBackendTest, ChangesInPlaceKeepCountersOfRulesThatStay) {
+  auto engine = NftEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_THAT(engine->Apply(PolicyJson()), IsOk());
+  // A UDP datagram to 127.0.0.1 counts on the built-in chain's jump.
+  ASSERT_EQ(Sh("bash -c 'echo x > /dev/udp/127.0.0.1/9'").exit_code, 0);
+  ASSERT_THAT(Uncommented("iptables-nft-save -c -t nat"),
+              HasSubstr("] -A OUTPUT -j ISTIO_OUTPUT"));
+  const std::string counted = Uncommented("iptables-nft-save -c -t nat");
+  ASSERT_THAT(counted, HasSubstr("[1:"));
+  ASSERT_THAT(engine->Apply(PolicyJson(R"({"OutboundPortsExclude": "22"})")),
+              IsOk());
+  EXPECT_THAT(Uncommented("iptables-nft-save -c -t nat"),
+              HasSubstr("[1:30] -A OUTPUT -j ISTIO_OUTPUT"));
 }
 
 TEST_F(IptNftBackendTest, RemoveDeletesTheTablesItMadeAndIsIdempotent) {
@@ -333,8 +368,8 @@ TEST_F(IptNftBackendTest, ForeignRulesSurviveApplyReapplyAndRemove) {
   absl::StatusOr<ApplyResult> r = engine->Apply(rules);
   ASSERT_THAT(r, IsOk());
   EXPECT_THAT(r->changes,
-              ::testing::Contains(
-                  HasSubstr("edited table ip nat (it holds rules of others)")));
+              ::testing::Contains(HasSubstr(
+                  "edited table ip nat: 5 chains added, 15 rules added")));
   const std::string applied = Save();
   EXPECT_THAT(applied, HasSubstr("-A KUBE-SVC-WEB -p tcp -j DNAT"));
   EXPECT_THAT(applied, HasSubstr("-A PREROUTING -i eth0 -j MARK"));
@@ -372,7 +407,10 @@ TEST_F(IptNftBackendTest, VerifyNamesEachDifferenceInIptablesWords) {
   // Apply puts it right in one transaction.
   absl::StatusOr<ApplyResult> r = engine->Apply(rules);
   ASSERT_THAT(r, IsOk());
-  EXPECT_THAT(r->changes, ::testing::ElementsAre("replaced table ip nat"));
+  EXPECT_THAT(r->changes,
+              ::testing::ElementsAre(
+                  "edited table ip nat: 1 rule removed, 1 chain removed, 1 "
+                  "rule added"));
   EXPECT_TRUE(engine->Verify(rules)->matches());
 }
 
@@ -380,16 +418,18 @@ TEST_F(IptNftBackendTest,
        AForeignJumpIntoOurChainFailsTheApplyChangingNothing) {
   auto engine = NftEngine();
   ASSERT_NE(engine, nullptr);
-  ASSERT_THAT(engine->Apply(PolicyJson()), IsOk());
-  ASSERT_EQ(Sh("iptables-nft -t nat -N KUBE-X && "
-               "iptables-nft -t nat -A KUBE-X -j ISTIO_OUTPUT")
+  ASSERT_THAT(engine->Apply(PolicyJson(R"({"DropInvalid": true})")), IsOk());
+  ASSERT_EQ(Sh("iptables-nft -t mangle -N KUBE-X && "
+               "iptables-nft -t mangle -A KUBE-X -j ISTIO_DROP")
                 .exit_code,
             0);
   const std::string before = Sh("nft list ruleset").output;
-  absl::StatusOr<ApplyResult> r =
-      engine->Apply(PolicyJson(R"({"OutboundPortsExclude": "22"})"));
+  // Without DropInvalid ISTIO_DROP goes, but somebody still jumps there.
+  absl::StatusOr<ApplyResult> r = engine->Apply(PolicyJson());
   EXPECT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition,
-                          HasSubstr("ISTIO_OUTPUT")));
+                          AllOf(HasSubstr("cannot delete chain ISTIO_DROP of "
+                                          "ip mangle"),
+                                HasSubstr("still jumps to it"))));
   EXPECT_EQ(Sh("nft list ruleset").output, before);
 }
 
