@@ -31,7 +31,7 @@
 #include <memory>
 #include <string>
 
-#include "backends/iptables_legacy/render.h"
+#include "backends/iptables/render.h"
 #include "backends/iptables_legacy/table.h"
 #include "bench/bench_util.h"
 #include "meshcap/engine.h"

@@ -151,8 +151,12 @@ int main(int argc, char** argv) {
       with_flags({meshcap, "apply", "--backend=nftables"});
   const Command ipt_apply =
       with_flags({meshcap, "apply", "--backend=iptables-legacy"});
+  const Command iptnft_apply =
+      with_flags({meshcap, "apply", "--backend=iptables-nft"});
   const Command restore4{{"iptables-legacy-restore", "--noflush"}, v4};
   const Command restore6{{"ip6tables-legacy-restore", "--noflush"}, v6};
+  const Command nft_restore4{{"iptables-nft-restore", "--noflush"}, v4};
+  const Command nft_restore6{{"ip6tables-nft-restore", "--noflush"}, v6};
   // Start-up and exit alone: meshcap's own (no kernel work at all) against
   // nft's and a small C program's (`true`, the baseline).
   Command render = with_flags({meshcap, "render", "--backend=nftables"});
@@ -165,8 +169,12 @@ int main(int argc, char** argv) {
       {"meshcap-nft-reapply", {nft_apply}, {nft_apply}},
       {"meshcap-legacy-first", {}, {ipt_apply}},
       {"meshcap-legacy-reapply", {ipt_apply}, {ipt_apply}},
+      {"meshcap-iptnft-first", {}, {iptnft_apply}},
+      {"meshcap-iptnft-reapply", {iptnft_apply}, {iptnft_apply}},
+      // The drop-in in a fresh pod: iptables-nft, as Istio picks there.
       {"istio-iptables-name", {}, {with_flags({istio})}},
       {"restore-pair", {}, {restore4, restore6}},
+      {"nft-restore-pair", {}, {nft_restore4, nft_restore6}},
       {"nft-f", {}, {{{"nft", "-f", nft}, ""}}},
   };
   std::map<std::string, std::vector<double>> results;

@@ -4,14 +4,16 @@
 and goals, and draws the plots the README shows.
 
     python3 bench/report.py [--build build] [--runs 30] [--reps 5]
-                            [--plots docs/perf] [--only process|nft|ipt]
+                            [--plots docs/perf]
+                            [--only process|nft|ipt|iptnft]
 
 Needs root (every benchmark makes its own network namespaces) and a build
 with benchmarks (`meson setup build`). Each table's numbers come from one
 run, so ratios compare like with like on a noisy machine:
   - process: bench/process_benchmark, whole commands in fresh namespaces,
     interleaved, net of a `true` in a fresh namespace;
-  - nft, ipt: bench/{nft,ipt}_apply_benchmark, in-process Engine::Apply
+  - nft, ipt, iptnft: bench/{nft,ipt,iptnft}_apply_benchmark, in-process
+    Engine::Apply
     against the subprocess tools and the kernel's own floor.
 Plots (PNG, matplotlib) go to --plots: latency against foreign rules,
 against policy size, and whole-process latency; beside them report.md (what
@@ -132,8 +134,9 @@ def table(title, header, rows):
 def report_process(p, goals):
     net = p["net_ms"]
     order = ["meshcap-nft-first", "meshcap-nft-reapply", "meshcap-legacy-first",
-             "meshcap-legacy-reapply", "istio-iptables-name", "restore-pair",
-             "nft-f"]
+             "meshcap-legacy-reapply", "meshcap-iptnft-first",
+             "meshcap-iptnft-reapply", "istio-iptables-name", "restore-pair",
+             "nft-restore-pair", "nft-f"]
     table(f"Whole process, fresh namespace, medians of {p['runs']} runs "
           f"(net of `true` in a fresh namespace: {p['baseline_ms']:.2f} ms)",
           ["command", "net ms", "median ms"],
@@ -154,8 +157,12 @@ def report_process(p, goals):
                 net["meshcap-nft-first"] / nftf, 0.6, "<=")
     goals.check("process: meshcap legacy first / restore pair",
                 net["meshcap-legacy-first"] / pair, 0.5, "<=")
-    goals.check("process: istio-iptables name / restore pair",
-                net["istio-iptables-name"] / pair, 0.5, "<=")
+    nft_pair = net["nft-restore-pair"]
+    goals.check("process: meshcap iptables-nft first / nft restore pair",
+                net["meshcap-iptnft-first"] / nft_pair, 0.5, "<=")
+    # In a fresh pod both pick iptables-nft.
+    goals.check("process: istio-iptables name / nft restore pair",
+                net["istio-iptables-name"] / nft_pair, 0.5, "<=")
 
 
 def m(data, name):
@@ -231,6 +238,39 @@ def report_ipt(d, goals):
         print(f"\nipt: one-port change / full apply: {one / full:.2f}x "
               "(legacy tables are replaced whole)")
     slope(d, "ipt", "BM_ApplyFirst", "BM_Restore", goals)
+
+
+def report_iptnft(d, goals):
+    rows = []
+    for f in (0, 1000, 5000, 20000):
+        first = d.get(f"BM_ApplyFirst/foreign:{f}/policy:0", {})
+        rows.append([str(f), fmt(first.get("us")), fmt(first.get("floor_us")),
+                     fmt(m(d, f"BM_Restore/foreign:{f}/policy:0"))])
+    table("iptables-nft in-process, against foreign rules in ip nat "
+          "(medians, us)",
+          ["foreign rules", "first apply", "raw floor", "nft restore pair"],
+          rows)
+    rows = []
+    for p in (0, 100, 250, 500, 1000):
+        first = d.get(f"BM_ApplyFirst/foreign:0/policy:{p}", {})
+        rows.append([str(p), fmt(first.get("us")), fmt(first.get("floor_us")),
+                     fmt(m(d, f"BM_Restore/foreign:0/policy:{p}"))])
+    table("iptables-nft in-process, against policy size (medians, us)",
+          ["extra", "first apply", "raw floor", "nft restore pair"], rows)
+    first = d.get("BM_ApplyFirst/foreign:0/policy:0", {})
+    if first.get("us") and first.get("floor_us"):
+        goals.check("iptables-nft: first apply / raw floor",
+                    first["us"] / first["floor_us"], 1.15, "<=")
+    for name, v in sorted(d.items()):
+        if name.startswith("BM_ApplyFirst/") and v.get("floor_us"):
+            goals.check(f"iptables-nft floor honest: {name[14:]} apply / "
+                        "floor", v["us"] / v["floor_us"], 1.0, ">=")
+    goals.check("iptables-nft: no-op re-apply (us)",
+                m(d, "BM_ApplyNoop/foreign:0"), 60, "<=")
+    one, full = m(d, "BM_ApplyOnePort/foreign:0"), first.get("us")
+    goals.check("iptables-nft: one-port change / full apply",
+                one / full if one and full else None, 0.6, "<=")
+    slope(d, "iptables-nft", "BM_ApplyFirst", "BM_Restore", goals)
 
 
 def slope(d, label, ours, theirs, goals=None):
@@ -315,10 +355,12 @@ def plots(results, outdir):
     if p:
         names = ["meshcap-nft-first", "meshcap-nft-reapply",
                  "meshcap-legacy-first", "meshcap-legacy-reapply",
-                 "istio-iptables-name", "restore-pair", "nft-f"]
+                 "meshcap-iptnft-first", "meshcap-iptnft-reapply",
+                 "istio-iptables-name", "restore-pair", "nft-restore-pair",
+                 "nft-f"]
         fig, ax = plt.subplots(figsize=(7, 4.5))
         vals = [p["net_ms"][n] for n in names]
-        colors = ["#2a7ab9"] * 5 + ["#999999"] * 2
+        colors = ["#2a7ab9"] * 7 + ["#999999"] * 3
         ax.barh(names[::-1], vals[::-1], color=colors[::-1])
         for i, v in enumerate(vals[::-1]):
             ax.text(v, i, f" {v:.2f}", va="center")
@@ -336,7 +378,7 @@ def main():
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--plots", default="docs/perf")
-    ap.add_argument("--only", choices=["process", "nft", "ipt"])
+    ap.add_argument("--only", choices=["process", "nft", "ipt", "iptnft"])
     ap.add_argument("--json", help="the raw medians (default: "
                     "PLOTS/report.json)")
     args = ap.parse_args()
@@ -358,6 +400,10 @@ def main():
         results["ipt"] = gbench(f"{args.build}/bench/ipt_apply_benchmark",
                                 args.reps)
         report_ipt(results["ipt"], goals)
+    if args.only in (None, "iptnft"):
+        results["iptnft"] = gbench(
+            f"{args.build}/bench/iptnft_apply_benchmark", args.reps)
+        report_iptnft(results["iptnft"], goals)
     print("\nGoals\n")
     print("\n".join(goals.lines))
     if args.json:

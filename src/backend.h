@@ -122,6 +122,7 @@ class ScopedBackendOverride {
 // Registration, one call per backend folder (backends/*/register.cc).
 void RegisterNftablesBackend(std::vector<const BackendFactory*>& out);
 void RegisterIptablesLegacyBackend(std::vector<const BackendFactory*>& out);
+void RegisterIptablesNftBackend(std::vector<const BackendFactory*>& out);
 
 }  // namespace meshcap::internal
 

@@ -25,6 +25,9 @@ std::vector<const BackendFactory*>& Registry() {
 #ifdef MESHCAP_HAVE_IPTABLES_LEGACY
     RegisterIptablesLegacyBackend(*v);
 #endif
+#ifdef MESHCAP_HAVE_IPTABLES_NFT
+    RegisterIptablesNftBackend(*v);
+#endif
     std::stable_sort(v->begin(), v->end(),
                      [](const BackendFactory* a, const BackendFactory* b) {
                        return a->Priority() > b->Priority();

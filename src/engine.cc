@@ -45,16 +45,42 @@ absl::StatusOr<Selected> Make(const BackendFactory* f,
   return Selected{f, std::move(b)};
 }
 
+// istio-iptables' choice between its two iptables binaries
+// (tools/istio-iptables/pkg/dependencies): iptables-legacy when the legacy
+// nat table already holds rules, else iptables-nft (either, when the build
+// has only one).
+absl::StatusOr<Selected> SelectIptables(const internal::BackendOptions& bo) {
+  absl::StatusOr<const BackendFactory*> legacy =
+      internal::FindBackend("iptables-legacy");
+  absl::StatusOr<const BackendFactory*> nft =
+      internal::FindBackend("iptables-nft");
+  if (!legacy.ok() && !nft.ok()) {
+    return absl::InvalidArgumentError(
+        "backend \"iptables\": this build has neither iptables-legacy nor "
+        "iptables-nft");
+  }
+  if (legacy.ok() && (!nft.ok() || (*legacy)->HoldsRules())) {
+    MESHCAP_RETURN_IF_ERROR((*legacy)->Probe());
+    return Make(*legacy, bo);
+  }
+  MESHCAP_RETURN_IF_ERROR((*nft)->Probe());
+  return Make(*nft, bo);
+}
+
 // In the calling thread's namespace. "auto" is, in order: $MESHCAP_BACKEND;
-// the backend already holding our capture (so that re-applying, verifying
-// and cleaning stay with it); Istio's detection (a backend whose tables
-// already hold anyone's rules: legacy iptables); the first that works.
+// the backend already holding our capture or Istio's (so that re-applying,
+// verifying and cleaning stay with it, and a pod Istio captured is taken
+// over where it is); a backend whose tables already hold anyone's rules
+// (legacy iptables first, as Istio's detection, then iptables-nft); the
+// first that works (nftables). "iptables" is istio-iptables' choice
+// (SelectIptables).
 absl::StatusOr<Selected> SelectBackend(std::string name,
                                        const internal::BackendOptions& bo) {
   const auto& factories = internal::Backends();
   if (name == "auto") {
     const char* env = secure_getenv("MESHCAP_BACKEND");
     if (env != nullptr && *env != '\0' && std::string_view(env) != "auto") {
+      if (std::string_view(env) == "iptables") return SelectIptables(bo);
       absl::StatusOr<const BackendFactory*> f = internal::FindBackend(env);
       if (!f.ok()) {
         return internal::Annotate(f.status(),
@@ -63,6 +89,7 @@ absl::StatusOr<Selected> SelectBackend(std::string name,
       return Make(*f, bo);
     }
   }
+  if (name == "iptables") return SelectIptables(bo);
   if (name != "auto") {
     MESHCAP_ASSIGN_OR_RETURN(const BackendFactory* f,
                              internal::FindBackend(name));

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "backends/iptables/render.h"
 #include "backends/iptables_legacy/decode.h"
 #include "backends/iptables_legacy/lower.h"
-#include "backends/iptables_legacy/render.h"
 #include "backends/iptables_legacy/table.h"
 #include "backends/iptables_legacy/transaction.h"
 #include "backends/iptables_legacy/xtables_lock.h"
@@ -109,7 +109,7 @@ absl::Status VerifyTable(IpFamily family, ir::TableKind kind,
     for (const void* e = t->FirstRule(chain); e != nullptr;
          e = t->NextRule(e)) {
       ++pos;
-      if (!builtin || t->IsOursRule(e)) {
+      if (!builtin || t->IsOursRule(chain, e)) {
         have.push_back(t->EntryKey(e));
         have_entry.push_back(e);
         have_pos.push_back(pos);

@@ -74,8 +74,6 @@ bool ExactInterface(const char* name, const unsigned char* mask) {
 
 }  // namespace
 
-std::string Hex(uint32_t v) { return absl::StrFormat("0x%x", v); }
-
 // --- EntryWriter -------------------------------------------------------------
 
 EntryWriter::EntryWriter(IpFamily family) : v6_(family == IpFamily::kIpv6) {

@@ -5,35 +5,12 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "backends/iptables_legacy/kinds.h"
 
 namespace meshcap::ipt {
 
-const std::vector<std::string>& OurChainNames() {
-  static const std::vector<std::string>* const kNames =
-      new std::vector<std::string>{
-          "ISTIO_DIVERT",      "ISTIO_DROP",     "ISTIO_INBOUND",
-          "ISTIO_IN_REDIRECT", "ISTIO_OUTPUT",   "ISTIO_OUTPUT_DNS",
-          "ISTIO_PRERT",       "ISTIO_REDIRECT", "ISTIO_TPROXY"};
-  return *kNames;
-}
-
-bool IsOurChain(const std::string& name) {
-  const auto& ours = OurChainNames();
-  return std::find(ours.begin(), ours.end(), name) != ours.end();
-}
-
-bool IsBuiltinChain(const std::string& name) {
-  return name == "PREROUTING" || name == "OUTPUT" || name == "INPUT" ||
-         name == "FORWARD" || name == "POSTROUTING";
-}
-
 std::vector<uint8_t> LowerRule(const ir::Rule& rule, IpFamily family) {
   EntryWriter w(family);
-  for (const ir::Match& m : rule.matches) {
-    std::visit([&](const auto& x) { Encode(x, w); }, m);
-  }
-  std::visit([&](const auto& v) { Encode(v, w); }, rule.verdict);
+  EncodeRule(rule, w);
   return w.Take();
 }
 
@@ -86,22 +63,6 @@ absl::StatusOr<std::vector<LoweredTable>> Lower(const ir::RuleSet& rules,
     // leaves the table alone.
     if (any) out.push_back(std::move(lt));
   }
-  return out;
-}
-
-std::string RuleText(const std::string& chain, int position,
-                     const ir::Rule& rule, Profile profile,
-                     ir::TableKind table) {
-  std::string out = position > 0 ? absl::StrCat("-I ", chain, " ", position)
-                                 : absl::StrCat("-A ", chain);
-  SpellContext ctx;
-  ctx.profile = profile;
-  ctx.table = table;
-  for (const ir::Match& m : rule.matches) {
-    std::visit([&](const auto& x) { Spell(x, ctx, out); }, m);
-  }
-  // The verdict sees the rule's protocol (UDP redirects say --to-port).
-  std::visit([&](const auto& v) { Spell(v, ctx, out); }, rule.verdict);
   return out;
 }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Lowering an iptables-dialect RuleSet to ipt_entry / ip6t_entry blobs with
 // the match and target revisions iptables 1.8.9 picks on a current kernel
-// (match/*.cc), so that `iptables-legacy-save` shows what it shows after
-// Istio's iptables-restore; and the text of a rule.
+// (backends/iptables/kinds/), so that `iptables-legacy-save` shows what it
+// shows after Istio's iptables-restore.
 
 #ifndef MESHCAP_BACKENDS_IPTABLES_LEGACY_LOWER_H_
 #define MESHCAP_BACKENDS_IPTABLES_LEGACY_LOWER_H_
@@ -12,16 +12,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "backends/iptables/dialect.h"
 #include "backends/iptables_legacy/codec.h"
 #include "src/ir/rule_set.h"
 
 namespace meshcap::ipt {
-
-// Every chain either profile creates: all of them are ours.
-const std::vector<std::string>& OurChainNames();
-bool IsOurChain(const std::string& name);
-// INPUT, OUTPUT, FORWARD, PREROUTING, POSTROUTING.
-bool IsBuiltinChain(const std::string& name);
 
 struct LoweredEntry {
   std::string chain;
@@ -47,12 +42,6 @@ struct LoweredTable {
 
 // One rule as an entry of `family`.
 std::vector<uint8_t> LowerRule(const ir::Rule& rule, IpFamily family);
-
-// "-A ISTIO_OUTPUT -o lo -p tcp -m owner --uid-owner 1337 -j RETURN"
-// (`position` > 0: "-I CHAIN N ...").
-std::string RuleText(const std::string& chain, int position,
-                     const ir::Rule& rule, Profile profile,
-                     ir::TableKind table);
 
 }  // namespace meshcap::ipt
 

@@ -18,6 +18,7 @@ extern "C" {
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "backends/iptables_legacy/decode.h"
 #include "src/errno_status.h"
 #include "src/status_macros.h"
 #include "src/unique_fd.h"
@@ -308,10 +309,21 @@ const char* Table::StandardTarget(const void* entry) const {
   return standard ? ops_->get_target(entry, h_) : nullptr;
 }
 
-bool Table::IsOursRule(const void* entry) const {
+bool Table::HasIstioChain() const {
+  for (const std::string& name : OurChainNames()) {
+    if (HasChain(name)) return true;
+  }
+  return false;
+}
+
+bool Table::IsOursRule(const std::string& chain, const void* entry) const {
   if (ops_->nfcache(entry) == kOwnerTag) return true;
   const char* target = ops_->get_target(entry, h_);
-  return target != nullptr && IsOurChain(target);
+  if (target != nullptr && IsOurChain(target)) return true;
+  if (!HasIstioChain()) return false;
+  std::optional<ir::Rule> rule =
+      DecodeEntry(family_, EntryBytes(family_, entry), StandardTarget(entry));
+  return rule.has_value() && IsIstioBuiltinRule(*rule, kind_, chain);
 }
 
 bool Table::HoldsOurs() const {
@@ -325,7 +337,7 @@ bool Table::OursAttached() const {
   for (const std::string& chain : Chains()) {
     if (!IsBuiltin(chain)) continue;
     for (const void* e = FirstRule(chain); e != nullptr; e = NextRule(e)) {
-      if (IsOursRule(e)) return true;
+      if (IsOursRule(chain, e)) return true;
     }
   }
   return false;
@@ -389,7 +401,7 @@ absl::Status Table::RemoveOurs() {
     std::vector<unsigned int> ours;
     unsigned int index = 0;
     for (const void* e = FirstRule(chain); e != nullptr; e = NextRule(e)) {
-      if (IsOursRule(e)) ours.push_back(index);
+      if (IsOursRule(chain, e)) ours.push_back(index);
       ++index;
     }
     for (auto it = ours.rbegin(); it != ours.rend(); ++it) {

@@ -95,7 +95,12 @@ class Table {
   // For iteration by the verifier.
   const void* FirstRule(const std::string& chain) const;
   const void* NextRule(const void* entry) const;
-  bool IsOursRule(const void* entry) const;
+  // Whether `entry` of built-in chain `chain` is ours: tagged by meshcap,
+  // a jump into an ISTIO_* chain, or, while this table holds Istio's
+  // chains, one of Istio's other built-in rules (ipt::IsIstioBuiltinRule).
+  bool IsOursRule(const std::string& chain, const void* entry) const;
+  // Holds one of Istio's chains.
+  bool HasIstioChain() const;
 
  private:
   Table(IpFamily family, ir::TableKind kind, xtc_handle* h);
@@ -114,7 +119,7 @@ void Table::ForEachOurs(F f) const {
     int pos = 0;
     for (const void* e = FirstRule(chain); e != nullptr; e = NextRule(e)) {
       ++pos;
-      if (!builtin || IsOursRule(e)) f(chain, e, StandardTarget(e), pos);
+      if (!builtin || IsOursRule(chain, e)) f(chain, e, StandardTarget(e), pos);
     }
   }
 }

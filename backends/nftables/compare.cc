@@ -20,9 +20,6 @@
 namespace meshcap::nft {
 namespace {
 
-// Enough attribute ids to cover every expression type's attributes.
-constexpr uint16_t kExprAttrLimit = NFTNL_EXPR_BASE + 16;
-
 using Keys = std::vector<std::string>;
 
 // Resolves a lookup to its set's keys: by set id on our side, by kernel
@@ -51,48 +48,15 @@ Resolvers MakeResolvers(const LoweredTable& want, const KernelTable& have) {
   return r;
 }
 
-bool AllZero(const void* data, uint32_t len) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  return std::all_of(p, p + len, [](uint8_t b) { return b == 0; });
-}
-
-// An attribute's value, with the kernel's defaults filled in where it
-// reports something we leave implicit.
-const void* AttrValue(const nftnl_expr* e, const char* name, uint16_t type,
-                      uint32_t* len) {
-  if (strcmp(name, "redir") == 0 && type == NFTNL_EXPR_REDIR_REG_PROTO_MAX &&
-      !nftnl_expr_is_set(e, type)) {
-    // The kernel copies the min register when no max is given.
-    type = NFTNL_EXPR_REDIR_REG_PROTO_MIN;
-  }
-  if (!nftnl_expr_is_set(e, type)) return nullptr;
-  return nftnl_expr_get(e, type, len);
-}
-
 bool ExprEqual(const nftnl_expr* a, const ExprCursor::SetResolver& ra,
                const nftnl_expr* b, const ExprCursor::SetResolver& rb) {
-  const char* name = nftnl_expr_get_str(a, NFTNL_EXPR_NAME);
-  if (strcmp(name, nftnl_expr_get_str(b, NFTNL_EXPR_NAME)) != 0) return false;
-  if (strcmp(name, "counter") == 0) return true;  // values always differ
-  const bool lookup = strcmp(name, "lookup") == 0;
-  for (uint16_t type = NFTNL_EXPR_BASE; type < kExprAttrLimit; ++type) {
-    if (lookup &&
-        (type == NFTNL_EXPR_LOOKUP_SET || type == NFTNL_EXPR_LOOKUP_SET_ID)) {
-      continue;  // names differ by side; the contents are compared below
-    }
-    uint32_t la = 0, lb = 0;
-    const void* da = AttrValue(a, name, type, &la);
-    const void* db = AttrValue(b, name, type, &lb);
-    if (da == nullptr && db == nullptr) continue;
-    if (da == nullptr) {
-      if (!AllZero(db, lb)) return false;
-      continue;
-    }
-    if (db == nullptr) {
-      if (!AllZero(da, la)) return false;
-      continue;
-    }
-    if (la != lb || memcmp(da, db, la) != 0) return false;
+  const bool lookup = nftnl::ExprName(a) == "lookup";
+  // Set names differ by side; the sets' contents are compared below.
+  if (!nftnl::ExprEqual(a, b, [lookup](uint16_t type) {
+        return lookup && (type == NFTNL_EXPR_LOOKUP_SET ||
+                          type == NFTNL_EXPR_LOOKUP_SET_ID);
+      })) {
+    return false;
   }
   if (lookup) {
     const Keys* ka = ra(a);

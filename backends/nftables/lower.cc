@@ -21,11 +21,6 @@
 
 namespace meshcap::nft {
 
-void NftnlDeleter::operator()(nftnl_table* p) const { nftnl_table_free(p); }
-void NftnlDeleter::operator()(nftnl_chain* p) const { nftnl_chain_free(p); }
-void NftnlDeleter::operator()(nftnl_rule* p) const { nftnl_rule_free(p); }
-void NftnlDeleter::operator()(nftnl_set* p) const { nftnl_set_free(p); }
-
 namespace {
 
 // nft's datatype id for inet_service (TYPE_INET_SERVICE), the key type of

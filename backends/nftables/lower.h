@@ -23,14 +23,8 @@ struct nftnl_set;
 
 namespace meshcap::nft {
 
-struct NftnlDeleter {
-  void operator()(nftnl_table* p) const;
-  void operator()(nftnl_chain* p) const;
-  void operator()(nftnl_rule* p) const;
-  void operator()(nftnl_set* p) const;
-};
 template <typename T>
-using NftnlPtr = std::unique_ptr<T, NftnlDeleter>;
+using NftnlPtr = nftnl::Ptr<T>;
 
 // Every inet table that is ours, whatever the profile: a policy replaces
 // whichever of them exist.

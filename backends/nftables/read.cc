@@ -30,36 +30,6 @@ const KernelChain* KernelTable::Find(const std::string& chain) const {
   return nullptr;
 }
 
-absl::StatusOr<uint32_t> GetGeneration(NetlinkTransport& nl) {
-  char buf[256] = {};
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
-  nlh->nlmsg_flags = NLM_F_REQUEST;
-  auto* nfg =
-      static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-  nfg->nfgen_family = AF_UNSPEC;
-  nfg->version = NFNETLINK_V0;
-  uint32_t gen = 0;
-  bool found = false;
-  MESHCAP_RETURN_IF_ERROR(nl.Request(
-      nlh, "cannot read the nftables ruleset generation",
-      [&](const nlmsghdr* m) {
-        internal::ForEachAttr(m, sizeof(nfgenmsg), [&](const nlattr* attr) {
-          if (mnl_attr_get_type(attr) == NFTA_GEN_ID &&
-              mnl_attr_validate(attr, MNL_TYPE_U32) >= 0) {
-            gen = ntohl(mnl_attr_get_u32(attr));
-            found = true;
-          }
-        });
-        return absl::OkStatus();
-      }));
-  if (!found) {
-    return absl::UnavailableError(
-        "the kernel did not report an nftables ruleset generation");
-  }
-  return gen;
-}
-
 absl::StatusOr<std::set<std::string>> ListOurTables(NetlinkTransport& nl) {
   char buf[256] = {};
   nlmsghdr* nlh = nftnl_table_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE,

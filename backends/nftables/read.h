@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "backends/nftables/lower.h"
+#include "backends/nftnl/nftnl.h"
 #include "src/netlink/netlink.h"
 
 namespace meshcap::nft {
@@ -34,9 +35,7 @@ struct KernelTable {
   const KernelChain* Find(const std::string& chain) const;
 };
 
-// The ruleset generation id (NFT_MSG_GETGEN).
-[[nodiscard]] absl::StatusOr<uint32_t> GetGeneration(
-    internal::NetlinkTransport& nl);
+using nftnl::GetGeneration;
 
 // Which of OurTableNames() exist.
 [[nodiscard]] absl::StatusOr<std::set<std::string>> ListOurTables(

@@ -5,8 +5,8 @@
 //
 // `meshcap::Engine` installs a capture policy in one network namespace,
 // removes it, and checks what the kernel holds against it. One engine talks
-// to one backend (nftables over netlink, or legacy iptables through libiptc)
-// in one namespace.
+// to one backend (nftables or iptables-nft over netlink, or legacy iptables
+// through libiptc) in one namespace.
 //
 //   meshcap::EngineOptions opts;
 //   opts.netns_path = "/var/run/netns/pod";
@@ -24,7 +24,8 @@
 //   - An Apply adds what the new policy needs (policy routing, `::6`) first,
 //     then commits the firewall, then removes what only the old one needed:
 //     a firewall never depends on routing that is absent.
-//   - nftables commits all of it in one kernel transaction. Legacy iptables
+//   - nftables and iptables-nft commit all of it in one kernel transaction
+//     (both families, guarded by the ruleset generation). Legacy iptables
 //     commits table by table; meshcap orders the commits so that the tables
 //     in force never mix two policies, and records an intent so that the
 //     next operation on the namespace finishes an interrupted apply.
@@ -32,8 +33,8 @@
 //     sends nothing (counters keep counting); a changed one replaces only
 //     the tables that changed.
 //   - Verify compares everything Apply owns: tables, chains and rules,
-//     policy routing, `::6`, leftovers of ours, and ours in the other
-//     backend.
+//     policy routing, `::6`, leftovers of ours, and captures of ours or
+//     Istio's in the other backends.
 //
 // Errors are `absl::Status`:
 //   - kInvalidArgument: an unknown backend name, a bad namespace path, a rule
@@ -72,10 +73,13 @@ struct EnginePeer;
 }  // namespace internal
 
 struct EngineOptions {
-  // "nftables", "iptables-legacy" or "auto". With "auto" the environment
-  // variable MESHCAP_BACKEND decides when set; otherwise a backend whose
-  // tables already hold rules there, else the first that can serve the
-  // namespace, nftables first.
+  // "nftables", "iptables-legacy", "iptables-nft", "iptables" or "auto".
+  //   - "auto": the environment variable MESHCAP_BACKEND decides when set;
+  //     otherwise the backend that already holds a capture there (ours or
+  //     Istio's), else one whose tables already hold anyone's rules
+  //     (iptables-legacy, then iptables-nft), else nftables.
+  //   - "iptables": istio-iptables' own choice: iptables-legacy when the
+  //     legacy nat table holds rules, else iptables-nft.
   std::string backend = "auto";
   // The target network namespace, by path (`/proc/PID/ns/net`,
   // `/var/run/netns/NAME`) or by an open fd (borrowed, not closed). Neither
@@ -97,9 +101,9 @@ struct EngineOptions {
 struct ApplyOptions {
   // Apply only if the kernel's ruleset generation is still this one (as
   // returned by `Verify`). A concurrent change in between makes `Apply` fail
-  // with kAborted and change nothing. nftables only: the kernel checks it
-  // inside the transaction. iptables-legacy has no generation: setting it
-  // there is kInvalidArgument.
+  // with kAborted and change nothing. nftables and iptables-nft (the same
+  // nf_tables generation): the kernel checks it inside the transaction.
+  // iptables-legacy has no generation: setting it there is kInvalidArgument.
   std::optional<uint32_t> expected_generation;
 };
 
@@ -135,9 +139,9 @@ struct Difference {
 };
 
 struct VerifyReport {
-  // The nftables ruleset generation the report was read at; hand it to
-  // `ApplyOptions::expected_generation` for a verify-then-apply. 0 for
-  // iptables-legacy.
+  // The nf_tables ruleset generation the report was read at (nftables,
+  // iptables-nft); hand it to `ApplyOptions::expected_generation` for a
+  // verify-then-apply. 0 for iptables-legacy.
   uint32_t generation = 0;
   std::vector<Difference> differences;
 
@@ -154,18 +158,20 @@ class MESHCAP_EXPORT Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Makes the namespace hold exactly `policy`'s capture: its rules (ours
-  // elsewhere in this backend replaced, ours in the other backend removed
-  // first), its policy routing and `::6`, nothing of ours it does not need.
+  // elsewhere in this backend replaced, ours (or Istio's) in the other
+  // backends removed right before it commits), its policy routing and `::6`,
+  // nothing of ours it does not need.
   [[nodiscard]] absl::StatusOr<ApplyResult> Apply(
       const CapturePolicy& policy, const ApplyOptions& options = {});
-  // Removes everything of ours from the namespace, in both backends, and
+  // Removes everything of ours (or Istio's) from the namespace, in every
+  // backend, and
   // our routing: whatever policy put it there. Removing nothing is OK.
   [[nodiscard]] absl::StatusOr<ApplyResult> Remove();
   // Compares the namespace with `policy`, everything Apply owns included.
   [[nodiscard]] absl::StatusOr<VerifyReport> Verify(
       const CapturePolicy& policy);
 
-  // "nftables" or "iptables-legacy".
+  // "nftables", "iptables-legacy" or "iptables-nft".
   std::string_view backend_name() const;
 
  private:

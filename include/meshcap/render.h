@@ -24,9 +24,9 @@
 namespace meshcap {
 
 // The dry-run text of `policy` for the backend named `backend`
-// (`AvailableBackends()`): the `nft -f` transaction, or the
-// `iptables-restore --noflush` input (IPv4, then IPv6). kInvalidArgument
-// for an unknown backend name.
+// (`AvailableBackends()`, or "iptables"): the `nft -f` transaction, or the
+// `iptables-restore --noflush` input (IPv4, then IPv6) for iptables-legacy
+// and iptables-nft alike. kInvalidArgument for an unknown backend name.
 [[nodiscard]] MESHCAP_EXPORT absl::StatusOr<std::string> Render(
     const CapturePolicy& policy, std::string_view backend);
 

@@ -104,8 +104,11 @@ std::vector<Flag> Flags() {
   backend.once = true;
   backend.help = absl::StrCat(
       "The backend: ", absl::StrJoin(AvailableBackends(), ", "),
-      " or auto (apply, verify, clean: the backend already holding rules, "
-      "else the first that works; $MESHCAP_BACKEND overrides auto).");
+      ", iptables (istio-iptables' choice: iptables-legacy when its nat "
+      "table holds rules, else iptables-nft) or auto (apply, verify, clean: "
+      "the backend already holding a capture, ours or Istio's, else one "
+      "whose tables hold rules, legacy first, else nftables; "
+      "$MESHCAP_BACKEND overrides auto).");
   backend.default_text = "auto; render: nftables";
   add(backend);
   Flag netns;
@@ -613,13 +616,18 @@ absl::StatusOr<Invocation> ParseCommandLine(
     inv.backend = "nftables";
   }
   const std::vector<std::string> backends = AvailableBackends();
+  const bool has_iptables = std::find(backends.begin(), backends.end(),
+                                      "iptables-legacy") != backends.end() ||
+                            std::find(backends.begin(), backends.end(),
+                                      "iptables-nft") != backends.end();
   const bool known = std::find(backends.begin(), backends.end(), inv.backend) !=
-                     backends.end();
+                         backends.end() ||
+                     (inv.backend == "iptables" && has_iptables);
   if (!known && (inv.backend != "auto" || inv.command == "render")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--backend: ", Quote(inv.backend), " is not one of ",
-                     absl::StrJoin(backends, ", "),
-                     inv.command == "render" ? "" : ", auto"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--backend: ", Quote(inv.backend), " is not one of ",
+        absl::StrJoin(backends, ", "), has_iptables ? ", iptables" : "",
+        inv.command == "render" ? "" : ", auto"));
   }
   if (const Given* n = find(Kind::kNetns)) inv.netns = n->value;
   if (const Given* l = find(Kind::kLockTimeout)) {
@@ -630,12 +638,18 @@ absl::StatusOr<Invocation> ParseCommandLine(
     }
     inv.lock_timeout = *d;
   }
+  // Istio's two names, and the binaries' own.
+  if (inv.force_iptables_binary == "iptables-legacy") {
+    inv.force_iptables_binary = "legacy";
+  } else if (inv.force_iptables_binary == "iptables-nft") {
+    inv.force_iptables_binary = "nft";
+  }
   if (!inv.force_iptables_binary.empty() &&
       inv.force_iptables_binary != "legacy" &&
       inv.force_iptables_binary != "nft") {
     return absl::InvalidArgumentError(absl::StrCat(
         "--force-iptables-binary: ", Quote(inv.force_iptables_binary),
-        " is not one of legacy, nft"));
+        " is not one of legacy, nft (or iptables-legacy, iptables-nft)"));
   }
 
   // clean and --cleanup-only remove whatever is ours: no policy, no

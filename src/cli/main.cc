@@ -181,19 +181,16 @@ int main(int argc, char** argv) {
     return Clean(prog, inv->backend, inv->netns, inv->lock_timeout);
 
   // istio-iptables: Istio's choices of backend: --native-nftables, else
-  // --force-iptables-binary, else detection (legacy when its nat table
-  // already holds rules).
-  std::string istio_backend = "auto";
+  // --force-iptables-binary, else its detection (iptables-legacy when the
+  // legacy nat table already holds rules, else iptables-nft).
+  std::string istio_backend = "iptables";
   if (mode == meshcap::cli::Mode::kIstioIptables) {
     if (inv->native_nftables) {
       istio_backend = "nftables";
     } else if (inv->force_iptables_binary == "legacy") {
       istio_backend = "iptables-legacy";
     } else if (inv->force_iptables_binary == "nft") {
-      return Fail(prog, absl::UnimplementedError(
-                            "--force-iptables-binary=nft: meshcap has no "
-                            "iptables-nft backend; use --native-nftables "
-                            "for nftables, or legacy"));
+      istio_backend = "iptables-nft";
     }
     if (inv->cleanup_only) {
       return Clean(prog, istio_backend, inv->network_namespace,
@@ -221,8 +218,7 @@ int main(int argc, char** argv) {
   }
   if (inv->skip_rule_apply) return 0;
   if (inv->dry_run) {
-    return Print(prog, *policy,
-                 inv->native_nftables ? "nftables" : "iptables-legacy");
+    return Print(prog, *policy, inv->native_nftables ? "nftables" : "iptables");
   }
   return Apply(prog, istio_backend, inv->network_namespace, inv->lock_timeout,
                *policy);

@@ -328,8 +328,9 @@ CniOr<PluginConfig> ParseConfig(std::string_view text, Command command,
       if (!e) c.profile = v.get<std::string>();
     } else if (key == "backend") {
       std::vector<std::string> names = AvailableBackends();
-      std::string expected = "\"auto\"";
-      bool known = v.is_string() && v.get<std::string>() == "auto";
+      std::string expected = "\"auto\", \"iptables\"";
+      bool known = v.is_string() && (v.get<std::string>() == "auto" ||
+                                     v.get<std::string>() == "iptables");
       for (const std::string& n : names) {
         expected += ", \"" + n + "\"";
         if (v.is_string() && v.get<std::string>() == n) known = true;
@@ -473,9 +474,11 @@ CniOr<PluginConfig> ParseConfig(std::string_view text, Command command,
     }
   }
 
-  // istio-cni's native_nftables picks the backend as istio-cni does.
+  // istio-cni's native_nftables picks the backend as istio-cni does:
+  // nftables, or its iptables detection (legacy when the legacy nat table
+  // holds rules, else iptables-nft).
   if (native_nftables.has_value()) {
-    const std::string want = *native_nftables ? "nftables" : "auto";
+    const std::string want = *native_nftables ? "nftables" : "iptables";
     if (backend_given && c.backend != want && *native_nftables) {
       return CniError{
           kErrInvalidConfig,

@@ -7,7 +7,9 @@
 //     "cniVersion": "1.0.0", "name": "pods", "type": "meshcap-cni",
 //     "podSelection": "istio",               // or "all"
 //     "profile": "sidecar",                  // or "ambient" (with "all")
-//     "backend": "auto",                     // "nftables", "iptables-legacy"
+//     "backend": "auto",                     // "iptables", "nftables",
+//                                            // "iptables-legacy",
+//                                            "iptables-nft"
 //     "policy": {"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*"},
 //     "excludeNamespaces": ["kube-system"],
 //     "kubeconfig": "/etc/meshcap/kubeconfig",
@@ -93,7 +95,8 @@ struct PluginConfig {
   PodSelection pod_selection = PodSelection::kIstio;
   // "sidecar" or "ambient"; nullopt: the policy's `Profile`, else sidecar.
   std::optional<std::string> profile;
-  // "auto", or a backend of this build.
+  // "auto", "iptables" (istio-cni's detection; what native_nftables: false
+  // means), or a backend of this build.
   std::string backend = "auto";
   // The `policy` object as text ("{}" when absent): exactly what
   // `meshcap --policy` takes.

@@ -361,12 +361,27 @@ TEST(ConfigTest, UnknownKeysAreUnsupportedFieldsNamedWithTheirValue) {
                   .ok());
 }
 
+TEST(ConfigTest, NativeNftablesPicksTheBackendAsIstioCniDoes) {
+  CniOr<PluginConfig> c = Parse(Config(R"("native_nftables": false)"));
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_EQ(c->backend, "iptables");  // legacy if it holds rules, else nft
+  c = Parse(Config(R"("native_nftables": true)"));
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_EQ(c->backend, "nftables");
+  c = Parse(Config(R"("backend": "iptables")"));
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_EQ(c->backend, "iptables");
+  c = Parse(Config(R"("backend": "iptables-nft", "native_nftables": false)"));
+  ASSERT_TRUE(c.ok()) << c.error().msg;
+  EXPECT_EQ(c->backend, "iptables-nft");
+}
+
 TEST(ConfigTest, BadValuesAreInvalidConfigNamedWithTheValue) {
   EXPECT_THAT(Parse(Config(R"("profile": "mesh")")),
               IsCniError(kErrInvalidConfig, "invalid 'profile': \"mesh\""));
   EXPECT_THAT(
-      Parse(Config(R"("backend": "iptables-nft")")),
-      IsCniError(kErrInvalidConfig, "invalid 'backend': \"iptables-nft\""));
+      Parse(Config(R"("backend": "iptables-ng")")),
+      IsCniError(kErrInvalidConfig, "invalid 'backend': \"iptables-ng\""));
   EXPECT_THAT(Parse(Config(R"("policy": "ProxyPort=1")")),
               IsCniError(kErrInvalidConfig, HasSubstr("invalid 'policy'")));
   EXPECT_THAT(Parse(Config(R"("excludeNamespaces": "kube-system")")),

@@ -24,11 +24,13 @@
 
 #include "absl/strings/str_format.h"
 #include "backends/iptables_legacy/lower.h"
+#include "backends/iptables_nft/lower.h"
 #include "backends/nftables/lower.h"
 #include "meshcap/engine.h"
 #include "meshcap/policy_json.h"
 #include "src/compile/compile.h"
 #include "tests/fuzz/nft_fuzz_rule.h"
+#include "tests/fuzz/xt_fuzz_rule.h"
 #include "tests/testing/conformance.h"
 #include "tests/testing/netns.h"
 
@@ -116,6 +118,15 @@ int main(int argc, char** argv) {
           bytes += static_cast<char>(StandardByte(*e.source));
           bytes.append(e.bytes.begin(), e.bytes.end());
           Write(out / "ipt_entry", bytes);
+        }
+      }
+    }
+
+    absl::StatusOr<iptnft::XtRuleSet> xt = iptnft::Lower(ipt_rules);
+    if (xt.ok()) {
+      for (const iptnft::XtTable& t : xt->tables) {
+        for (const iptnft::XtRule& r : t.rules) {
+          Write(out / "xt_rule", fuzz::XtRuleToBytes(t.family, r.rule.get()));
         }
       }
     }

@@ -195,7 +195,6 @@ const BadInput kCases[] = {
   {"istio_env", "{dir}/istio-iptables", "ISTIO_SERVICE_CIDR=bad", nullptr, 2, "ISTIO_SERVICE_CIDR: 'bad'"},
   {"istio_probe_port", "{dir}/istio-iptables --run-validation --iptables-probe-port=0", "", nullptr, 2, "--iptables-probe-port: '0' is not a port number"},
   {"istio_probe_timeout", "{dir}/istio-iptables --run-validation --probe-timeout=xyz", "", nullptr, 2, "--probe-timeout: duration 'xyz'"},
-  {"istio_iptables_nft", "{dir}/istio-iptables --force-iptables-binary=nft", "", nullptr, 2, "meshcap has no iptables-nft backend"},
   {"istio_iptables_binary", "{dir}/istio-iptables --force-iptables-binary=foo", "", nullptr, 2, "--force-iptables-binary: 'foo' is not one of legacy, nft"},
   {"istio_netns_missing", "{dir}/istio-iptables --network-namespace=/nonexistent", "", nullptr, 2, "'/nonexistent'"},
   {"istio_no_backend_flag", "{dir}/istio-iptables --backend=nftables", "", nullptr, 2, "unknown flag '--backend'"},
@@ -262,11 +261,12 @@ class BadInputTest : public ::testing::Test {
 };
 std::string* BadInputTest::dir_ = nullptr;
 
-// A capture in force (TPROXY, so with routing), and foreign state beside.
-void InstallCaptureAndForeignState() {
+// A capture in force (TPROXY, so with routing) through `backend`, and
+// foreign state beside.
+void InstallCaptureAndForeignState(const std::string& backend = "nftables") {
   CommandResult r = Shell(
-      kMeshcap +
-      " apply --backend=nftables -m TPROXY -b '*' --ipv6=true 2>&1 && "
+      kMeshcap + " apply --backend=" + backend +
+      " -m TPROXY -b '*' --ipv6=true 2>&1 && "
       "nft add table inet foreign && "
       "iptables-legacy -t nat -A OUTPUT -d 203.0.113.9 -j RETURN && "
       "ip link add m0 type veth peer name m1 && ip addr add 198.51.100.2/24 "
@@ -274,12 +274,19 @@ void InstallCaptureAndForeignState() {
   ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 
-TEST_F(BadInputTest, EachCaseIsOnePrintableLineAnErrorCodeAndNoChange) {
+class BadInputEachBackendTest
+    : public BadInputTest,
+      public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(BadInputEachBackendTest,
+       EachCaseIsOnePrintableLineAnErrorCodeAndNoChange) {
   ::meshcap::testing::ScopedNetns netns;
   if (!netns.ok()) GTEST_SKIP() << netns.error();
-  ASSERT_NO_FATAL_FAILURE(InstallCaptureAndForeignState());
+  ASSERT_NO_FATAL_FAILURE(InstallCaptureAndForeignState(GetParam()));
   const std::string before = KernelState();
-  ASSERT_THAT(before, ::testing::HasSubstr("istio-proxy-nat"));
+  ASSERT_THAT(before, ::testing::HasSubstr(std::string(GetParam()) == "nftables"
+                                               ? "istio-proxy-nat"
+                                               : "chain ISTIO_OUTPUT"));
   ASSERT_THAT(before, ::testing::HasSubstr("lookup 133"));
 
   std::string deep(400000, '[');
@@ -308,6 +315,16 @@ TEST_F(BadInputTest, EachCaseIsOnePrintableLineAnErrorCodeAndNoChange) {
   EXPECT_GE(names.size(), 80u);
 }
 
+// Each bad input meets a capture of each nf_tables backend (the legacy one
+// sits beside both: the foreign rule).
+INSTANTIATE_TEST_SUITE_P(Backends, BadInputEachBackendTest,
+                         ::testing::Values("nftables", "iptables-nft"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "nftables"
+                                      ? std::string("nftables")
+                                      : std::string("iptables_nft");
+                         });
+
 // Without CAP_NET_ADMIN (root without it, and an ordinary user), every
 // command that reads or changes the kernel says so: exit 3, and the kernel
 // is untouched.
@@ -321,7 +338,8 @@ TEST_F(BadInputTest, MissingPrivilegesAreReportedByEveryCommand) {
   const std::string no_net_admin =
       "setpriv --inh-caps=-net_admin --bounding-set=-net_admin " + env;
   int cases = 0;
-  for (const char* backend : {"nftables", "iptables-legacy", "auto"}) {
+  for (const char* backend :
+       {"nftables", "iptables-legacy", "iptables-nft", "iptables", "auto"}) {
     for (const char* command : {"apply", "verify", "clean"}) {
       SCOPED_TRACE(absl::StrCat(command, " --backend=", backend));
       const std::string args =

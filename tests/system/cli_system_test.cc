@@ -176,8 +176,50 @@ TEST_F(CliSystemTest, IstioIptablesForcedLegacyAppliesAndCleansUp) {
   EXPECT_THAT(Shell("iptables-legacy-save").output,
               ::testing::Not(HasSubstr("ISTIO")));
   r = Shell("bash -c '" + drop_in + " --force-iptables-binary=nft'");
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.output, HasSubstr("no iptables-nft backend"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("(iptables-nft)"));
+  EXPECT_THAT(Shell("iptables-nft-save").output, HasSubstr("-A ISTIO_OUTPUT"));
+}
+
+TEST_F(CliSystemTest, IstioIptablesPicksItsBackendAsIstioDoes) {
+  if (!::meshcap::testing::HaveProgram("iptables-legacy")) {
+    GTEST_SKIP() << "no iptables-legacy";
+  }
+  const std::string drop_in = "bash -c 'exec -a istio-iptables " + kMeshcap;
+  const std::string flags = " -p 15001 -z 15006 -u 1337 -m REDIRECT -i \"*\"";
+  // A fresh pod: iptables-nft, as istio-iptables picks it there.
+  CommandResult r = Shell(drop_in + flags + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("(iptables-nft)"));
+  EXPECT_THAT(Shell("iptables-nft-save -t nat").output,
+              HasSubstr("-A ISTIO_OUTPUT -j ISTIO_REDIRECT"));
+  // --native-nftables: nftables, and iptables-nft's capture goes.
+  r = Shell(drop_in + flags + " --native-nftables'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("(nftables)"));
+  EXPECT_THAT(r.output, HasSubstr("iptables-nft: deleted table ip nat"));
+  EXPECT_THAT(Shell("nft list tables").output,
+              ::testing::Not(HasSubstr("table ip nat")));
+  // Legacy rules in the pod: iptables-legacy.
+  ASSERT_EQ(Shell("iptables-legacy -t nat -A POSTROUTING -j RETURN").exit_code,
+            0);
+  r = Shell(drop_in + flags + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("(iptables-legacy)"));
+  EXPECT_THAT(Shell("nft list ruleset").output,
+              ::testing::Not(HasSubstr("istio")));
+  // --cleanup-only: nothing of Istio's or ours anywhere; the foreign rule
+  // stays.
+  r = Shell(drop_in + " --cleanup-only'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string legacy = Shell("iptables-legacy-save").output;
+  EXPECT_THAT(legacy, ::testing::Not(HasSubstr("ISTIO")));
+  EXPECT_THAT(legacy, HasSubstr("-A POSTROUTING -j RETURN"));
+  EXPECT_EQ(Shell("nft list ruleset").output, "");
+  // --dry-run prints Istio's restore input, whichever binary.
+  r = Shell(drop_in + flags + " --dry-run'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("-A ISTIO_OUTPUT -j ISTIO_REDIRECT"));
 }
 
 TEST_F(CliSystemTest, ValidateExits126WithoutRulesAndPassesAfterApply) {

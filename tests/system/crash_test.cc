@@ -250,13 +250,12 @@ TEST_P(CrashTest, AKilledApplyLeavesASafeStateThatVerifyDescribesTruly) {
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, CrashTest,
-    ::testing::Combine(::testing::Values("nftables", "iptables-legacy"),
-                       ::testing::Values(Scenario{"redirect_to_tproxy",
-                                                  kIstioInit, kTproxyDns},
-                                         Scenario{"tproxy_to_redirect",
-                                                  kTproxyDns, kIstioInit},
-                                         Scenario{"sidecar_to_ambient",
-                                                  kTproxyDns, kAmbient})),
+    ::testing::Combine(
+        ::testing::Values("nftables", "iptables-legacy", "iptables-nft"),
+        ::testing::Values(
+            Scenario{"redirect_to_tproxy", kIstioInit, kTproxyDns},
+            Scenario{"tproxy_to_redirect", kTproxyDns, kIstioInit},
+            Scenario{"sidecar_to_ambient", kTproxyDns, kAmbient})),
     [](const auto& info) {
       return ::meshcap::testing::TestName(std::get<0>(info.param)) + "_" +
              std::get<1>(info.param).name;
@@ -415,7 +414,8 @@ TEST_P(KillTest, ARandomlyKilledCommandLeavesASafeStateThatVerifyDescribes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, KillTest,
-                         ::testing::Values("nftables", "iptables-legacy"),
+                         ::testing::Values("nftables", "iptables-legacy",
+                                           "iptables-nft"),
                          ::meshcap::testing::BackendName);
 
 }  // namespace

@@ -140,7 +140,8 @@ TEST_P(RaceTest, EightAppliersEndWithExactlyOnePolicyAndVerifyAgrees) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RaceTest,
-                         ::testing::Values("nftables", "iptables-legacy"),
+                         ::testing::Values("nftables", "iptables-legacy",
+                                           "iptables-nft"),
                          ::meshcap::testing::BackendName);
 
 }  // namespace

@@ -57,6 +57,9 @@ TEST_P(ScaleTest, TenThousandCidrsAndAThousandPortsApplyAndVerify) {
       std::string(GetParam()) == "nftables"
           ? "nft list ruleset | grep -c -E '10\\.[0-9]+\\.[0-9]+\\.0/24|dport "
             "2[0-9]{4} '"
+      : std::string(GetParam()) == "iptables-nft"
+          ? "iptables-nft-save | grep -c -E "
+            "'10\\.[0-9]+\\.[0-9]+\\.0/24|dport 2[0-9]{4} '"
           : "iptables-legacy-save | grep -c -E "
             "'10\\.[0-9]+\\.[0-9]+\\.0/24|dport 2[0-9]{4} '";
   EXPECT_EQ(Shell(count).output, absl::StrCat(kCidrs + 3 * kPorts, "\n"));
@@ -71,7 +74,8 @@ TEST_P(ScaleTest, TenThousandCidrsAndAThousandPortsApplyAndVerify) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ScaleTest,
-                         ::testing::Values("nftables", "iptables-legacy"),
+                         ::testing::Values("nftables", "iptables-legacy",
+                                           "iptables-nft"),
                          ::meshcap::testing::BackendName);
 
 }  // namespace

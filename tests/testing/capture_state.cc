@@ -4,6 +4,7 @@
 
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/testing/netns.h"
 
@@ -41,9 +42,16 @@ CaptureState ReadCaptureState(const std::string& backend) {
       if (r.exit_code == 0) s.tables[t] = r.output;
     }
   } else {
-    for (const char* tool : {"iptables-legacy-save", "ip6tables-legacy-save"}) {
+    const bool nft = backend == "iptables-nft";
+    for (const char* tool :
+         nft ? std::vector<const char*>{"iptables-nft-save",
+                                        "ip6tables-nft-save"}
+             : std::vector<const char*>{"iptables-legacy-save",
+                                        "ip6tables-legacy-save"}) {
       for (const char* t : {"mangle", "nat", "raw"}) {
-        std::istringstream in(Shell(std::string(tool) + " -t " + t).output);
+        // (iptables-nft-save warns on stderr about what it cannot show.)
+        std::istringstream in(
+            Shell(std::string(tool) + " -t " + t + " 2>/dev/null").output);
         std::string line, text;
         bool ours = false;
         while (std::getline(in, line)) {

@@ -13,9 +13,10 @@
 namespace meshcap::testing {
 
 struct CaptureState {
-  // Our tables, by name ("istio-proxy-nat", "iptables-legacy-save nat"),
-  // as the tool lists them. Legacy tables are listed whole (with the
-  // built-in chains' jumps into ours) when they hold anything of ours.
+  // Our tables, by name ("istio-proxy-nat", "iptables-legacy-save nat",
+  // "ip6tables-nft-save mangle"), as the tool lists them. iptables tables
+  // are listed whole (with the built-in chains' jumps into ours) when they
+  // hold anything of ours.
   std::map<std::string, std::string> tables;
   // Our policy-routing rules and routes (proto 109) and ::6 on lo, one per
   // line. Rules lose their preference: one added without a preference gets
@@ -28,8 +29,8 @@ struct CaptureState {
   bool empty() const { return tables.empty() && routing.empty(); }
 };
 
-// In the calling thread's network namespace; `backend` is "nftables" or
-// "iptables-legacy".
+// In the calling thread's network namespace; `backend` is "nftables",
+// "iptables-legacy" or "iptables-nft".
 CaptureState ReadCaptureState(const std::string& backend);
 
 // A readable dump, for failure messages.

@@ -304,6 +304,19 @@ TEST_F(CliTest, UnknownFlagAndBadValuesAreErrors) {
   EXPECT_THAT(
       Parse({"--force-iptables-binary=iptables"}, Mode::kIstioIptables),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'iptables'")));
+  // Istio's names, and the binaries'.
+  for (const auto& [given, meant] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"legacy", "legacy"},
+           {"nft", "nft"},
+           {"iptables-legacy", "legacy"},
+           {"iptables-nft", "nft"}}) {
+    absl::StatusOr<Invocation> inv =
+        ParseCommandLine({"istio-iptables", "--force-iptables-binary=" + given},
+                         Mode::kIstioIptables, Env());
+    ASSERT_THAT(inv, IsOk()) << given;
+    EXPECT_EQ(inv->force_iptables_binary, meant);
+  }
   EXPECT_THAT(Parse({"--force-iptables-binary=legacy"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("unknown flag '--force-iptables-binary' for "
@@ -432,9 +445,15 @@ TEST_F(CliTest, KernelSubcommandsTakeBackendNetnsAndPolicyFlags) {
   EXPECT_THAT(
       ParseCommandLine({"meshcap", "apply", "--backend=pf"}, Mode::kMeshcap,
                        Env()),
-      StatusIs(
-          absl::StatusCode::kInvalidArgument,
-          HasSubstr("'pf' is not one of nftables, iptables-legacy, auto")));
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("'pf' is not one of nftables, iptables-legacy, "
+                         "iptables-nft, iptables, auto")));
+  for (const char* b : {"iptables", "iptables-nft", "iptables-legacy"}) {
+    inv = ParseCommandLine({"meshcap", "apply", std::string("--backend=") + b},
+                           Mode::kMeshcap, Env());
+    ASSERT_THAT(inv, IsOk()) << b;
+    EXPECT_EQ(inv->backend, b);
+  }
   EXPECT_THAT(ParseCommandLine({"meshcap", "apply", "--backend=nftables",
                                 "--backend=iptables-legacy"},
                                Mode::kMeshcap, Env()),

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "absl/strings/str_format.h"
+#include "backends/nftnl/nftnl.h"
 
 namespace meshcap::nft {
 
@@ -46,60 +47,22 @@ void RuleEncoder::L4ProtoDependency(ir::L4Proto proto, bool explicit_match) {
   l4proto_ = proto;
 }
 
-void RuleEncoder::MetaLoad(uint32_t key) {
-  nftnl_expr* e = nftnl_expr_alloc("meta");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-  Add(e);
-}
-
-void RuleEncoder::MetaSet(uint32_t key) {
-  nftnl_expr* e = nftnl_expr_alloc("meta");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
-  Add(e);
-}
-
-void RuleEncoder::CtLoad(uint32_t key) {
-  nftnl_expr* e = nftnl_expr_alloc("ct");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-  Add(e);
-}
-
-void RuleEncoder::CtSet(uint32_t key) {
-  nftnl_expr* e = nftnl_expr_alloc("ct");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
-  Add(e);
-}
+void RuleEncoder::MetaLoad(uint32_t key) { Add(nftnl::MetaLoad(key)); }
+void RuleEncoder::MetaSet(uint32_t key) { Add(nftnl::MetaSet(key)); }
+void RuleEncoder::CtLoad(uint32_t key) { Add(nftnl::CtLoad(key)); }
+void RuleEncoder::CtSet(uint32_t key) { Add(nftnl::CtSet(key)); }
 
 void RuleEncoder::Cmp(uint32_t op, const void* data, uint32_t len) {
-  nftnl_expr* e = nftnl_expr_alloc("cmp");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-  nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-  Add(e);
+  Add(nftnl::Cmp(op, data, len));
 }
 
 void RuleEncoder::Payload(uint32_t base, uint32_t offset, uint32_t len) {
-  nftnl_expr* e = nftnl_expr_alloc("payload");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-  Add(e);
+  Add(nftnl::Payload(base, offset, len));
 }
 
 void RuleEncoder::Bitwise(const void* mask, const void* xor_value,
                           uint32_t len) {
-  nftnl_expr* e = nftnl_expr_alloc("bitwise");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-  nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-  nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor_value, len);
-  Add(e);
+  Add(nftnl::Bitwise(mask, xor_value, len));
 }
 
 void RuleEncoder::Lookup(uint32_t set_id, bool invert) {
@@ -114,24 +77,16 @@ void RuleEncoder::Lookup(uint32_t set_id, bool invert) {
 void RuleEncoder::Counter() {
   const int16_t saved = origin_;
   origin_ = kOriginCounter;
-  Add(nftnl_expr_alloc("counter"));
+  Add(nftnl::Counter());
   origin_ = saved;
 }
 
 void RuleEncoder::Verdict(int code, const std::string* chain) {
-  nftnl_expr* e = nftnl_expr_alloc("immediate");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(code));
-  if (chain != nullptr)
-    nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain->c_str());
-  Add(e);
+  Add(nftnl::Verdict(code, chain));
 }
 
 void RuleEncoder::Immediate(const void* data, uint32_t len) {
-  nftnl_expr* e = nftnl_expr_alloc("immediate");
-  nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-  nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
-  Add(e);
+  Add(nftnl::Immediate(data, len));
 }
 
 void RuleEncoder::Redirect() {
@@ -184,18 +139,6 @@ bool ExprCursor::IsCmp(size_t ahead, uint32_t* op, std::string* data) const {
   *op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP);
   *data = AttrBytes(e, NFTNL_EXPR_CMP_DATA);
   return true;
-}
-
-std::string AttrBytes(const nftnl_expr* e, uint16_t attr) {
-  if (!nftnl_expr_is_set(e, attr)) return {};
-  uint32_t len = 0;
-  const void* p = nftnl_expr_get(e, attr, &len);
-  return p == nullptr ? std::string()
-                      : std::string(static_cast<const char*>(p), len);
-}
-
-uint32_t AttrU32(const nftnl_expr* e, uint16_t attr) {
-  return nftnl_expr_is_set(e, attr) ? nftnl_expr_get_u32(e, attr) : 0;
 }
 
 std::string U32Bytes(uint32_t v) {

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backends/nftnl/nftnl.h"
 #include "src/ir/rule_set.h"
 
 struct nftnl_rule;
@@ -144,9 +145,8 @@ class ExprCursor {
   size_t pos_ = 0;
 };
 
-// Bytes of an expression attribute as a string (empty when unset).
-std::string AttrBytes(const nftnl_expr* e, uint16_t attr);
-uint32_t AttrU32(const nftnl_expr* e, uint16_t attr);
+using nftnl::AttrBytes;
+using nftnl::AttrU32;
 
 // A 32-bit value in host order as nft stores marks: little-endian bytes here.
 std::string U32Bytes(uint32_t v);
