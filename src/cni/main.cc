@@ -75,7 +75,7 @@ int CloseLater(void*) {
 }
 
 void LeaveTheLastCloseToAChild() {
-  static char stack[16384] alignas(16);
+  alignas(16) static char stack[16384];
   // Without CLONE_FILES: the child gets its own copy of the fd table, so
   // this process's exit no longer closes the sockets' last reference.
   (void)clone(CloseLater, stack + sizeof(stack), CLONE_VM | SIGCHLD, nullptr);
