@@ -218,7 +218,8 @@ TEST_P(RoutingTest, VerifySeesMissingAndLeftoverAmbientRouting) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RoutingTest,
-                         ::testing::Values("nftables", "iptables-legacy"),
+                         ::testing::Values("nftables", "iptables-legacy",
+                                           "iptables-nft"),
                          ::meshcap::testing::BackendName);
 
 // The Engine's own order, with a firewall that fails on demand.

@@ -500,7 +500,8 @@ TEST_P(TrafficTest, ValidateProbePassesAfterApplyAndFailsWithout) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrafficTest,
-                         ::testing::Values("nftables", "iptables-legacy"),
+                         ::testing::Values("nftables", "iptables-legacy",
+                                           "iptables-nft"),
                          ::meshcap::testing::BackendName);
 
 // --- Ambient: a stand-in ztunnel inside the pod, per backend and family ---
@@ -736,7 +737,8 @@ TEST_P(AmbientTrafficTest, SwitchingProfilesIsOneApply) {
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, AmbientTrafficTest,
-    ::testing::Combine(::testing::Values("nftables", "iptables-legacy"),
+    ::testing::Combine(::testing::Values("nftables", "iptables-legacy",
+                                         "iptables-nft"),
                        ::testing::Values(kIpv4, kIpv6)),
     [](const ::testing::TestParamInfo<std::tuple<const char*, Family>>& info) {
       return ::meshcap::testing::TestName(std::get<0>(info.param)) + "_" +
