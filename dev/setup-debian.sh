@@ -6,7 +6,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  g++ meson ninja-build pkg-config python3 clang-format \
+  g++ meson ninja-build pkg-config python3 clang-format dpkg-dev \
   clang libclang-rt-14-dev valgrind util-linux \
   golang-go python3-pytest python3-mypy pycodestyle abigail-tools cmake \
   python3-matplotlib \

@@ -28,6 +28,14 @@ bash dev/cni-faults.sh --quick
 cni_faults_rc=$?
 results+=("cni-faults=$cni_faults_rc")
 
+# A packager's build: -Dbuildtype=release (-O3) with Debian's default
+# flags (dpkg-buildflags), here with --werror so that a warning a newer
+# optimiser finds shows up before a distribution meets it.
+echo "== release build with Debian's flags (dev/release-build.sh)"
+bash dev/release-build.sh
+release_rc=$?
+results+=("release-build=$release_rc")
+
 # Formatting is part of the contract (Google style, clang-format).
 format_rc=0
 if ! git ls-files '*.cc' '*.h' '*.c' | xargs clang-format --dry-run --Werror; then
@@ -56,4 +64,5 @@ fi
 python3 dev/summarize.py --expect-skip=inbound_ports_empty_tproxy "${results[@]}"
 summary_rc=$?
 [ "$meson_rc" -eq 0 ] && [ "$cni_faults_rc" -eq 0 ] && [ "$format_rc" -eq 0 ] &&
+  [ "$release_rc" -eq 0 ] &&
   [ "$sanitize_rc" -eq 0 ] && [ "$fuzz_rc" -eq 0 ] && [ "$summary_rc" -eq 0 ]
