@@ -251,6 +251,10 @@ class BadInputTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = new std::string(tmpl);
     Shell("ln -s " + kMeshcap + " " + *dir_ + "/istio-iptables");
+    // A copy an unprivileged user can run: the build tree may sit under a
+    // directory only root may enter (root's home; a mktemp -d checkout).
+    Shell("chmod 0755 " + *dir_ + " && cp " + kMeshcap + " " + *dir_ +
+          "/meshcap && chmod 0755 " + *dir_ + "/meshcap");
     std::ofstream(*dir_ + "/big.json") << std::string(2 << 20, ' ');
   }
   static void TearDownTestSuite() {
@@ -351,7 +355,9 @@ TEST_F(BadInputTest, MissingPrivilegesAreReportedByEveryCommand) {
       // An ordinary user meets the xtables lock, root's state directory or
       // the kernel first.
       ExpectOneLineFailure(
-          "setpriv --reuid=65534 --regid=65534 --clear-groups " + env + args, 3,
+          "setpriv --reuid=65534 --regid=65534 --clear-groups " + env +
+              absl::StrCat(*dir_, "/meshcap ", command, " --backend=", backend),
+          3,
           ::testing::ContainsRegex("Permission denied \\(EACCES\\); "
                                    "(iptables and meshcap serialise on it|"
                                    "meshcap needs write access to its state "
