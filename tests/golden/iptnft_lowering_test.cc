@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "src/compile/compile.h"
 #include "tests/golden/kind_cases.h"
+#include "tests/golden/kind_coverage.h"
 #include "tests/testing/conformance.h"
 #include "tests/testing/kernel.h"
 #include "tests/testing/status_matchers.h"
@@ -116,6 +117,15 @@ std::vector<std::string> CaseNames() {
 INSTANTIATE_TEST_SUITE_P(Kinds, IptNftKindTest,
                          ::testing::ValuesIn(CaseNames()),
                          [](const auto& info) { return info.param; });
+
+TEST(IptNftKindGoldens, EveryIrKindHasACase) {
+  std::vector<const ir::Rule*> rules;
+  const auto cases = Cases();
+  for (const auto& [name, c] : cases) rules.push_back(&c.rule);
+  EXPECT_THAT(::meshcap::testing::KindsMissing(rules), ::testing::IsEmpty())
+      << "add a case to tests/golden/testdata/xt_kinds.txt (and regenerate "
+         "both xtables goldens) and kind_cases.h";
+}
 
 TEST(IptNftKindGoldens, EveryGoldenHasACase) {
   const auto cases = Cases();

@@ -27,6 +27,7 @@
 #include "meshcap/policy_json.h"
 #include "src/compile/builder.h"
 #include "src/compile/compile.h"
+#include "tests/golden/kind_coverage.h"
 #include "tests/testing/conformance.h"
 #include "tests/testing/fake_netlink.h"
 #include "tests/testing/kernel.h"
@@ -228,6 +229,14 @@ std::vector<std::string> CaseNames() {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, NftKindTest, ::testing::ValuesIn(CaseNames()),
                          [](const auto& info) { return info.param; });
+
+TEST(NftKindGoldens, EveryIrKindHasACase) {
+  std::vector<const ir::Rule*> rules;
+  const auto cases = Cases();
+  for (const auto& [name, c] : cases) rules.push_back(&c.rule);
+  EXPECT_THAT(::meshcap::testing::KindsMissing(rules), ::testing::IsEmpty())
+      << "add a case to tests/golden/testdata/nft_kinds.txt and Cases()";
+}
 
 TEST(NftKindGoldens, EveryGoldenHasACase) {
   const auto cases = Cases();
