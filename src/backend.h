@@ -78,7 +78,7 @@ class BackendFactory {
  public:
   virtual ~BackendFactory() = default;
 
-  // "nftables", "iptables-legacy".
+  // "nftables", "iptables-legacy", "iptables-nft".
   virtual std::string_view Name() const = 0;
   // Higher probes first under "auto".
   virtual int Priority() const = 0;
@@ -119,7 +119,8 @@ class ScopedBackendOverride {
   const BackendFactory* factory_;
 };
 
-// Registration, one call per backend folder (backends/*/register.cc).
+// Registration, one call per backend folder (the factory's file, e.g.
+// backends/nftables/backend.cc), made in src/builtin_backends.cc.
 void RegisterNftablesBackend(std::vector<const BackendFactory*>& out);
 void RegisterIptablesLegacyBackend(std::vector<const BackendFactory*>& out);
 void RegisterIptablesNftBackend(std::vector<const BackendFactory*>& out);

@@ -19,139 +19,14 @@ extern "C" {
 
 #include "absl/strings/str_cat.h"
 #include "backends/iptables_legacy/decode.h"
+#include "backends/iptables_legacy/ops.h"
 #include "src/errno_status.h"
 #include "src/status_macros.h"
 #include "src/unique_fd.h"
 
 namespace meshcap::ipt {
 
-constexpr int kEagainRetries = 20;
-
-struct Ops {
-  IpFamily family;
-  const char* label;         // "IPv4"
-  const char* tables_names;  // /proc file listing this netns' tables
-  xtc_handle* (*init)(const char*);
-  void (*free)(xtc_handle*);
-  const char* (*first_chain)(xtc_handle*);
-  const char* (*next_chain)(xtc_handle*);
-  int (*builtin)(const char*, xtc_handle*);
-  int (*is_chain)(const char*, xtc_handle*);
-  const void* (*first_rule)(const char*, xtc_handle*);
-  const void* (*next_rule)(const void*, xtc_handle*);
-  const char* (*get_target)(const void*, xtc_handle*);
-  int (*append)(const char*, const void*, xtc_handle*);
-  int (*delete_num)(const char*, unsigned int, xtc_handle*);
-  int (*flush)(const char*, xtc_handle*);
-  int (*create_chain)(const char*, xtc_handle*);
-  int (*delete_chain)(const char*, xtc_handle*);
-  int (*commit)(xtc_handle*);
-  const char* (*strerror)(int);
-  size_t header_size;  // sizeof(ipt_entry) / sizeof(ip6t_entry)
-  size_t ip_size;      // sizeof(ipt_ip) / sizeof(ip6t_ip6)
-  uint32_t (*nfcache)(const void*);
-  uint16_t (*target_offset)(const void*);
-  uint16_t (*next_offset)(const void*);
-  int level;        // IPPROTO_IP / IPPROTO_IPV6 for the sockopts
-  int sock_family;  // AF_INET / AF_INET6
-};
-
 namespace {
-
-const Ops kIpv4Ops = {
-    IpFamily::kIpv4,
-    "IPv4",
-    "/proc/thread-self/net/ip_tables_names",
-    iptc_init,
-    iptc_free,
-    iptc_first_chain,
-    iptc_next_chain,
-    iptc_builtin,
-    iptc_is_chain,
-    [](const char* c, xtc_handle* h) -> const void* {
-      return iptc_first_rule(c, h);
-    },
-    [](const void* e, xtc_handle* h) -> const void* {
-      return iptc_next_rule(static_cast<const ipt_entry*>(e), h);
-    },
-    [](const void* e, xtc_handle* h) {
-      return iptc_get_target(static_cast<const ipt_entry*>(e), h);
-    },
-    [](const char* c, const void* e, xtc_handle* h) {
-      return iptc_append_entry(c, static_cast<const ipt_entry*>(e), h);
-    },
-    iptc_delete_num_entry,
-    iptc_flush_entries,
-    iptc_create_chain,
-    iptc_delete_chain,
-    iptc_commit,
-    iptc_strerror,
-    sizeof(ipt_entry),
-    sizeof(ipt_ip),
-    [](const void* e) { return static_cast<const ipt_entry*>(e)->nfcache; },
-    [](const void* e) {
-      return static_cast<const ipt_entry*>(e)->target_offset;
-    },
-    [](const void* e) { return static_cast<const ipt_entry*>(e)->next_offset; },
-    IPPROTO_IP,
-    AF_INET,
-};
-
-const Ops kIpv6Ops = {
-    IpFamily::kIpv6,
-    "IPv6",
-    "/proc/thread-self/net/ip6_tables_names",
-    ip6tc_init,
-    ip6tc_free,
-    ip6tc_first_chain,
-    ip6tc_next_chain,
-    ip6tc_builtin,
-    ip6tc_is_chain,
-    [](const char* c, xtc_handle* h) -> const void* {
-      return ip6tc_first_rule(c, h);
-    },
-    [](const void* e, xtc_handle* h) -> const void* {
-      return ip6tc_next_rule(static_cast<const ip6t_entry*>(e), h);
-    },
-    [](const void* e, xtc_handle* h) {
-      return ip6tc_get_target(static_cast<const ip6t_entry*>(e), h);
-    },
-    [](const char* c, const void* e, xtc_handle* h) {
-      return ip6tc_append_entry(c, static_cast<const ip6t_entry*>(e), h);
-    },
-    ip6tc_delete_num_entry,
-    ip6tc_flush_entries,
-    ip6tc_create_chain,
-    ip6tc_delete_chain,
-    ip6tc_commit,
-    ip6tc_strerror,
-    sizeof(ip6t_entry),
-    sizeof(ip6t_ip6),
-    [](const void* e) { return static_cast<const ip6t_entry*>(e)->nfcache; },
-    [](const void* e) {
-      return static_cast<const ip6t_entry*>(e)->target_offset;
-    },
-    [](const void* e) {
-      return static_cast<const ip6t_entry*>(e)->next_offset;
-    },
-    IPPROTO_IPV6,
-    AF_INET6,
-};
-
-absl::Status LibiptcError(const Ops& ops, ir::TableKind kind, const char* what,
-                          int err) {
-  const std::string where = Where(ops.family, kind);
-  // A table libiptc cannot find is a kernel feature missing (its module),
-  // not a missing object of the caller's: UNAVAILABLE, not NOT_FOUND.
-  if (err == ENOENT || err == ENOPROTOOPT || err == EAFNOSUPPORT) {
-    return absl::UnavailableError(
-        absl::StrCat(what, " ", where, ": ", ops.strerror(err),
-                     "; the kernel lacks this legacy xtables table"));
-  }
-  return internal::ErrnoStatus(
-      err,
-      absl::StrCat(what, " ", where, " (libiptc: ", ops.strerror(err), ")"));
-}
 
 // The parts of an entry that define it: addresses, interfaces, protocol,
 // tag, matches and target. Counters and kernel bookkeeping are left out,
@@ -190,14 +65,6 @@ std::string KeyOf(const Ops& ops, const void* e, const char* standard) {
 }
 
 }  // namespace
-
-const Ops& OpsFor(IpFamily family) {
-  return family == IpFamily::kIpv4 ? kIpv4Ops : kIpv6Ops;
-}
-
-std::string Where(IpFamily family, ir::TableKind kind) {
-  return absl::StrCat(OpsFor(family).label, " table ", ir::TableKindName(kind));
-}
 
 bool TableExists(IpFamily family, ir::TableKind kind) {
   const std::vector<std::string> names = ExistingTables(family);
@@ -456,93 +323,6 @@ absl::Status Table::Commit() {
         Where(family_, kind_), " changed while it was being written (EAGAIN)"));
   }
   return LibiptcError(*ops_, kind_, "the kernel refused", err);
-}
-
-// --- Raw tables --------------------------------------------------------------
-
-namespace {
-
-absl::StatusOr<internal::UniqueFd> RawSocket(const Ops& ops,
-                                             ir::TableKind kind) {
-  internal::UniqueFd fd(
-      socket(ops.sock_family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
-  if (!fd)
-    return LibiptcError(ops, kind, "cannot open a raw socket for", errno);
-  return fd;
-}
-
-absl::StatusOr<ipt_getinfo> GetInfo(const Ops& ops, ir::TableKind kind,
-                                    int fd) {
-  ipt_getinfo info{};
-  strncpy(info.name, ir::TableKindName(kind), sizeof(info.name) - 1);
-  socklen_t len = sizeof(info);
-  if (getsockopt(fd, ops.level, IPT_SO_GET_INFO, &info, &len) != 0) {
-    return LibiptcError(ops, kind, "cannot read", errno);
-  }
-  return info;
-}
-
-}  // namespace
-
-absl::StatusOr<uint32_t> TableSize(IpFamily family, ir::TableKind kind) {
-  const Ops& ops = OpsFor(family);
-  MESHCAP_ASSIGN_OR_RETURN(internal::UniqueFd fd, RawSocket(ops, kind));
-  MESHCAP_ASSIGN_OR_RETURN(ipt_getinfo info, GetInfo(ops, kind, fd.get()));
-  return info.size;
-}
-
-absl::StatusOr<RawTable> ReadRaw(IpFamily family, ir::TableKind kind) {
-  const Ops& ops = OpsFor(family);
-  MESHCAP_ASSIGN_OR_RETURN(internal::UniqueFd fd, RawSocket(ops, kind));
-  for (int attempt = 0;; ++attempt) {
-    MESHCAP_ASSIGN_OR_RETURN(ipt_getinfo info, GetInfo(ops, kind, fd.get()));
-    std::vector<uint8_t> buf(sizeof(ipt_get_entries) + info.size);
-    auto* ge = reinterpret_cast<ipt_get_entries*>(buf.data());
-    strncpy(ge->name, ir::TableKindName(kind), sizeof(ge->name) - 1);
-    ge->size = info.size;
-    socklen_t len = static_cast<socklen_t>(buf.size());
-    if (getsockopt(fd.get(), ops.level, IPT_SO_GET_ENTRIES, ge, &len) == 0) {
-      RawTable raw;
-      raw.info.assign(reinterpret_cast<const uint8_t*>(&info),
-                      reinterpret_cast<const uint8_t*>(&info) + sizeof(info));
-      raw.entries.assign(buf.begin() + sizeof(ipt_get_entries), buf.end());
-      return raw;
-    }
-    if (errno != EAGAIN || attempt >= kEagainRetries) {
-      return LibiptcError(ops, kind, "cannot read", errno);
-    }
-  }
-}
-
-absl::Status WriteRaw(IpFamily family, ir::TableKind kind,
-                      const RawTable& raw) {
-  const Ops& ops = OpsFor(family);
-  MESHCAP_ASSIGN_OR_RETURN(internal::UniqueFd fd, RawSocket(ops, kind));
-  ipt_getinfo saved;
-  memcpy(&saved, raw.info.data(), sizeof(saved));
-  for (int attempt = 0;; ++attempt) {
-    MESHCAP_ASSIGN_OR_RETURN(ipt_getinfo now, GetInfo(ops, kind, fd.get()));
-    std::vector<xt_counters> counters(now.num_entries);
-    std::vector<uint8_t> buf(sizeof(ipt_replace) + raw.entries.size());
-    auto* r = reinterpret_cast<ipt_replace*>(buf.data());
-    strncpy(r->name, ir::TableKindName(kind), sizeof(r->name) - 1);
-    r->valid_hooks = saved.valid_hooks;
-    r->num_entries = saved.num_entries;
-    r->size = saved.size;
-    memcpy(r->hook_entry, saved.hook_entry, sizeof(r->hook_entry));
-    memcpy(r->underflow, saved.underflow, sizeof(r->underflow));
-    r->num_counters = now.num_entries;
-    r->counters = counters.data();
-    memcpy(buf.data() + sizeof(ipt_replace), raw.entries.data(),
-           raw.entries.size());
-    if (setsockopt(fd.get(), ops.level, IPT_SO_SET_REPLACE, buf.data(),
-                   static_cast<socklen_t>(buf.size())) == 0) {
-      return absl::OkStatus();
-    }
-    if (errno != EAGAIN || attempt >= kEagainRetries) {
-      return LibiptcError(ops, kind, "cannot restore", errno);
-    }
-  }
 }
 
 }  // namespace meshcap::ipt

@@ -14,6 +14,8 @@
 
 #include "absl/status/statusor.h"
 #include "backends/iptables_legacy/lower.h"
+#include "backends/iptables_legacy/ops.h"
+#include "backends/iptables_legacy/raw_table.h"
 #include "src/unique_fd.h"
 
 struct xtc_handle;
@@ -21,15 +23,7 @@ struct xtc_handle;
 namespace meshcap::ipt {
 
 // libiptc and libip6tc, behind one face.
-struct Ops;
-const Ops& OpsFor(IpFamily family);
 
-// "IPv4 table nat".
-std::string Where(IpFamily family, ir::TableKind kind);
-
-// Whether the namespace has instantiated this table. Reading a table
-// through libiptc instantiates it; we avoid that for tables we have
-// nothing to put in.
 // The tables instantiated for `family` in the calling thread's namespace
 // ("nat", "mangle", ...), read once.
 std::vector<std::string> ExistingTables(IpFamily family);
@@ -46,6 +40,9 @@ class TableNames {
   internal::UniqueFd fd_[2];
 };
 
+// Whether the namespace has instantiated this table. Reading a table
+// through libiptc instantiates it; we avoid that for tables we have
+// nothing to put in.
 bool TableExists(IpFamily family, ir::TableKind kind);
 
 // A table read through libiptc.
@@ -123,19 +120,6 @@ void Table::ForEachOurs(F f) const {
     }
   }
 }
-
-// A table as the kernel hands it out, to hand back unchanged.
-struct RawTable {
-  std::vector<uint8_t> info;     // ipt_getinfo
-  std::vector<uint8_t> entries;  // the blob
-};
-
-// The size in bytes of a table's entries (instantiates the table).
-[[nodiscard]] absl::StatusOr<uint32_t> TableSize(IpFamily family,
-                                                 ir::TableKind kind);
-absl::StatusOr<RawTable> ReadRaw(IpFamily family, ir::TableKind kind);
-[[nodiscard]] absl::Status WriteRaw(IpFamily family, ir::TableKind kind,
-                                    const RawTable& raw);
 
 }  // namespace meshcap::ipt
 
