@@ -93,7 +93,7 @@ class Ambient {
     });
   }
   // `! mark 0x539/0xfff`: not ztunnel's own traffic.
-  static R& NotZtunnel(R& r) {
+  static RuleBuilder& NotZtunnel(RuleBuilder& r) {
     return r.Mark(kZtunnelMark, kZtunnelMask, true);
   }
 
@@ -107,29 +107,36 @@ class Ambient {
 ir::RuleSet Ambient::Run() && {
   const bool ingress = p_.ingress_mode();
   // 1-6: the base chains jump to ours.
-  out_.Append(kMangle, kPrerouting, R().NoCounter().Then(Jump(kPrert)));
-  out_.Append(kMangle, kOutput, R().NoCounter().Then(Jump(kIstioOutput)));
-  out_.Append(kNat, kOutput, R().NoCounter().Then(Jump(kIstioOutput)));
+  out_.Append(kMangle, kPrerouting,
+              RuleBuilder().NoCounter().Then(Jump(kPrert)));
+  out_.Append(kMangle, kOutput,
+              RuleBuilder().NoCounter().Then(Jump(kIstioOutput)));
+  out_.Append(kNat, kOutput,
+              RuleBuilder().NoCounter().Then(Jump(kIstioOutput)));
   if (dns_) {
-    out_.Append(kRaw, kPrerouting, R().NoCounter().Then(Jump(kPrert)));
-    out_.Append(kRaw, kOutput, R().NoCounter().Then(Jump(kIstioOutput)));
+    out_.Append(kRaw, kPrerouting,
+                RuleBuilder().NoCounter().Then(Jump(kPrert)));
+    out_.Append(kRaw, kOutput,
+                RuleBuilder().NoCounter().Then(Jump(kIstioOutput)));
   }
-  out_.Append(kNat, kPrerouting, R().NoCounter().Then(Jump(kPrert)));
+  out_.Append(kNat, kPrerouting, RuleBuilder().NoCounter().Then(Jump(kPrert)));
   // 7: traffic entering on a virtual interface goes to ztunnel as outbound.
   for (const std::string& nic : p_.virtual_interfaces()) {
-    out_.Append(
-        kNat, kPrert,
-        R().Iif(nic).Proto(kTcp).Then(ir::RedirectVerdict{kOutboundPort}));
-    out_.Append(kNat, kPrert, R().Iif(nic).Proto(kTcp).Then(Return()));
+    out_.Append(kNat, kPrert,
+                RuleBuilder().Iif(nic).Proto(kTcp).Then(
+                    ir::RedirectVerdict{kOutboundPort}));
+    out_.Append(kNat, kPrert,
+                RuleBuilder().Iif(nic).Proto(kTcp).Then(Return()));
   }
   // 8: connections whose packets carry ztunnel's mark get the connmark.
   out_.Append(kMangle, kPrert,
-              R().Mark(kZtunnelMark, kZtunnelMask)
+              RuleBuilder()
+                  .Mark(kZtunnelMark, kZtunnelMask)
                   .Then(ir::SetConnmarkVerdict{kConnMark, kConnMask}));
   // 9-10: kubelet probes, SNATed to the probe address, are accepted.
   if (!ingress) {
     ForFamilies([&](Scope s, const Cidr&, const Cidr& probe) {
-      R r(s);
+      RuleBuilder r(s);
       if (ipt_) {
         r.Src(probe).Proto(kTcp).PortModule(kTcp);
       } else {
@@ -139,7 +146,7 @@ ir::RuleSet Ambient::Run() && {
     });
   }
   ForFamilies([&](Scope s, const Cidr&, const Cidr& probe) {
-    R r(s);
+    RuleBuilder r(s);
     if (ipt_) {
       r.Dst(probe).Proto(kTcp).PortModule(kTcp);
     } else {
@@ -150,8 +157,8 @@ ir::RuleSet Ambient::Run() && {
   // 11: inbound to ztunnel's plaintext port, except HBONE and its own.
   if (!ingress) {
     ForFamilies([&](Scope s, const Cidr& lo, const Cidr&) {
-      R r(s);
-      r.Dst(lo, true).When(ipt_, [](R& x) { x.Proto(kTcp); });
+      RuleBuilder r(s);
+      r.Dst(lo, true).When(ipt_, [](RuleBuilder& x) { x.Proto(kTcp); });
       r.Dport(kTcp, {kHbonePort}, true);
       NotZtunnel(r);
       out_.Append(
@@ -160,12 +167,13 @@ ir::RuleSet Ambient::Run() && {
     });
   }
   // 12: replies of connections ztunnel accepted get their mark back.
-  out_.Append(
-      kMangle, kIstioOutput,
-      R().Connmark(kConnMark, kConnMask).Then(ir::RestoreConnmarkVerdict{}));
+  out_.Append(kMangle, kIstioOutput,
+              RuleBuilder()
+                  .Connmark(kConnMark, kConnMask)
+                  .Then(ir::RestoreConnmarkVerdict{}));
   // 13-14: DNS to ztunnel's DNS proxy.
   if (dns_) {
-    R udp;
+    RuleBuilder udp;
     udp.Oif("lo", true);
     if (ipt_) {
       udp.Proto(kUdp);
@@ -176,15 +184,15 @@ ir::RuleSet Ambient::Run() && {
     out_.Append(kNat, kIstioOutput,
                 std::move(udp).Then(ir::RedirectVerdict{kDnsCapturePort}));
     ForFamilies([&](Scope s, const Cidr& lo, const Cidr&) {
-      R r(s);
-      r.Dst(lo, true).When(ipt_, [](R& x) { x.Proto(kTcp); });
+      RuleBuilder r(s);
+      r.Dst(lo, true).When(ipt_, [](RuleBuilder& x) { x.Proto(kTcp); });
       r.Dport(kTcp, {kDnsPort});
       NotZtunnel(r);
       out_.Append(kNat, kIstioOutput,
                   std::move(r).Then(ir::RedirectVerdict{kDnsCapturePort}));
     });
     // 15-16: ztunnel's own lookups and the answers share conntrack zone 1.
-    R own, answers;
+    RuleBuilder own, answers;
     if (ipt_) {
       own.Proto(kUdp).Mark(kZtunnelMark, kZtunnelMask).Dport(kUdp, {kDnsPort});
       answers.Proto(kUdp);
@@ -200,11 +208,12 @@ ir::RuleSet Ambient::Run() && {
                 std::move(answers).Then(ir::CtZoneVerdict{kDnsZone}));
   }
   // 17: replies of connections ztunnel accepted are not redirected.
-  out_.Append(kNat, kIstioOutput,
-              R().Proto(kTcp).Mark(kConnMark, kConnMask).Then(Accept()));
+  out_.Append(
+      kNat, kIstioOutput,
+      RuleBuilder().Proto(kTcp).Mark(kConnMark, kConnMask).Then(Accept()));
   // 18: the pod talking to itself over lo.
   ForFamilies([&](Scope s, const Cidr& lo, const Cidr&) {
-    R r(s);
+    RuleBuilder r(s);
     if (ipt_) {
       r.Dst(lo, true).Oif("lo");
     } else {
@@ -214,7 +223,7 @@ ir::RuleSet Ambient::Run() && {
   });
   // 19: everything else the app sends goes to ztunnel.
   ForFamilies([&](Scope s, const Cidr& lo, const Cidr&) {
-    R r(s);
+    RuleBuilder r(s);
     if (ipt_) {
       r.Dst(lo, true).Proto(kTcp);
     } else {

@@ -26,60 +26,65 @@ Cidr ConstCidr(const char* text);
 
 // Fluent construction of one Rule; matches are kept in call order, which
 // is the order the kernel evaluates them.
-class R {
+class RuleBuilder {
  public:
-  explicit R(ir::Scope scope = ir::Scope::kBoth) { rule_.scope = scope; }
+  explicit RuleBuilder(ir::Scope scope = ir::Scope::kBoth) {
+    rule_.scope = scope;
+  }
 
-  R& Iif(const std::string& name, bool negate = false) {
+  RuleBuilder& Iif(const std::string& name, bool negate = false) {
     return Add(ir::InterfaceMatch{ir::Direction::kSource, name, negate});
   }
-  R& Oif(const std::string& name, bool negate = false) {
+  RuleBuilder& Oif(const std::string& name, bool negate = false) {
     return Add(ir::InterfaceMatch{ir::Direction::kDestination, name, negate});
   }
-  R& Src(const Cidr& c, bool negate = false) {
+  RuleBuilder& Src(const Cidr& c, bool negate = false) {
     return Add(ir::AddressMatch{ir::Direction::kSource, c, negate});
   }
-  R& Dst(const Cidr& c, bool negate = false) {
+  RuleBuilder& Dst(const Cidr& c, bool negate = false) {
     return Add(ir::AddressMatch{ir::Direction::kDestination, c, negate});
   }
-  R& Proto(ir::L4Proto p) { return Add(ir::ProtocolMatch{p}); }
-  R& Dport(ir::L4Proto p, std::vector<uint16_t> ports, bool negate = false) {
+  RuleBuilder& Proto(ir::L4Proto p) { return Add(ir::ProtocolMatch{p}); }
+  RuleBuilder& Dport(ir::L4Proto p, std::vector<uint16_t> ports,
+                     bool negate = false) {
     return Add(ir::PortMatch{p, ir::Direction::kDestination, std::move(ports),
                              negate});
   }
-  R& Sport(ir::L4Proto p, std::vector<uint16_t> ports, bool negate = false) {
+  RuleBuilder& Sport(ir::L4Proto p, std::vector<uint16_t> ports,
+                     bool negate = false) {
     return Add(
         ir::PortMatch{p, ir::Direction::kSource, std::move(ports), negate});
   }
   // The protocol's port match with no constraint (iptables `-m tcp`).
-  R& PortModule(ir::L4Proto p) {
+  RuleBuilder& PortModule(ir::L4Proto p) {
     return Add(ir::PortMatch{p, ir::Direction::kDestination, {}, false});
   }
-  R& Uid(uint32_t id, bool negate = false) {
+  RuleBuilder& Uid(uint32_t id, bool negate = false) {
     return Add(ir::OwnerMatch{ir::OwnerMatch::kUid, id, "", negate});
   }
-  R& Gid(uint32_t id, bool negate = false) {
+  RuleBuilder& Gid(uint32_t id, bool negate = false) {
     return Add(ir::OwnerMatch{ir::OwnerMatch::kGid, id, "", negate});
   }
-  R& Group(const OwnerGroup& g, bool negate = false) {
+  RuleBuilder& Group(const OwnerGroup& g, bool negate = false) {
     return Add(ir::OwnerMatch{ir::OwnerMatch::kGid, g.gid, g.spelling, negate});
   }
-  R& Mark(uint32_t value, uint32_t mask = ir::kAllBits, bool negate = false) {
+  RuleBuilder& Mark(uint32_t value, uint32_t mask = ir::kAllBits,
+                    bool negate = false) {
     return Add(ir::MarkMatch{value, mask, negate});
   }
-  R& Connmark(uint32_t value, uint32_t mask = ir::kAllBits) {
+  RuleBuilder& Connmark(uint32_t value, uint32_t mask = ir::kAllBits) {
     return Add(ir::ConnmarkMatch{value, mask, false});
   }
-  R& Ct(std::vector<ir::CtState> states) {
+  RuleBuilder& Ct(std::vector<ir::CtState> states) {
     return Add(ir::CtStateMatch{std::move(states)});
   }
   // Runs `f(*this)` when `cond`: for matches only one dialect has.
   template <typename F>
-  R& When(bool cond, F f) {
+  RuleBuilder& When(bool cond, F f) {
     if (cond) f(*this);
     return *this;
   }
-  R& NoCounter() {
+  RuleBuilder& NoCounter() {
     rule_.counter = false;
     return *this;
   }
@@ -89,7 +94,7 @@ class R {
   }
 
  private:
-  R& Add(ir::Match m) {
+  RuleBuilder& Add(ir::Match m) {
     rule_.matches.push_back(std::move(m));
     return *this;
   }

@@ -167,20 +167,20 @@ class Sidecar {
 // Step 1: traffic on excluded interfaces skips everything.
 void Sidecar::ExcludeInterfaces() {
   for (const std::string& nic : p_.exclude_interfaces()) {
-    out_.Append(kNat, kPrerouting, R().Iif(nic).Then(Return()));
-    out_.Append(kNat, kOutput, R().Oif(nic).Then(Return()));
+    out_.Append(kNat, kPrerouting, RuleBuilder().Iif(nic).Then(Return()));
+    out_.Append(kNat, kOutput, RuleBuilder().Oif(nic).Then(Return()));
   }
   if (!tproxy_) return;
   for (const std::string& nic : p_.exclude_interfaces()) {
-    out_.Append(kMangle, kPrerouting, R().Iif(nic).Then(Return()));
-    out_.Append(kMangle, kOutput, R().Oif(nic).Then(Return()));
+    out_.Append(kMangle, kPrerouting, RuleBuilder().Iif(nic).Then(Return()));
+    out_.Append(kMangle, kOutput, RuleBuilder().Oif(nic).Then(Return()));
   }
 }
 
 // Step 2: inbound traffic from kube-virt interfaces is not inbound capture.
 void Sidecar::KubeVirtReturns() {
   for (const std::string& nic : p_.kube_virt_interfaces()) {
-    out_.Insert(kNat, kPrerouting, 1, R().Iif(nic).Then(Return()));
+    out_.Insert(kNat, kPrerouting, 1, RuleBuilder().Iif(nic).Then(Return()));
   }
 }
 
@@ -189,22 +189,26 @@ void Sidecar::KubeVirtReturns() {
 void Sidecar::DropInvalid() {
   if (!p_.drop_invalid()) return;
   out_.Append(kMangle, kPrerouting,
-              R().When(!ipt_, [](R& r) { r.Proto(kTcp); })
+              RuleBuilder()
+                  .When(!ipt_, [](RuleBuilder& r) { r.Proto(kTcp); })
                   .Ct({ir::CtState::kInvalid})
                   .Then(Jump(kDrop)));
-  out_.Append(kMangle, kDrop, R().Then(ir::DropVerdict{}));
+  out_.Append(kMangle, kDrop, RuleBuilder().Then(ir::DropVerdict{}));
 }
 
 // Steps 4-6: the tunnel port bypass and the two REDIRECT chains.
 void Sidecar::FixedChains() {
+  out_.Append(kNat, kInbound,
+              RuleBuilder()
+                  .Proto(kTcp)
+                  .Dport(kTcp, {p_.inbound_tunnel_port()})
+                  .Then(Return()));
   out_.Append(
-      kNat, kInbound,
-      R().Proto(kTcp).Dport(kTcp, {p_.inbound_tunnel_port()}).Then(Return()));
-  out_.Append(kNat, kRedirect,
-              R().Proto(kTcp).Then(ir::RedirectVerdict{p_.proxy_port()}));
-  out_.Append(
-      kNat, kInRedirect,
-      R().Proto(kTcp).Then(ir::RedirectVerdict{p_.inbound_capture_port()}));
+      kNat, kRedirect,
+      RuleBuilder().Proto(kTcp).Then(ir::RedirectVerdict{p_.proxy_port()}));
+  out_.Append(kNat, kInRedirect,
+              RuleBuilder().Proto(kTcp).Then(
+                  ir::RedirectVerdict{p_.inbound_capture_port()}));
 }
 
 // Step 7: inbound capture (`-b`), through nat REDIRECT or mangle TPROXY.
@@ -214,11 +218,12 @@ void Sidecar::Inbound() {
   ir::TableKind table = kNat;
   if (tproxy_) {
     table = kMangle;
-    out_.Append(kMangle, kDivert,
-                R().Then(ir::SetMarkVerdict{p_.tproxy_mark(), ir::kAllBits}));
-    out_.Append(kMangle, kDivert, R().Then(Accept()));
+    out_.Append(
+        kMangle, kDivert,
+        RuleBuilder().Then(ir::SetMarkVerdict{p_.tproxy_mark(), ir::kAllBits}));
+    out_.Append(kMangle, kDivert, RuleBuilder().Then(Accept()));
     ForFamilies([&](Scope s, const Cidr& lo, const Cidr&) {
-      R r(s);
+      RuleBuilder r(s);
       if (ipt_) {
         r.Dst(lo, true).Proto(kTcp);
       } else {
@@ -230,38 +235,45 @@ void Sidecar::Inbound() {
                                               p_.tproxy_mark(), kTproxyMask}));
     });
   }
-  out_.Append(table, kPrerouting, R().Proto(kTcp).Then(Jump(kInbound)));
+  out_.Append(table, kPrerouting,
+              RuleBuilder().Proto(kTcp).Then(Jump(kInbound)));
 
   const std::vector<ir::CtState> kRelEst = {ir::CtState::kRelated,
                                             ir::CtState::kEstablished};
   if (ports.all) {
     for (uint16_t port : p_.inbound_ports_exclude()) {
       out_.Append(table, kInbound,
-                  R().Proto(kTcp).Dport(kTcp, {port}).Then(Return()));
+                  RuleBuilder().Proto(kTcp).Dport(kTcp, {port}).Then(Return()));
     }
     if (tproxy_) {
       out_.Append(kMangle, kInbound,
-                  R().Proto(kTcp).Ct(kRelEst).Then(Jump(kDivert)));
-      out_.Append(kMangle, kInbound, R().Proto(kTcp).Then(Jump(kTproxy)));
+                  RuleBuilder().Proto(kTcp).Ct(kRelEst).Then(Jump(kDivert)));
+      out_.Append(kMangle, kInbound,
+                  RuleBuilder().Proto(kTcp).Then(Jump(kTproxy)));
     } else {
-      out_.Append(kNat, kInbound, R().Proto(kTcp).Then(Jump(kInRedirect)));
+      out_.Append(kNat, kInbound,
+                  RuleBuilder().Proto(kTcp).Then(Jump(kInRedirect)));
     }
     return;
   }
   for (uint16_t port : ports.ports) {
     if (tproxy_) {
-      R divert;
+      RuleBuilder divert;
       if (ipt_) {
         divert.Proto(kTcp).Dport(kTcp, {port}).Ct(kRelEst);
       } else {
         divert.Proto(kTcp).Ct(kRelEst).Dport(kTcp, {port});
       }
       out_.Append(kMangle, kInbound, std::move(divert).Then(Jump(kDivert)));
-      out_.Append(kMangle, kInbound,
-                  R().Proto(kTcp).Dport(kTcp, {port}).Then(Jump(kTproxy)));
+      out_.Append(
+          kMangle, kInbound,
+          RuleBuilder().Proto(kTcp).Dport(kTcp, {port}).Then(Jump(kTproxy)));
     } else {
       out_.Append(kNat, kInbound,
-                  R().Proto(kTcp).Dport(kTcp, {port}).Then(Jump(kInRedirect)));
+                  RuleBuilder()
+                      .Proto(kTcp)
+                      .Dport(kTcp, {port})
+                      .Then(Jump(kInRedirect)));
     }
   }
 }
@@ -269,20 +281,22 @@ void Sidecar::Inbound() {
 // Steps 8-12: the OUTPUT jump, port excludes, the passthrough source and the
 // proxy's own UIDs and GIDs.
 void Sidecar::OutputOwners() {
-  out_.Append(kNat, kOutput, R().Then(Jump(kIstioOutput)));
+  out_.Append(kNat, kOutput, RuleBuilder().Then(Jump(kIstioOutput)));
   for (uint16_t port : p_.outbound_ports_exclude()) {
-    out_.Append(kNat, kIstioOutput, R().Dport(kTcp, {port}).Then(Return()));
-    out_.Append(kNat, kIstioOutput, R().Dport(kUdp, {port}).Then(Return()));
+    out_.Append(kNat, kIstioOutput,
+                RuleBuilder().Dport(kTcp, {port}).Then(Return()));
+    out_.Append(kNat, kIstioOutput,
+                RuleBuilder().Dport(kUdp, {port}).Then(Return()));
   }
   ForFamilies([&](Scope s, const Cidr&, const Cidr& passthrough) {
     out_.Append(kNat, kIstioOutput,
-                R(s).Oif("lo").Src(passthrough).Then(Return()));
+                RuleBuilder(s).Oif("lo").Src(passthrough).Then(Return()));
   });
 
   const uint16_t tunnel = p_.inbound_tunnel_port();
   for (bool gid : {false, true}) {
     for (uint32_t id : gid ? p_.proxy_gids() : p_.proxy_uids()) {
-      auto owner = [&](R& r, bool negate) -> R& {
+      auto owner = [&](RuleBuilder& r, bool negate) -> RuleBuilder& {
         return gid ? r.Gid(id, negate) : r.Uid(id, negate);
       };
       // App -> own service VIP -> proxy -> back to the app over lo. With DNS
@@ -290,7 +304,7 @@ void Sidecar::OutputOwners() {
       std::vector<uint16_t> skip = {tunnel};
       if (dns_ && !gid) skip = {kDnsPort, tunnel};
       ForFamilies([&](Scope s, const Cidr& lo, const Cidr&) {
-        R r(s);
+        RuleBuilder r(s);
         r.Oif("lo");
         if (ipt_) {
           r.Dst(lo, true).Proto(kTcp);
@@ -302,13 +316,13 @@ void Sidecar::OutputOwners() {
         out_.Append(kNat, kIstioOutput, std::move(r).Then(Jump(kInRedirect)));
       });
       if (!include_has_loopback_) {
-        R r;
+        RuleBuilder r;
         r.Oif("lo");
         if (dns_) r.Proto(kTcp).Dport(kTcp, {kDnsPort}, true);
         owner(r, true);
         out_.Append(kNat, kIstioOutput, std::move(r).Then(Return()));
       }
-      R self;
+      RuleBuilder self;
       owner(self, false);
       out_.Append(kNat, kIstioOutput, std::move(self).Then(Return()));
     }
@@ -318,13 +332,13 @@ void Sidecar::OutputOwners() {
 // Step 13: capture by socket owner group.
 void Sidecar::OwnerGroups() {
   if (const auto& only = p_.owner_groups_include()) {
-    R r;
+    RuleBuilder r;
     for (const OwnerGroup& g : *only) r.Group(g, true);
     out_.Append(kNat, kIstioOutput, std::move(r).Then(Return()));
     return;
   }
   for (const OwnerGroup& g : p_.owner_groups_exclude()) {
-    out_.Append(kNat, kIstioOutput, R().Group(g).Then(Return()));
+    out_.Append(kNat, kIstioOutput, RuleBuilder().Group(g).Then(Return()));
   }
 }
 
@@ -335,20 +349,22 @@ void Sidecar::Dns() {
   const std::vector<Cidr>& v4 = servers4_;
   const std::vector<Cidr>& v6 = servers6_;
 
-  out_.Append(kRaw, kOutput, R().Then(Jump(kOutputDns)));
+  out_.Append(kRaw, kOutput, RuleBuilder().Then(Jump(kOutputDns)));
   if (auto s = ScopeOf(all || !v4.empty(), all || !v6.empty())) {
-    out_.Append(kNat, kIstioOutput, R(*s).Then(Jump(kOutputDns)));
+    out_.Append(kNat, kIstioOutput, RuleBuilder(*s).Then(Jump(kOutputDns)));
   }
   const ir::RedirectVerdict to_agent{kAgentDnsPort};
   if (all) {
+    out_.Append(
+        kNat, kOutputDns,
+        RuleBuilder().Proto(kTcp).Dport(kTcp, {kDnsPort}).Then(to_agent));
     out_.Append(kNat, kOutputDns,
-                R().Proto(kTcp).Dport(kTcp, {kDnsPort}).Then(to_agent));
-    out_.Append(kNat, kOutputDns, R().Dport(kUdp, {kDnsPort}).Then(to_agent));
+                RuleBuilder().Dport(kUdp, {kDnsPort}).Then(to_agent));
   } else {
     for (ir::L4Proto proto : {kTcp, kUdp}) {
       for (const auto* list : {&v4, &v6}) {
         for (const Cidr& server : *list) {
-          R r(ScopeOf(server));
+          RuleBuilder r(ScopeOf(server));
           if (ipt_) {
             r.Dport(proto, {kDnsPort}).Dst(server);
           } else {
@@ -362,10 +378,10 @@ void Sidecar::Dns() {
 
   for (bool gid : {false, true}) {
     for (uint32_t id : gid ? p_.proxy_gids() : p_.proxy_uids()) {
-      R upstream, reply;
+      RuleBuilder upstream, reply;
       upstream.Dport(kUdp, {kDnsPort});
       reply.Sport(kUdp, {kAgentDnsPort});
-      for (R* r : {&upstream, &reply}) gid ? r->Gid(id) : r->Uid(id);
+      for (RuleBuilder* r : {&upstream, &reply}) gid ? r->Gid(id) : r->Uid(id);
       out_.Append(kRaw, kOutputDns,
                   std::move(upstream).Then(ir::CtZoneVerdict{kCtZoneUpstream}));
       out_.Append(kRaw, kOutputDns,
@@ -374,27 +390,29 @@ void Sidecar::Dns() {
   }
 
   if (all) {
-    out_.Append(kRaw, kPrerouting, R().Then(Jump(kInbound)));
-    out_.Append(
-        kRaw, kOutputDns,
-        R().Dport(kUdp, {kDnsPort}).Then(ir::CtZoneVerdict{kCtZoneApp}));
-    out_.Append(
-        kRaw, kInbound,
-        R().Sport(kUdp, {kDnsPort}).Then(ir::CtZoneVerdict{kCtZoneUpstream}));
+    out_.Append(kRaw, kPrerouting, RuleBuilder().Then(Jump(kInbound)));
+    out_.Append(kRaw, kOutputDns,
+                RuleBuilder()
+                    .Dport(kUdp, {kDnsPort})
+                    .Then(ir::CtZoneVerdict{kCtZoneApp}));
+    out_.Append(kRaw, kInbound,
+                RuleBuilder()
+                    .Sport(kUdp, {kDnsPort})
+                    .Then(ir::CtZoneVerdict{kCtZoneUpstream}));
     return;
   }
   if (auto s = ScopeOf(!v4.empty(), !v6.empty())) {
-    out_.Append(kRaw, kPrerouting, R(*s).Then(Jump(kInbound)));
+    out_.Append(kRaw, kPrerouting, RuleBuilder(*s).Then(Jump(kInbound)));
   }
   for (const auto* list : {&v4, &v6}) {
     for (const Cidr& server : *list) {
       out_.Append(kRaw, kOutputDns,
-                  R(ScopeOf(server))
+                  RuleBuilder(ScopeOf(server))
                       .Dport(kUdp, {kDnsPort})
                       .Dst(server)
                       .Then(ir::CtZoneVerdict{kCtZoneApp}));
       out_.Append(kRaw, kInbound,
-                  R(ScopeOf(server))
+                  RuleBuilder(ScopeOf(server))
                       .Sport(kUdp, {kDnsPort})
                       .Src(server)
                       .Then(ir::CtZoneVerdict{kCtZoneUpstream}));
@@ -405,33 +423,36 @@ void Sidecar::Dns() {
 // Steps 15-18: localhost, excluded and included destinations and ports.
 void Sidecar::OutboundDestinations() {
   ForFamilies([&](Scope s, const Cidr& lo, const Cidr&) {
-    out_.Append(kNat, kIstioOutput, R(s).Dst(lo).Then(Return()));
+    out_.Append(kNat, kIstioOutput, RuleBuilder(s).Dst(lo).Then(Return()));
   });
   for (const auto* list : {&exclude4_, &exclude6_}) {
     for (const Cidr& c : *list) {
-      out_.Append(kNat, kIstioOutput, R(ScopeOf(c)).Dst(c).Then(Return()));
+      out_.Append(kNat, kIstioOutput,
+                  RuleBuilder(ScopeOf(c)).Dst(c).Then(Return()));
     }
   }
   for (uint16_t port : p_.outbound_ports_include()) {
     out_.Append(kNat, kIstioOutput,
-                R().Dport(kTcp, {port}).Then(Jump(kRedirect)));
+                RuleBuilder().Dport(kTcp, {port}).Then(Jump(kRedirect)));
   }
 
   if (p_.outbound_cidrs_include().all) {
-    out_.Append(kNat, kIstioOutput, R().Then(Jump(kRedirect)));
+    out_.Append(kNat, kIstioOutput, RuleBuilder().Then(Jump(kRedirect)));
     for (const std::string& nic : p_.kube_virt_interfaces()) {
-      out_.Insert(kNat, kPrerouting, 1, R().Iif(nic).Then(Jump(kRedirect)));
+      out_.Insert(kNat, kPrerouting, 1,
+                  RuleBuilder().Iif(nic).Then(Jump(kRedirect)));
     }
     return;
   }
   for (const auto* list : {&include4_, &include6_}) {
     for (const Cidr& c : *list) {
       for (const std::string& nic : p_.kube_virt_interfaces()) {
-        out_.Insert(kNat, kPrerouting, 1,
-                    R(ScopeOf(c)).Iif(nic).Dst(c).Then(Jump(kRedirect)));
+        out_.Insert(
+            kNat, kPrerouting, 1,
+            RuleBuilder(ScopeOf(c)).Iif(nic).Dst(c).Then(Jump(kRedirect)));
       }
       out_.Append(kNat, kIstioOutput,
-                  R(ScopeOf(c)).Dst(c).Then(Jump(kRedirect)));
+                  RuleBuilder(ScopeOf(c)).Dst(c).Then(Jump(kRedirect)));
     }
   }
 }
@@ -440,10 +461,11 @@ void Sidecar::OutboundDestinations() {
 void Sidecar::TproxyTail() {
   if (!tproxy_) return;
   const uint32_t mark = p_.tproxy_mark();
-  out_.Append(kMangle, kPrerouting,
-              R().Proto(kTcp).Mark(mark).Then(ir::SaveConnmarkVerdict{}));
+  out_.Append(
+      kMangle, kPrerouting,
+      RuleBuilder().Proto(kTcp).Mark(mark).Then(ir::SaveConnmarkVerdict{}));
   {
-    R r;
+    RuleBuilder r;
     if (ipt_) {
       r.Proto(kTcp).Oif("lo").Mark(mark);
     } else {
@@ -454,7 +476,7 @@ void Sidecar::TproxyTail() {
   for (bool gid : {false, true}) {
     for (uint32_t id : gid ? p_.proxy_gids() : p_.proxy_uids()) {
       ForFamilies([&](Scope s, const Cidr& lo, const Cidr&) {
-        R r(s);
+        RuleBuilder r(s);
         if (ipt_) {
           r.Dst(lo, true).Proto(kTcp).Oif("lo");
         } else {
@@ -466,12 +488,13 @@ void Sidecar::TproxyTail() {
       });
     }
   }
-  out_.Append(
-      kMangle, kOutput,
-      R().Proto(kTcp).Connmark(mark).Then(ir::RestoreConnmarkVerdict{}));
-  out_.Insert(kMangle, kInbound, 1, R().Proto(kTcp).Mark(mark).Then(Return()));
+  out_.Append(kMangle, kOutput,
+              RuleBuilder().Proto(kTcp).Connmark(mark).Then(
+                  ir::RestoreConnmarkVerdict{}));
+  out_.Insert(kMangle, kInbound, 1,
+              RuleBuilder().Proto(kTcp).Mark(mark).Then(Return()));
   ForFamilies([&](Scope s, const Cidr&, const Cidr& passthrough) {
-    R r(s);
+    RuleBuilder r(s);
     if (ipt_) {
       r.Proto(kTcp).Src(passthrough).Iif("lo");
     } else {
@@ -479,7 +502,7 @@ void Sidecar::TproxyTail() {
     }
     out_.Insert(kMangle, kInbound, 2, std::move(r).Then(Return()));
   });
-  R r;
+  RuleBuilder r;
   if (ipt_) {
     r.Proto(kTcp).Iif("lo").Mark(kOutboundMark, ir::kAllBits, true);
   } else {

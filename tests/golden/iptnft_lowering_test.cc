@@ -138,7 +138,7 @@ TEST(IptNftKindGoldens, EveryGoldenHasACase) {
 }
 
 TEST(IptNftTag, MarksRulesOfBuiltInChainsOnly) {
-  const ir::Rule rule = internal::R().Then(ir::ReturnVerdict{});
+  const ir::Rule rule = internal::RuleBuilder().Then(ir::ReturnVerdict{});
   nftnl::Ptr<nftnl_rule> tagged =
       iptnft::LowerRule(rule, IpFamily::kIpv4, "nat", "OUTPUT", true);
   nftnl::Ptr<nftnl_rule> plain =

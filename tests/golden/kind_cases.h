@@ -15,7 +15,7 @@
 namespace meshcap::testing {
 
 using internal::ConstCidr;
-using internal::R;
+using internal::RuleBuilder;
 
 constexpr auto kTcp = ir::L4Proto::kTcp;
 constexpr auto kUdp = ir::L4Proto::kUdp;
@@ -30,64 +30,76 @@ inline std::map<std::string, KindCase> Cases() {
   const ir::Scope v4 = ir::Scope::kIpv4, v6 = ir::Scope::kIpv6;
   const Profile amb = Profile::kAmbient;
   std::map<std::string, KindCase> m;
-  m["iif"] = {{}, R().Iif("eth0").Then(ret)};
-  m["oif_not"] = {{}, R().Oif("lo", true).Then(ir::AcceptVerdict{})};
-  m["saddr_host"] = {{}, R(v4).Src(ConstCidr("127.0.0.6/32")).Then(ret)};
-  m["daddr6_not"] = {{}, R(v6).Dst(ConstCidr("::1/128"), true).Then(ret)};
-  m["daddr_bits"] = {{}, R(v4).Dst(ConstCidr("10.0.0.0/12")).Then(ret)};
-  m["proto"] = {{}, R().Proto(kTcp).Then(ret)};
-  m["dport"] = {{}, R().Dport(kTcp, {15008}).Then(ret)};
-  m["sport_udp"] = {{}, R().Sport(kUdp, {53}).Then(ir::CtZoneVerdict{1})};
-  m["dport_multi_not"] = {{}, R().Dport(kTcp, {53, 15008}, true).Then(ret)};
+  m["iif"] = {{}, RuleBuilder().Iif("eth0").Then(ret)};
+  m["oif_not"] = {{}, RuleBuilder().Oif("lo", true).Then(ir::AcceptVerdict{})};
+  m["saddr_host"] = {{},
+                     RuleBuilder(v4).Src(ConstCidr("127.0.0.6/32")).Then(ret)};
+  m["daddr6_not"] = {{},
+                     RuleBuilder(v6).Dst(ConstCidr("::1/128"), true).Then(ret)};
+  m["daddr_bits"] = {{},
+                     RuleBuilder(v4).Dst(ConstCidr("10.0.0.0/12")).Then(ret)};
+  m["proto"] = {{}, RuleBuilder().Proto(kTcp).Then(ret)};
+  m["dport"] = {{}, RuleBuilder().Dport(kTcp, {15008}).Then(ret)};
+  m["sport_udp"] = {{},
+                    RuleBuilder().Sport(kUdp, {53}).Then(ir::CtZoneVerdict{1})};
+  m["dport_multi_not"] = {
+      {}, RuleBuilder().Dport(kTcp, {53, 15008}, true).Then(ret)};
   m["tcp_module"] = {
-      amb, R(v4)
+      amb, RuleBuilder(v4)
                .Src(ConstCidr("169.254.7.127").WithText("169.254.7.127"))
                .Proto(kTcp)
                .PortModule(kTcp)
                .Then(ir::AcceptVerdict{})};
-  m["uid"] = {{}, R().Uid(1337).Then(ret)};
-  m["gid_not"] = {{}, R().Gid(42, true).Then(ret)};
+  m["uid"] = {{}, RuleBuilder().Uid(1337).Then(ret)};
+  m["gid_not"] = {{}, RuleBuilder().Gid(42, true).Then(ret)};
   m["save_connmark"] = {
-      {}, R().Proto(kTcp).Mark(1337).Then(ir::SaveConnmarkVerdict{})};
-  m["mark_masked_not"] = {amb, R().Proto(kTcp)
+      {}, RuleBuilder().Proto(kTcp).Mark(1337).Then(ir::SaveConnmarkVerdict{})};
+  m["mark_masked_not"] = {amb, RuleBuilder()
+                                   .Proto(kTcp)
                                    .Mark(0x539, 0xfff, true)
                                    .Then(ir::RedirectVerdict{15001})};
-  m["set_xmark"] = {
-      amb, R().Mark(0x539, 0xfff).Then(ir::SetConnmarkVerdict{0x111, 0xfff})};
-  m["restore_connmark"] = {
-      {}, R().Proto(kTcp).Connmark(1337).Then(ir::RestoreConnmarkVerdict{})};
+  m["set_xmark"] = {amb, RuleBuilder()
+                             .Mark(0x539, 0xfff)
+                             .Then(ir::SetConnmarkVerdict{0x111, 0xfff})};
+  m["restore_connmark"] = {{},
+                           RuleBuilder().Proto(kTcp).Connmark(1337).Then(
+                               ir::RestoreConnmarkVerdict{})};
   m["restore_connmark_ambient"] = {
-      amb, R().Connmark(0x111, 0xfff).Then(ir::RestoreConnmarkVerdict{})};
+      amb,
+      RuleBuilder().Connmark(0x111, 0xfff).Then(ir::RestoreConnmarkVerdict{})};
   m["ctstate"] = {{},
-                  R().Proto(kTcp)
+                  RuleBuilder()
+                      .Proto(kTcp)
                       .Ct({ir::CtState::kRelated, ir::CtState::kEstablished})
                       .Then(ir::JumpVerdict{"ISTIO_DIVERT"})};
-  m["jump"] = {{}, R().Then(ir::JumpVerdict{"ISTIO_OUTPUT"})};
-  m["drop"] = {{}, R().Then(ir::DropVerdict{})};
-  m["redirect6"] = {{}, R(v6).Proto(kTcp).Then(ir::RedirectVerdict{15006})};
+  m["jump"] = {{}, RuleBuilder().Then(ir::JumpVerdict{"ISTIO_OUTPUT"})};
+  m["drop"] = {{}, RuleBuilder().Then(ir::DropVerdict{})};
+  m["redirect6"] = {
+      {}, RuleBuilder(v6).Proto(kTcp).Then(ir::RedirectVerdict{15006})};
   m["redirect_udp"] = {{},
-                       R(v4)
+                       RuleBuilder(v4)
                            .Dport(kUdp, {53})
                            .Dst(ConstCidr("127.0.0.53/32"))
                            .Then(ir::RedirectVerdict{15053})};
   m["tproxy"] = {{},
-                 R(v4)
+                 RuleBuilder(v4)
                      .Dst(ConstCidr("127.0.0.1/32"), true)
                      .Proto(kTcp)
                      .Then(ir::TproxyVerdict{15006, 1337, ir::kAllBits})};
   m["tproxy6"] = {{},
-                  R(v6)
+                  RuleBuilder(v6)
                       .Dst(ConstCidr("::1/128"), true)
                       .Proto(kTcp)
                       .Then(ir::TproxyVerdict{15006, 1337, ir::kAllBits})};
   m["set_mark"] = {{},
-                   R(v4)
+                   RuleBuilder(v4)
                        .Dst(ConstCidr("127.0.0.1/32"), true)
                        .Proto(kTcp)
                        .Oif("lo")
                        .Uid(1337)
                        .Then(ir::SetMarkVerdict{1338})};
-  m["udp_ambient"] = {amb, R().Oif("lo", true)
+  m["udp_ambient"] = {amb, RuleBuilder()
+                               .Oif("lo", true)
                                .Proto(kUdp)
                                .Mark(0x539, 0xfff, true)
                                .Dport(kUdp, {53})

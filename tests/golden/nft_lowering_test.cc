@@ -36,7 +36,7 @@
 namespace meshcap {
 namespace {
 
-using internal::R;
+using internal::RuleBuilder;
 using ::meshcap::testing::IsOk;
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -68,67 +68,78 @@ std::map<std::string, KindCase> Cases() {
   const auto raw = in(sidecar, Profile::kSidecar, ir::TableKind::kRaw);
   const ir::Verdict ret = ir::ReturnVerdict{};
   std::map<std::string, KindCase> m;
-  m["iif"] = {sidecar, R().Iif("eth0").Then(ret)};
-  m["oif_not"] = {sidecar, R().Oif("lo", true).Then(ir::AcceptVerdict{})};
+  m["iif"] = {sidecar, RuleBuilder().Iif("eth0").Then(ret)};
+  m["oif_not"] = {sidecar,
+                  RuleBuilder().Oif("lo", true).Then(ir::AcceptVerdict{})};
   m["saddr_host"] = {
-      sidecar, R(ir::Scope::kIpv4).Src(ConstCidr("127.0.0.6/32")).Then(ret)};
+      sidecar,
+      RuleBuilder(ir::Scope::kIpv4).Src(ConstCidr("127.0.0.6/32")).Then(ret)};
   m["daddr6_not"] = {
       in(sidecar, Profile::kSidecar, ir::TableKind::kNat, ir::Scope::kIpv6),
-      R(ir::Scope::kIpv6).Dst(ConstCidr("::1/128"), true).Then(ret)};
+      RuleBuilder(ir::Scope::kIpv6).Dst(ConstCidr("::1/128"), true).Then(ret)};
   m["daddr_bits"] = {
-      sidecar, R(ir::Scope::kIpv4).Dst(ConstCidr("10.0.0.0/12")).Then(ret)};
-  m["l4proto"] = {sidecar, R().Proto(kTcp).Then(ret)};
-  m["dport"] = {sidecar, R().Dport(kTcp, {15008}).Then(ret)};
-  m["sport_udp"] = {sidecar, R().Sport(kUdp, {53}).Then(ret)};
-  m["dport_set_not"] = {sidecar, R().Dport(kTcp, {53, 15008}, true).Then(ret)};
-  m["skuid"] = {sidecar, R().Uid(1337).Then(ret)};
-  m["skgid_not"] = {sidecar, R().Gid(42, true).Then(ret)};
-  m["meta_skuid_raw"] = {raw, R().Uid(1337).Then(ir::CtZoneVerdict{1})};
-  m["mark"] = {sidecar, R().Mark(1337).Then(ret)};
-  m["mark_not"] = {sidecar, R().Mark(1338, ir::kAllBits, true).Then(ret)};
-  m["mark_masked_nat"] = {amb_nat, R().Proto(kTcp)
+      sidecar,
+      RuleBuilder(ir::Scope::kIpv4).Dst(ConstCidr("10.0.0.0/12")).Then(ret)};
+  m["l4proto"] = {sidecar, RuleBuilder().Proto(kTcp).Then(ret)};
+  m["dport"] = {sidecar, RuleBuilder().Dport(kTcp, {15008}).Then(ret)};
+  m["sport_udp"] = {sidecar, RuleBuilder().Sport(kUdp, {53}).Then(ret)};
+  m["dport_set_not"] = {sidecar,
+                        RuleBuilder().Dport(kTcp, {53, 15008}, true).Then(ret)};
+  m["skuid"] = {sidecar, RuleBuilder().Uid(1337).Then(ret)};
+  m["skgid_not"] = {sidecar, RuleBuilder().Gid(42, true).Then(ret)};
+  m["meta_skuid_raw"] = {raw,
+                         RuleBuilder().Uid(1337).Then(ir::CtZoneVerdict{1})};
+  m["mark"] = {sidecar, RuleBuilder().Mark(1337).Then(ret)};
+  m["mark_not"] = {sidecar,
+                   RuleBuilder().Mark(1338, ir::kAllBits, true).Then(ret)};
+  m["mark_masked_nat"] = {amb_nat, RuleBuilder()
+                                       .Proto(kTcp)
                                        .Mark(0x539, 0xfff, true)
                                        .Then(ir::RedirectVerdict{15001})};
-  m["mark_masked_mangle"] = {
-      amb_mangle,
-      R().Mark(0x539, 0xfff).Then(ir::SetConnmarkVerdict{0x111, 0xfff})};
-  m["ct_mark"] = {sidecar,
-                  R().Connmark(1337).Then(ir::RestoreConnmarkVerdict{})};
+  m["mark_masked_mangle"] = {amb_mangle,
+                             RuleBuilder()
+                                 .Mark(0x539, 0xfff)
+                                 .Then(ir::SetConnmarkVerdict{0x111, 0xfff})};
+  m["ct_mark"] = {
+      sidecar, RuleBuilder().Connmark(1337).Then(ir::RestoreConnmarkVerdict{})};
   m["ct_mark_masked"] = {
       amb_mangle,
-      R().Connmark(0x111, 0xfff).Then(ir::RestoreConnmarkVerdict{})};
+      RuleBuilder().Connmark(0x111, 0xfff).Then(ir::RestoreConnmarkVerdict{})};
   m["ct_state"] = {sidecar,
-                   R().Ct({ir::CtState::kRelated, ir::CtState::kEstablished})
+                   RuleBuilder()
+                       .Ct({ir::CtState::kRelated, ir::CtState::kEstablished})
                        .Then(ir::JumpVerdict{"istio-divert"})};
   m["jump_no_counter"] = {
-      amb_nat, R().NoCounter().Then(ir::JumpVerdict{"istio-output"})};
-  m["drop"] = {sidecar, R().Then(ir::DropVerdict{})};
-  m["redirect"] = {sidecar, R().Proto(kTcp).Then(ir::RedirectVerdict{15006})};
+      amb_nat, RuleBuilder().NoCounter().Then(ir::JumpVerdict{"istio-output"})};
+  m["drop"] = {sidecar, RuleBuilder().Then(ir::DropVerdict{})};
+  m["redirect"] = {sidecar,
+                   RuleBuilder().Proto(kTcp).Then(ir::RedirectVerdict{15006})};
   m["tproxy4"] = {
       in(sidecar, Profile::kSidecar, ir::TableKind::kMangle, ir::Scope::kIpv4),
-      R(ir::Scope::kIpv4)
+      RuleBuilder(ir::Scope::kIpv4)
           .Proto(kTcp)
           .Dst(ConstCidr("127.0.0.1/32"), true)
           .Then(ir::TproxyVerdict{15006, 1337, ir::kAllBits})};
   m["tproxy6"] = {
       in(sidecar, Profile::kSidecar, ir::TableKind::kMangle, ir::Scope::kIpv6),
-      R(ir::Scope::kIpv6)
+      RuleBuilder(ir::Scope::kIpv6)
           .Proto(kTcp)
           .Dst(ConstCidr("::1/128"), true)
           .Then(ir::TproxyVerdict{15006, 1337, ir::kAllBits})};
   m["set_mark"] = {
       in(sidecar, Profile::kSidecar, ir::TableKind::kMangle, ir::Scope::kIpv4),
-      R(ir::Scope::kIpv4)
+      RuleBuilder(ir::Scope::kIpv4)
           .Oif("lo")
           .Proto(kTcp)
           .Dst(ConstCidr("127.0.0.1/32"), true)
           .Uid(1337)
           .Then(ir::SetMarkVerdict{1338})};
-  m["save_connmark"] = {
-      sidecar, R().Proto(kTcp).Mark(1337).Then(ir::SaveConnmarkVerdict{})};
-  m["ct_zone"] = {
-      amb_raw,
-      R().Dport(kUdp, {53}).Mark(0x539, 0xfff).Then(ir::CtZoneVerdict{1})};
+  m["save_connmark"] = {sidecar, RuleBuilder().Proto(kTcp).Mark(1337).Then(
+                                     ir::SaveConnmarkVerdict{})};
+  m["ct_zone"] = {amb_raw, RuleBuilder()
+                               .Dport(kUdp, {53})
+                               .Mark(0x539, 0xfff)
+                               .Then(ir::CtZoneVerdict{1})};
   return m;
 }
 

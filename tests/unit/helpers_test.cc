@@ -179,7 +179,7 @@ TEST(AlignSequencesTest, PastTheTableBoundTheRestPairsByPosition) {
 TEST(ResolveChainTest, InsertsLandWhereBothOfIstiosBackendsPutThem) {
   ir::Table t;
   auto rule = [](const char* chain) {
-    return internal::R().Then(ir::JumpVerdict{chain});
+    return internal::RuleBuilder().Then(ir::JumpVerdict{chain});
   };
   t.entries.push_back({"C", 0, rule("a")});
   t.entries.push_back({"C", 1, rule("b")});  // front
