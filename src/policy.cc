@@ -306,10 +306,14 @@ constexpr Profile kA = Profile::kAmbient;
 // unset) and where it came from. Order matters only where a parser reads
 // another knob's value (ProxyGID after ProxyUID).
 const KnobDef kKnobs[] = {
-    {{"Profile", "profile", 0, "MESHCAP_PROFILE", nullptr, "sidecar",
-      "The capture profile: \"sidecar\" (istio-iptables) or \"ambient\" (the "
-      "in-pod rules for ztunnel).",
-      false, kS, true},
+    {{.key = "Profile",
+      .flag = "profile",
+      .env = "MESHCAP_PROFILE",
+      .default_text = "sidecar",
+      .help = "The capture profile: \"sidecar\" (istio-iptables) or "
+              "\"ambient\" (the "
+              "in-pod rules for ztunnel).",
+      .shared = true},
      [](std::string_view t, std::string_view o, Impl& p) {
        if (t == "sidecar") {
          p.profile = Profile::kSidecar;
@@ -321,41 +325,67 @@ const KnobDef kKnobs[] = {
        }
        return absl::OkStatus();
      }},
-    {{"EnableIPv6", "ipv6", 0, nullptr, nullptr, "false",
-      "Produce IPv6 rules too (istio-iptables detects this from the host's "
-      "addresses; meshcap's --ipv6=auto does the same).",
-      true, kS, true, "true", "AMBIENT_IPV6"},
+    {{.key = "EnableIPv6",
+      .flag = "ipv6",
+      .default_text = "false",
+      .help =
+          "Produce IPv6 rules too (istio-iptables detects this from the host's "
+          "addresses; meshcap's --ipv6=auto does the same).",
+      .is_bool = true,
+      .shared = true,
+      .ambient_default = "true",
+      .ambient_env = "AMBIENT_IPV6"},
      MESHCAP_ASSIGN(ipv6, ParseBool(o, t))},
-    {{"RedirectDNS", "redirect-dns", 0, "REDIRECT_DNS",
-      "ISTIO_META_DNS_CAPTURE", "false",
-      "Enable capture of dns traffic by istio-agent.", true, kS, true, "true",
-      "AMBIENT_DNS_CAPTURE"},
+    {{.key = "RedirectDNS",
+      .flag = "redirect-dns",
+      .env = "REDIRECT_DNS",
+      .env2 = "ISTIO_META_DNS_CAPTURE",
+      .default_text = "false",
+      .help = "Enable capture of dns traffic by istio-agent.",
+      .is_bool = true,
+      .shared = true,
+      .ambient_default = "true",
+      .ambient_env = "AMBIENT_DNS_CAPTURE"},
      MESHCAP_ASSIGN(redirect_dns, ParseBool(o, t))},
     // --- Sidecar ---
-    {{"ProxyPort", "envoy-port", 'p', nullptr, nullptr, "15001",
-      "Specify the envoy port to which redirect all TCP traffic.", false, kS,
-      false},
+    {{.key = "ProxyPort",
+      .flag = "envoy-port",
+      .short_flag = 'p',
+      .default_text = "15001",
+      .help = "Specify the envoy port to which redirect all TCP traffic."},
      MESHCAP_ASSIGN(proxy_port, ParsePort(o, t))},
-    {{"InboundCapturePort", "inbound-capture-port", 'z', "INBOUND_CAPTURE_PORT",
-      nullptr, "15006",
-      "Port to which all inbound TCP traffic to the pod/VM should be "
-      "redirected to.",
-      false, kS, false},
+    {{.key = "InboundCapturePort",
+      .flag = "inbound-capture-port",
+      .short_flag = 'z',
+      .env = "INBOUND_CAPTURE_PORT",
+      .default_text = "15006",
+      .help = "Port to which all inbound TCP traffic to the pod/VM should be "
+              "redirected to."},
      MESHCAP_ASSIGN(inbound_capture_port, ParsePort(o, t))},
-    {{"InboundTunnelPort", "inbound-tunnel-port", 'e', "INBOUND_TUNNEL_PORT",
-      nullptr, "15008",
-      "Specify the istio tunnel port for inbound tcp traffic.", false, kS,
-      false},
+    {{.key = "InboundTunnelPort",
+      .flag = "inbound-tunnel-port",
+      .short_flag = 'e',
+      .env = "INBOUND_TUNNEL_PORT",
+      .default_text = "15008",
+      .help = "Specify the istio tunnel port for inbound tcp traffic."},
      MESHCAP_ASSIGN(inbound_tunnel_port, ParsePort(o, t))},
-    {{"ProxyUID", "proxy-uid", 'u', "PROXY_UID", nullptr, "1337",
-      "Specify the UID of the user for which the redirection is not applied. "
-      "Typically, this is the UID of the proxy container.",
-      false, kS, false},
+    {{.key = "ProxyUID",
+      .flag = "proxy-uid",
+      .short_flag = 'u',
+      .env = "PROXY_UID",
+      .default_text = "1337",
+      .help = "Specify the UID of the user for which the redirection is not "
+              "applied. "
+              "Typically, this is the UID of the proxy container."},
      MESHCAP_ASSIGN(proxy_uids, ParseIdList(o, t, "UID"))},
-    {{"ProxyGID", "proxy-gid", 'g', "PROXY_GID", nullptr, "",
-      "Specify the GID of the user for which the redirection is not applied "
-      "(same default value as -u param).",
-      false, kS, false},
+    {{.key = "ProxyGID",
+      .flag = "proxy-gid",
+      .short_flag = 'g',
+      .env = "PROXY_GID",
+      .default_text = "",
+      .help = "Specify the GID of the user for which the redirection is not "
+              "applied "
+              "(same default value as -u param)."},
      [](std::string_view t, std::string_view o, Impl& p) {
        if (t.empty()) {
          p.proxy_gids = p.proxy_uids;
@@ -364,11 +394,13 @@ const KnobDef kKnobs[] = {
        MESHCAP_ASSIGN_OR_RETURN(p.proxy_gids, ParseIdList(o, t, "GID"));
        return absl::OkStatus();
      }},
-    {{"InboundInterceptionMode", "istio-inbound-interception-mode", 'm',
-      "ISTIO_INBOUND_INTERCEPTION_MODE", nullptr, "",
-      "The mode used to redirect inbound connections to Envoy, either "
-      "\"REDIRECT\" or \"TPROXY\".",
-      false, kS, false},
+    {{.key = "InboundInterceptionMode",
+      .flag = "istio-inbound-interception-mode",
+      .short_flag = 'm',
+      .env = "ISTIO_INBOUND_INTERCEPTION_MODE",
+      .default_text = "",
+      .help = "The mode used to redirect inbound connections to Envoy, either "
+              "\"REDIRECT\" or \"TPROXY\"."},
      [](std::string_view t, std::string_view o, Impl& p) {
        if (t.empty() || t == "REDIRECT") {
          p.intercept_mode = InterceptMode::kRedirect;
@@ -380,14 +412,20 @@ const KnobDef kKnobs[] = {
        }
        return absl::OkStatus();
      }},
-    {{"InboundTProxyMark", "istio-inbound-tproxy-mark", 't',
-      "ISTIO_INBOUND_TPROXY_MARK", nullptr, "1337",
-      "The packet mark of TPROXY-captured connections.", false, kS, false},
+    {{.key = "InboundTProxyMark",
+      .flag = "istio-inbound-tproxy-mark",
+      .short_flag = 't',
+      .env = "ISTIO_INBOUND_TPROXY_MARK",
+      .default_text = "1337",
+      .help = "The packet mark of TPROXY-captured connections."},
      MESHCAP_ASSIGN(tproxy_mark, ParseU32(o, t, 1, UINT32_MAX, "mark"))},
-    {{"InboundTProxyRouteTable", "istio-inbound-tproxy-route-table", 'r',
-      "ISTIO_INBOUND_TPROXY_ROUTE_TABLE", nullptr, "133",
-      "The policy-routing table that delivers TPROXY-marked packets locally.",
-      false, kS, false},
+    {{.key = "InboundTProxyRouteTable",
+      .flag = "istio-inbound-tproxy-route-table",
+      .short_flag = 'r',
+      .env = "ISTIO_INBOUND_TPROXY_ROUTE_TABLE",
+      .default_text = "133",
+      .help = "The policy-routing table that delivers TPROXY-marked packets "
+              "locally."},
      [](std::string_view t, std::string_view o, Impl& p) {
        MESHCAP_ASSIGN_OR_RETURN(p.tproxy_route_table,
                                 ParseU32(o, t, 1, UINT32_MAX, "route table"));
@@ -397,13 +435,16 @@ const KnobDef kKnobs[] = {
        }
        return absl::OkStatus();
      }},
-    {{"InboundPortsInclude", "istio-inbound-ports", 'b', "ISTIO_INBOUND_PORTS",
-      nullptr, "",
-      "Comma separated list of inbound ports for which traffic is to be "
-      "redirected to Envoy (optional). The wildcard character \"*\" can be "
-      "used to configure redirection for all ports. An empty list will "
-      "disable.",
-      false, kS, false},
+    {{.key = "InboundPortsInclude",
+      .flag = "istio-inbound-ports",
+      .short_flag = 'b',
+      .env = "ISTIO_INBOUND_PORTS",
+      .default_text = "",
+      .help =
+          "Comma separated list of inbound ports for which traffic is to be "
+          "redirected to Envoy (optional). The wildcard character \"*\" can be "
+          "used to configure redirection for all ports. An empty list will "
+          "disable."},
      [](std::string_view t, std::string_view o, Impl& p) {
        if (t == "*") {
          p.inbound_ports.all = true;
@@ -412,31 +453,45 @@ const KnobDef kKnobs[] = {
        MESHCAP_ASSIGN_OR_RETURN(p.inbound_ports.ports, ParsePortList(o, t));
        return absl::OkStatus();
      }},
-    {{"InboundPortsExclude", "istio-local-exclude-ports", 'd',
-      "ISTIO_LOCAL_EXCLUDE_PORTS", nullptr, "",
-      "Comma separated list of inbound ports to be excluded from redirection "
-      "to Envoy (optional). Only applies when all inbound traffic (i.e. "
-      "\"*\") is being redirected.",
-      false, kS, false},
+    {{.key = "InboundPortsExclude",
+      .flag = "istio-local-exclude-ports",
+      .short_flag = 'd',
+      .env = "ISTIO_LOCAL_EXCLUDE_PORTS",
+      .default_text = "",
+      .help =
+          "Comma separated list of inbound ports to be excluded from "
+          "redirection "
+          "to Envoy (optional). Only applies when all inbound traffic (i.e. "
+          "\"*\") is being redirected."},
      MESHCAP_ASSIGN(inbound_ports_exclude, ParsePortList(o, t))},
-    {{"OutboundPortsInclude", "istio-outbound-ports", 'q',
-      "ISTIO_OUTBOUND_PORTS", nullptr, "",
-      "Comma separated list of outbound ports to be explicitly included for "
-      "redirection to Envoy.",
-      false, kS, false},
+    {{.key = "OutboundPortsInclude",
+      .flag = "istio-outbound-ports",
+      .short_flag = 'q',
+      .env = "ISTIO_OUTBOUND_PORTS",
+      .default_text = "",
+      .help = "Comma separated list of outbound ports to be explicitly "
+              "included for "
+              "redirection to Envoy."},
      MESHCAP_ASSIGN(outbound_ports_include, ParsePortList(o, t))},
-    {{"OutboundPortsExclude", "istio-local-outbound-ports-exclude", 'o',
-      "ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE", nullptr, "",
-      "Comma separated list of outbound ports to be excluded from redirection "
-      "to Envoy.",
-      false, kS, false},
+    {{.key = "OutboundPortsExclude",
+      .flag = "istio-local-outbound-ports-exclude",
+      .short_flag = 'o',
+      .env = "ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE",
+      .default_text = "",
+      .help = "Comma separated list of outbound ports to be excluded from "
+              "redirection "
+              "to Envoy."},
      MESHCAP_ASSIGN(outbound_ports_exclude, ParsePortList(o, t))},
-    {{"OutboundIPRangesInclude", "istio-service-cidr", 'i',
-      "ISTIO_SERVICE_CIDR", nullptr, "",
-      "Comma separated list of IP ranges in CIDR form to redirect to envoy "
-      "(optional). The wildcard character \"*\" can be used to redirect all "
-      "outbound traffic. An empty list will disable all outbound.",
-      false, kS, false},
+    {{.key = "OutboundIPRangesInclude",
+      .flag = "istio-service-cidr",
+      .short_flag = 'i',
+      .env = "ISTIO_SERVICE_CIDR",
+      .default_text = "",
+      .help =
+          "Comma separated list of IP ranges in CIDR form to redirect to envoy "
+          "(optional). The wildcard character \"*\" can be used to redirect "
+          "all "
+          "outbound traffic. An empty list will disable all outbound."},
      [](std::string_view t, std::string_view o, Impl& p) {
        if (SplitList(t) == std::vector<std::string>{"*"}) {
          p.outbound_cidrs_include.all = true;
@@ -446,48 +501,69 @@ const KnobDef kKnobs[] = {
                                 ParseCidrList(o, t));
        return absl::OkStatus();
      }},
-    {{"OutboundIPRangesExclude", "istio-service-exclude-cidr", 'x',
-      "ISTIO_SERVICE_EXCLUDE_CIDR", nullptr, "",
-      "Comma separated list of IP ranges in CIDR form to be excluded from "
-      "redirection. Only applies when all outbound traffic (i.e. \"*\") is "
-      "being redirected.",
-      false, kS, false},
+    {{.key = "OutboundIPRangesExclude",
+      .flag = "istio-service-exclude-cidr",
+      .short_flag = 'x',
+      .env = "ISTIO_SERVICE_EXCLUDE_CIDR",
+      .default_text = "",
+      .help =
+          "Comma separated list of IP ranges in CIDR form to be excluded from "
+          "redirection. Only applies when all outbound traffic (i.e. \"*\") is "
+          "being redirected."},
      MESHCAP_ASSIGN(outbound_cidrs_exclude, ParseCidrList(o, t))},
-    {{"ExcludeInterfaces", "istio-exclude-interfaces", 'c',
-      "ISTIO_EXCLUDE_INTERFACES", nullptr, "",
-      "Comma separated list of NIC (optional). Neither inbound nor outbound "
-      "traffic will be captured.",
-      false, kS, false},
+    {{.key = "ExcludeInterfaces",
+      .flag = "istio-exclude-interfaces",
+      .short_flag = 'c',
+      .env = "ISTIO_EXCLUDE_INTERFACES",
+      .default_text = "",
+      .help = "Comma separated list of NIC (optional). Neither inbound nor "
+              "outbound "
+              "traffic will be captured."},
      MESHCAP_ASSIGN(exclude_interfaces, ParseInterfaces(o, t))},
-    {{"RerouteVirtualInterfaces", "kube-virt-interfaces", 'k',
-      "KUBE_VIRT_INTERFACES", nullptr, "",
-      "Comma separated list of virtual interfaces whose inbound traffic (from "
-      "VM) will be treated as outbound.",
-      false, kS, false},
+    {{.key = "RerouteVirtualInterfaces",
+      .flag = "kube-virt-interfaces",
+      .short_flag = 'k',
+      .env = "KUBE_VIRT_INTERFACES",
+      .default_text = "",
+      .help = "Comma separated list of virtual interfaces whose inbound "
+              "traffic (from "
+              "VM) will be treated as outbound."},
      MESHCAP_ASSIGN(kube_virt_interfaces, ParseInterfaces(o, t))},
-    {{"CaptureAllDNS", "capture-all-dns", 0, "CAPTURE_ALL_DNS", nullptr,
-      "false",
-      "Instead of only capturing DNS traffic to DNS server IP, capture all DNS "
-      "traffic at port 53. This setting is only effective when redirect dns "
-      "is enabled.",
-      true, kS, false},
+    {{.key = "CaptureAllDNS",
+      .flag = "capture-all-dns",
+      .env = "CAPTURE_ALL_DNS",
+      .default_text = "false",
+      .help = "Instead of only capturing DNS traffic to DNS server IP, capture "
+              "all DNS "
+              "traffic at port 53. This setting is only effective when "
+              "redirect dns "
+              "is enabled.",
+      .is_bool = true},
      MESHCAP_ASSIGN(capture_all_dns, ParseBool(o, t))},
-    {{"DNSServersV4", nullptr, 0, nullptr, nullptr, "",
-      "IPv4 DNS servers whose port-53 traffic is captured (Istio reads them "
-      "from /etc/resolv.conf).",
-      false, kS, false},
+    {{.key = "DNSServersV4",
+      .default_text = "",
+      .help = "IPv4 DNS servers whose port-53 traffic is captured (Istio reads "
+              "them "
+              "from /etc/resolv.conf)."},
      MESHCAP_ASSIGN(dns_servers_v4, ParseServers(o, t, IpFamily::kIpv4))},
-    {{"DNSServersV6", nullptr, 0, nullptr, nullptr, "",
-      "IPv6 DNS servers whose port-53 traffic is captured.", false, kS, false},
+    {{.key = "DNSServersV6",
+      .default_text = "",
+      .help = "IPv6 DNS servers whose port-53 traffic is captured."},
      MESHCAP_ASSIGN(dns_servers_v6, ParseServers(o, t, IpFamily::kIpv6))},
-    {{"DropInvalid", "drop-invalid", 0, "DROP_INVALID", "INVALID_DROP", "false",
-      "Enable invalid drop in the iptables rules.", true, kS, false},
+    {{.key = "DropInvalid",
+      .flag = "drop-invalid",
+      .env = "DROP_INVALID",
+      .env2 = "INVALID_DROP",
+      .default_text = "false",
+      .help = "Enable invalid drop in the iptables rules.",
+      .is_bool = true},
      MESHCAP_ASSIGN(drop_invalid, ParseBool(o, t))},
-    {{"OwnerGroupsInclude", nullptr, 0, "ISTIO_OUTBOUND_OWNER_GROUPS", nullptr,
-      "*",
-      "Groups (names or GIDs) whose outbound traffic is captured; \"*\" for "
-      "all.",
-      false, kS, false},
+    {{.key = "OwnerGroupsInclude",
+      .env = "ISTIO_OUTBOUND_OWNER_GROUPS",
+      .default_text = "*",
+      .help = "Groups (names or GIDs) whose outbound traffic is captured; "
+              "\"*\" for "
+              "all."},
      [](std::string_view t, std::string_view o, Impl& p) {
        if (t.empty() || t == "*") {
          p.owner_groups_include.reset();
@@ -506,15 +582,16 @@ const KnobDef kKnobs[] = {
        p.owner_groups_include = std::move(groups);
        return absl::OkStatus();
      }},
-    {{"OwnerGroupsExclude", nullptr, 0, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE",
-      nullptr, "",
-      "Groups (names or GIDs) whose outbound traffic is never captured.", false,
-      kS, false},
+    {{.key = "OwnerGroupsExclude",
+      .env = "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE",
+      .default_text = "",
+      .help =
+          "Groups (names or GIDs) whose outbound traffic is never captured."},
      MESHCAP_ASSIGN(owner_groups_exclude, ParseGroups(o, t))},
-    {{"HostIPv4LoopbackCidr", nullptr, 0, "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR",
-      nullptr, "127.0.0.1/32",
-      "The IPv4 loopback prefix the proxy's own traffic stays inside.", false,
-      kS, false},
+    {{.key = "HostIPv4LoopbackCidr",
+      .env = "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR",
+      .default_text = "127.0.0.1/32",
+      .help = "The IPv4 loopback prefix the proxy's own traffic stays inside."},
      [](std::string_view t, std::string_view o, Impl& p) {
        MESHCAP_ASSIGN_OR_RETURN(Cidr c, ParseCidr(o, t));
        if (c.family() != IpFamily::kIpv4 || !c.IsLoopback()) {
@@ -529,30 +606,43 @@ const KnobDef kKnobs[] = {
        return absl::OkStatus();
      }},
     // --- Ambient ---
-    {{"HostProbeSNATAddress", "probe-snat-ipv4", 0, "HOST_PROBE_SNAT_IP",
-      nullptr, "169.254.7.127",
-      "The IPv4 address kubelet probes arrive from; never redirected.", false,
-      kA, false},
+    {{.key = "HostProbeSNATAddress",
+      .flag = "probe-snat-ipv4",
+      .env = "HOST_PROBE_SNAT_IP",
+      .default_text = "169.254.7.127",
+      .help = "The IPv4 address kubelet probes arrive from; never redirected.",
+      .profile = kA},
      MESHCAP_ASSIGN(probe_snat_ipv4, ParseAddress(o, t, IpFamily::kIpv4))},
-    {{"HostProbeV6SNATAddress", "probe-snat-ipv6", 0, "HOST_PROBE_SNAT_IPV6",
-      nullptr, "fd16:9254:7127:1337:ffff:ffff:ffff:ffff",
-      "The IPv6 address kubelet probes arrive from; never redirected.", false,
-      kA, false},
+    {{.key = "HostProbeV6SNATAddress",
+      .flag = "probe-snat-ipv6",
+      .env = "HOST_PROBE_SNAT_IPV6",
+      .default_text = "fd16:9254:7127:1337:ffff:ffff:ffff:ffff",
+      .help = "The IPv6 address kubelet probes arrive from; never redirected.",
+      .profile = kA},
      MESHCAP_ASSIGN(probe_snat_ipv6, ParseAddress(o, t, IpFamily::kIpv6))},
-    {{"IngressMode", "ingress", 0, nullptr, nullptr, "false",
-      "A gateway pod: inbound traffic is not redirected to ztunnel "
-      "(ambient.istio.io/bypass-inbound-capture).",
-      true, kA, false},
+    {{.key = "IngressMode",
+      .flag = "ingress",
+      .default_text = "false",
+      .help = "A gateway pod: inbound traffic is not redirected to ztunnel "
+              "(ambient.istio.io/bypass-inbound-capture).",
+      .is_bool = true,
+      .profile = kA},
      MESHCAP_ASSIGN(ingress_mode, ParseBool(o, t))},
-    {{"VirtualInterfaces", "virtual-interfaces", 0, nullptr, nullptr, "",
-      "Comma separated list of interfaces whose inbound traffic is redirected "
-      "as outbound (istio.io/reroute-virtual-interfaces).",
-      false, kA, false},
+    {{.key = "VirtualInterfaces",
+      .flag = "virtual-interfaces",
+      .default_text = "",
+      .help = "Comma separated list of interfaces whose inbound traffic is "
+              "redirected "
+              "as outbound (istio.io/reroute-virtual-interfaces).",
+      .profile = kA},
      MESHCAP_ASSIGN(virtual_interfaces, ParseInterfaces(o, t))},
-    {{"DNSProxy", "pod-dns", 0, nullptr, nullptr, "",
-      "The pod's override of RedirectDNS: \"enabled\", \"disabled\" or empty "
-      "(ambient.istio.io/dns-capture).",
-      false, kA, false},
+    {{.key = "DNSProxy",
+      .flag = "pod-dns",
+      .default_text = "",
+      .help = "The pod's override of RedirectDNS: \"enabled\", \"disabled\" or "
+              "empty "
+              "(ambient.istio.io/dns-capture).",
+      .profile = kA},
      [](std::string_view t, std::string_view o, Impl& p) {
        if (t.empty()) {
          p.pod_dns = PodDns::kUnset;

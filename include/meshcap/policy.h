@@ -101,27 +101,27 @@ struct CidrSelection {
 // One knob of the policy, as `PolicyKnobs()` lists them.
 struct KnobInfo {
   // Istio's field name, the JSON key: "ProxyPort", "IngressMode".
-  const char* key;
+  const char* key = nullptr;
   // istio-iptables' long flag without dashes ("envoy-port"), or meshcap's
   // own; nullptr when the knob has no flag.
-  const char* flag;
+  const char* flag = nullptr;
   // The short flag ('p'), or 0.
-  char short_flag;
+  char short_flag = 0;
   // The environment variable istio-iptables binds to the flag, and the
   // additional one that overrides it; nullptr when there is none.
-  const char* env;
-  const char* env2;
+  const char* env = nullptr;
+  const char* env2 = nullptr;
   // The default, as text ("15001"; "" for none).
-  const char* default_text;
+  const char* default_text = "";
   // One line of help.
-  const char* help;
+  const char* help = "";
   // Whether the value is a boolean ("true"/"false").
-  bool is_bool;
+  bool is_bool = false;
   // The profile the knob belongs to; knobs of the other profile are
   // refused.
-  Profile profile;
+  Profile profile = Profile::kSidecar;
   // Whether both profiles use it (`RedirectDNS`, `EnableIPv6`).
-  bool shared;
+  bool shared = false;
   // A shared knob's default and environment variable in the ambient
   // profile, where Istio's node agent differs from istio-iptables
   // (`AMBIENT_DNS_CAPTURE`, `AMBIENT_IPV6`, both on by default); nullptr:
