@@ -87,10 +87,7 @@ absl::Status Invalid(std::string_view origin, std::string_view what) {
 // --- Value parsers -----------------------------------------------------------
 
 absl::StatusOr<bool> ParseBool(std::string_view origin, std::string_view t) {
-  if (std::optional<bool> b = internal::ParseGoBool(t)) return *b;
-  return Invalid(origin, absl::StrCat(Quote(t),
-                                      " is not a boolean (want "
-                                      "true or false)"));
+  return internal::ParseBoolAt(origin, t);
 }
 
 absl::StatusOr<uint16_t> ParsePort(std::string_view origin,
@@ -328,9 +325,10 @@ const KnobDef kKnobs[] = {
     {{.key = "EnableIPv6",
       .flag = "ipv6",
       .default_text = "false",
-      .help =
-          "Produce IPv6 rules too (istio-iptables detects this from the host's "
-          "addresses; meshcap's --ipv6=auto does the same).",
+      .help = "Produce IPv6 rules too: true, false, or auto (istio-iptables' "
+              "detection from the host's addresses, the sidecar's default "
+              "wherever Istio's environment is read: the command line, "
+              "ApplyIstioEnvironment).",
       .is_bool = true,
       .shared = true,
       .ambient_default = "true",

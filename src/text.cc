@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "absl/strings/str_cat.h"
+
 namespace meshcap::internal {
 
 std::string_view TrimBlanks(std::string_view s) {
@@ -100,6 +102,13 @@ std::optional<uint64_t> ParseDecimal(std::string_view s, uint64_t lo,
   }
   if (v < lo || v > hi) return std::nullopt;
   return v;
+}
+
+absl::StatusOr<bool> ParseBoolAt(std::string_view origin, std::string_view s) {
+  if (std::optional<bool> b = ParseGoBool(s)) return *b;
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(origin), ": ", Quote(s),
+                   " is not a boolean (want true or false)"));
 }
 
 std::optional<bool> ParseGoBool(std::string_view s) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace meshcap::internal {
@@ -48,6 +49,9 @@ std::string Quote(std::string_view s);
 // variables use: 1, t, T, TRUE, true, True and their false forms; nullopt
 // for anything else.
 std::optional<bool> ParseGoBool(std::string_view s);
+// The same as a status: kInvalidArgument "ORIGIN: 'x' is not a boolean (want
+// true or false)" when `s` is not one.
+absl::StatusOr<bool> ParseBoolAt(std::string_view origin, std::string_view s);
 
 // A whole decimal number in [lo, hi], or nullopt.
 std::optional<uint64_t> ParseDecimal(std::string_view s, uint64_t lo,

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "meshcap/engine.h"
+#include "meshcap/istio_environment.h"
 #include "meshcap/net.h"
 #include "meshcap/policy_json.h"
 #include "meshcap/version.h"
@@ -42,7 +43,6 @@ enum class Kind : uint8_t {
   kNetns,        // --netns
   kLockTimeout,  // --lock-timeout
   kPolicy,       // --policy FILE
-  kIpv6,         // --ipv6=auto|true|false
   kDnsServers,   // --dns-servers LIST
   kDualStack,    // --dual-stack
   kBoolField,    // an istio-iptables option stored in the Invocation
@@ -84,7 +84,7 @@ struct Flag {
 std::vector<Flag> Flags() {
   std::vector<Flag> flags;
   for (const KnobInfo& k : PolicyKnobs()) {
-    if (k.flag == nullptr || std::string_view(k.flag) == "ipv6") continue;
+    if (k.flag == nullptr) continue;
     Flag f;
     f.name = k.flag;
     f.short_name = k.short_flag;
@@ -139,15 +139,6 @@ std::vector<Flag> Flags() {
       "A JSON policy file (the knobs' keys, Istio's Config field names) "
       "instead of policy flags; the environment is not read with it.";
   add(policy);
-  Flag ipv6;
-  ipv6.name = "ipv6";
-  ipv6.kind = Kind::kIpv6;
-  ipv6.help =
-      "IPv6 rules too: auto (Istio's detection from this host's addresses), "
-      "true or false (ambient: true or false, default true [env "
-      "AMBIENT_IPV6]).";
-  ipv6.default_text = "auto";
-  add(ipv6);
   Flag dns;
   dns.name = "dns-servers";
   dns.kind = Kind::kDnsServers;
@@ -159,8 +150,8 @@ std::vector<Flag> Flags() {
   dual.name = "dual-stack";
   dual.is_bool = true;
   dual.kind = Kind::kDualStack;
-  dual.env = "DUAL_STACK";
-  dual.env2 = "ISTIO_DUAL_STACK";
+  dual.env = kDualStackEnv;
+  dual.env2 = kDualStackEnv2;
   dual.help = "Enable ipv4/ipv6 redirects for dual-stack.";
   dual.default_text = "false";
   add(dual);
@@ -285,117 +276,7 @@ const char* CommandHelp(std::string_view c) {
          "126 if not";
 }
 
-absl::StatusOr<std::vector<std::string>> ReadResolvConf(
-    const Environment& env) {
-  MESHCAP_ASSIGN_OR_RETURN(std::string text,
-                           env.read_file(env.resolv_conf, 1 << 20));
-  std::vector<std::string> servers;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string key, value;
-    if (words >> key >> value && key == "nameserver") servers.push_back(value);
-  }
-  return servers;
-}
-
-// Splits addresses into Istio's DNSServersV4 / DNSServersV6.
-absl::Status SetDnsServers(const std::vector<std::string>& servers,
-                           const std::string& source, PolicyBuilder& b) {
-  std::vector<std::string> v4, v6;
-  for (const std::string& s : servers) {
-    absl::StatusOr<Cidr> c = Cidr::Parse(s);
-    if (!c.ok() || s.find('/') != std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": ", Quote(s), " is not an IP address"));
-    }
-    (c->family() == IpFamily::kIpv4 ? v4 : v6).push_back(s);
-  }
-  b.Set("DNSServersV4", absl::StrJoin(v4, ","), source);
-  b.Set("DNSServersV6", absl::StrJoin(v6, ","), source);
-  return absl::OkStatus();
-}
-
-// $ENVOY_USER's UID as Istio's istio-iptables finds it: Go's os/user in a
-// binary built without cgo reads /etc/passwd and nothing else (no NSS, no
-// nscd, no systemd-userdb), which is also what keeps this cheap.
-std::optional<uint32_t> SystemLookupUid(const std::string& user) {
-  std::ifstream in("/etc/passwd");
-  std::string line;
-  while (std::getline(in, line)) {
-    // name:password:uid:gid:gecos:home:shell
-    const size_t c1 = line.find(':');
-    if (c1 == std::string::npos || line.compare(0, c1, user) != 0 ||
-        c1 != user.size()) {
-      continue;
-    }
-    const size_t c2 = line.find(':', c1 + 1);
-    const size_t c3 = c2 == std::string::npos ? c2 : line.find(':', c2 + 1);
-    if (c3 == std::string::npos) return std::nullopt;
-    std::optional<uint64_t> uid = internal::ParseDecimal(
-        std::string_view(line).substr(c2 + 1, c3 - c2 - 1), 0, 0xfffffffe);
-    if (!uid.has_value()) return std::nullopt;
-    return static_cast<uint32_t>(*uid);
-  }
-  return std::nullopt;
-}
-
-// A regular file, whole, of at most `limit` bytes.
-absl::StatusOr<std::string> SystemReadFile(const std::string& path,
-                                           size_t limit) {
-  const std::string what = absl::StrCat("cannot read ", Quote(path));
-  internal::UniqueFd fd(
-      open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!fd) return internal::ErrnoStatus(errno, what, "check its permissions");
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) return internal::ErrnoStatus(errno, what);
-  if (S_ISDIR(st.st_mode)) {
-    return internal::ErrnoStatus(EISDIR, what);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": not a regular file"));
-  }
-  if (static_cast<uint64_t>(st.st_size) > limit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": it has ", st.st_size, " bytes, more than the ",
-                     limit, " a policy may have"));
-  }
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = read(fd.get(), buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return internal::ErrnoStatus(errno, what);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > limit) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": more than the ", limit, " bytes a policy may have"));
-    }
-  }
-  return out;
-}
-
 }  // namespace
-
-Environment Environment::System() {
-  Environment env;
-  env.getenv = [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-  };
-  env.detect_ipv6 = [](bool dual_stack) {
-    return internal::DetectLocalAddresses(dual_stack).ipv6;
-  };
-  env.lookup_uid = SystemLookupUid;
-  env.read_file = SystemReadFile;
-  return env;
-}
 
 std::string Usage(Mode mode, std::string_view command) {
   std::string out;
@@ -457,10 +338,9 @@ std::string Usage(Mode mode, std::string_view command) {
     }
     absl::StrAppend(&out, names, " ", help, "\n");
   }
-  out +=
-      "\nEnvironment-only knobs: ISTIO_OUTBOUND_OWNER_GROUPS, "
-      "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE, ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR, "
-      "ENVOY_USER.\n\n";
+  absl::StrAppend(&out, "\nEnvironment-only knobs: ",
+                  absl::StrJoin(IstioEnvironmentOnlyVariables(), ", "),
+                  ".\n\n");
   out += kExitCodeHelp;
   return out;
 }
@@ -532,11 +412,11 @@ absl::StatusOr<Invocation> ParseCommandLine(
     if (flag->is_bool) {
       if (!value.has_value()) {
         value = "true";
-      } else if (!ParseGoBool(*value)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(spelling, ": ", Quote(*value),
-                         " is not a boolean (want true or "
-                         "false)"));
+      } else if (flag->knob == nullptr) {
+        // A knob's value is the library's to check (EnableIPv6 takes
+        // "auto" too); an option's is checked here.
+        MESHCAP_RETURN_IF_ERROR(
+            internal::ParseBoolAt(spelling, *value).status());
       }
     } else if (!value.has_value()) {
       if (i + 1 >= args.size()) {
@@ -600,13 +480,8 @@ absl::StatusOr<Invocation> ParseCommandLine(
     std::optional<Value> v = value_of(f);
     if (!v.has_value()) continue;
     if (f.kind == Kind::kBoolField) {
-      std::optional<bool> b = ParseGoBool(v->text);
-      if (!b.has_value()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(v->origin, ": ", Quote(v->text),
-                         " is not a boolean (want true or false)"));
-      }
-      inv.*f.bool_field = *b;
+      MESHCAP_ASSIGN_OR_RETURN(inv.*f.bool_field,
+                               internal::ParseBoolAt(v->origin, v->text));
     } else {
       inv.*f.string_field = v->text;
     }
@@ -663,8 +538,8 @@ absl::StatusOr<Invocation> ParseCommandLine(
     // A policy file is the whole policy: policy flags beside it are a
     // contradiction, and the environment is not consulted.
     for (const auto& [f, g] : given) {
-      if (f->kind == Kind::kKnob || f->kind == Kind::kIpv6 ||
-          f->kind == Kind::kDnsServers || f->kind == Kind::kDualStack) {
+      if (f->kind == Kind::kKnob || f->kind == Kind::kDnsServers ||
+          f->kind == Kind::kDualStack) {
         return absl::InvalidArgumentError(
             absl::StrCat("--policy cannot be combined with ", g.spelling,
                          " (put the knob in the policy file)"));
@@ -680,132 +555,18 @@ absl::StatusOr<Invocation> ParseCommandLine(
     return inv;
   }
 
-  // The profile decides which environment variables apply.
-  Profile profile = Profile::kSidecar;
-  for (const Flag& f : flags) {
-    if (f.knob == nullptr || std::string_view(f.knob->key) != "Profile") {
-      continue;
-    }
-    if (std::optional<Value> v = value_of(f)) {
-      if (v->text == "ambient") profile = Profile::kAmbient;
-    }
-  }
-  std::map<std::string, std::string> knob_text;  // what was set, by key
-  for (const KnobInfo& k : PolicyKnobs()) {
-    const Flag* flag = nullptr;
-    for (const Flag& f : flags) {
-      if (f.knob == &k) flag = &f;
-    }
-    std::optional<Value> v;
-    // In the ambient profile a shared knob has the node agent's variable,
-    // not istio-iptables' (REDIRECT_DNS is the sidecar agent's).
-    const bool ambient_env =
-        profile == Profile::kAmbient && k.shared && k.ambient_env != nullptr;
-    auto from_env = [&](const char* name) -> std::optional<Value> {
-      if (name == nullptr) return std::nullopt;
-      std::optional<std::string> e = env.getenv(name);
-      if (!e || e->empty()) return std::nullopt;
-      return Value{*e, absl::StrCat("environment variable ", name)};
-    };
-    if (flag != nullptr && !ambient_env) {
-      v = value_of(*flag);
-    } else if (auto it = flag != nullptr ? given.find(flag) : given.end();
-               it != given.end()) {
-      v = Value{it->second.value, it->second.spelling};
-    } else {
-      v = from_env(ambient_env ? k.ambient_env : k.env);
-    }
-    if (!v.has_value()) continue;
-    const bool applies = k.shared || k.profile == profile;
-    const bool from_flag = v->origin.rfind("-", 0) == 0;
-    // Another profile's environment variable is not for this policy; its
-    // flag is a mistake Build() reports.
-    if (!applies && !from_flag) continue;
-    b.Set(k.key, v->text, v->origin);
-    knob_text[k.key] = v->text;
-  }
-
-  // --dual-stack (Istio's) only changes the IPv6 detection.
-  bool dual_stack = false;
-  for (const Flag& f : flags) {
-    if (f.kind != Kind::kDualStack) continue;
-    if (std::optional<Value> v = value_of(f)) {
-      std::optional<bool> d = ParseGoBool(v->text);
-      if (!d.has_value()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(v->origin, ": ", Quote(v->text),
-                         " is not a boolean (want true or false)"));
-      }
-      dual_stack = *d;
+  // Istio's environment and defaults, with the flags given on top.
+  IstioInputs inputs;
+  for (const auto& [f, g] : given) {
+    if (f->kind == Kind::kKnob) {
+      inputs.knobs[f->knob->key] = IstioValue{g.value, g.spelling};
+    } else if (f->kind == Kind::kDualStack) {
+      inputs.dual_stack = IstioValue{g.value, g.spelling};
+    } else if (f->kind == Kind::kDnsServers) {
+      inputs.dns_servers = IstioValue{g.value, g.spelling};
     }
   }
-  const Given* ipv6 = find(Kind::kIpv6);
-  if (profile == Profile::kAmbient) {
-    // Istio's node agent takes IPv6 from its configuration
-    // (AMBIENT_IPV6), not from the host's addresses.
-    if (const Given* dual = find(Kind::kDualStack)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          dual->spelling,
-          ": belongs to the sidecar profile (it widens --ipv6=auto); the "
-          "ambient profile takes --ipv6=true or --ipv6=false"));
-    }
-    if (const Given* dns = find(Kind::kDnsServers)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          dns->spelling,
-          ": belongs to the sidecar profile (ambient DNS capture is not per "
-          "server)"));
-    }
-    if (ipv6 != nullptr && !ipv6->value.empty()) {
-      std::optional<bool> on = ParseGoBool(ipv6->value);
-      if (!on.has_value()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            ipv6->spelling, ": ", Quote(ipv6->value),
-            " is not a boolean (the ambient profile takes true or false)"));
-      }
-      b.Set("EnableIPv6", *on ? "true" : "false", ipv6->spelling);
-    } else if (auto e = env.getenv("AMBIENT_IPV6"); e && !e->empty()) {
-      b.Set("EnableIPv6", *e, "environment variable AMBIENT_IPV6");
-    }
-    return inv;
-  }
-  const std::string ipv6_text = ipv6 != nullptr ? ipv6->value : "auto";
-  if (ipv6_text == "auto" || ipv6_text.empty()) {
-    b.Set("EnableIPv6", env.detect_ipv6(dual_stack) ? "true" : "false",
-          "--ipv6=auto");
-  } else if (ParseGoBool(ipv6_text).has_value()) {
-    b.Set("EnableIPv6", *ParseGoBool(ipv6_text) ? "true" : "false", "--ipv6");
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--ipv6: ", Quote(ipv6_text), " is not one of auto, true, false"));
-  }
-  if (profile != Profile::kSidecar) return inv;
-
-  // DNS servers: explicit, or /etc/resolv.conf when Istio would read it.
-  auto flag_bool = [&](const char* key) {
-    auto it = knob_text.find(key);
-    return it != knob_text.end() && ParseGoBool(it->second).value_or(false);
-  };
-  if (const Given* dns = find(Kind::kDnsServers)) {
-    MESHCAP_RETURN_IF_ERROR(
-        SetDnsServers(internal::SplitList(dns->value), "--dns-servers", b));
-  } else if (flag_bool("RedirectDNS") && !flag_bool("CaptureAllDNS")) {
-    absl::StatusOr<std::vector<std::string>> servers = ReadResolvConf(env);
-    if (servers.ok()) {
-      MESHCAP_RETURN_IF_ERROR(SetDnsServers(*servers, env.resolv_conf, b));
-    }
-    // An unreadable resolv.conf leaves no servers, and Istio then turns DNS
-    // capture off; so does meshcap.
-  }
-  // Istio: an unset proxy UID is the UID of $ENVOY_USER (istio-proxy), or
-  // 1337 when there is no such user.
-  if (knob_text.count("ProxyUID") == 0) {
-    std::string user = env.getenv("ENVOY_USER").value_or("");
-    if (user.empty()) user = "istio-proxy";
-    if (std::optional<uint32_t> uid = env.lookup_uid(user)) {
-      b.Set("ProxyUID", std::to_string(*uid),
-            absl::StrCat("the UID of user ", Quote(user), " ($ENVOY_USER)"));
-    }
-  }
+  MESHCAP_RETURN_IF_ERROR(ApplyIstioEnvironment(inputs, env, b));
   return inv;
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "meshcap/istio_environment.h"
 #include "meshcap/policy.h"
 
 namespace meshcap::cli {
@@ -25,23 +26,9 @@ namespace meshcap::cli {
 // The largest --policy file read.
 inline constexpr size_t kMaxPolicyFileBytes = 1 << 20;
 
-// What the process can see of its surroundings; injectable for tests.
-struct Environment {
-  std::function<std::optional<std::string>(const std::string&)> getenv;
-  // /etc/resolv.conf's path (read only when DNS capture needs servers).
-  std::string resolv_conf = "/etc/resolv.conf";
-  // Istio's IPv6 auto-detection; the argument is --dual-stack.
-  std::function<bool(bool)> detect_ipv6;
-  // The UID of a user name, for Istio's $ENVOY_USER default.
-  std::function<std::optional<uint32_t>(const std::string&)> lookup_uid;
-  // Reads a regular file of at most `limit` bytes; the error says why not
-  // (missing, a directory, too large, ...).
-  std::function<absl::StatusOr<std::string>(const std::string&, size_t limit)>
-      read_file;
-
-  // The real process environment.
-  static Environment System();
-};
+// What the process can see of its surroundings (Istio's environment, and
+// the files it reads); injectable for tests.
+using Environment = ::meshcap::IstioEnvironment;
 
 enum class Mode { kMeshcap, kIstioIptables };
 

@@ -101,7 +101,7 @@ const BadInput kCases[] = {
   {"bool_word", "apply --redirect-dns=maybe", "", nullptr, 2, "--redirect-dns: 'maybe' is not a boolean"},
   {"ingress_word", "apply --profile=ambient --ingress=maybe", "", nullptr, 2, "--ingress: 'maybe' is not a boolean"},
   {"ipv6_word", "apply --ipv6=perhaps", "", nullptr, 2, "--ipv6: 'perhaps' is not one of auto, true, false"},
-  {"ipv6_no_value", "apply --ipv6", "", nullptr, 2, "--ipv6 needs a value"},
+  {"ipv6_ambient_auto", "apply --profile=ambient --ipv6=auto", "", nullptr, 2, "--ipv6: 'auto' is the sidecar profile's"},
   {"backend_unknown", "apply --backend=pf", "", nullptr, 2, "--backend: 'pf' is not one of"},
   {"backend_twice", "apply --backend=nftables --backend=iptables-legacy", "", nullptr, 2, "--backend is given more than once ('nftables' and 'iptables-legacy')"},
   {"render_backend_auto", "render --backend=auto", "", nullptr, 2, "--backend: 'auto' is not one of nftables, iptables-legacy"},
@@ -125,7 +125,7 @@ const BadInput kCases[] = {
   {"policy_device", "apply --policy=/dev/zero", "", nullptr, 2, "cannot read '/dev/zero': not a regular file"},
   {"policy_empty_path", "apply --policy=", "", nullptr, 2, "--policy: cannot read ''"},
   {"policy_and_flag", "apply --policy={dir}/p.json -p 1", "", "{}", 2, "--policy cannot be combined with -p"},
-  {"policy_too_large", "apply --policy={dir}/big.json", "", nullptr, 2, "more than the 1048576 a policy may have"},
+  {"policy_too_large", "apply --policy={dir}/big.json", "", nullptr, 2, "more than the 1048576 it may have"},
   // --- environment
   {"env_mode", "apply", "ISTIO_INBOUND_INTERCEPTION_MODE=foo", nullptr, 2, "environment variable ISTIO_INBOUND_INTERCEPTION_MODE: unknown interception mode 'foo'"},
   {"env_inbound_ports", "apply", "ISTIO_INBOUND_PORTS=abc", nullptr, 2, "environment variable ISTIO_INBOUND_PORTS: 'abc' is not a port number"},
