@@ -235,6 +235,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
+CaptureEngine::~CaptureEngine() = default;
+
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() {

@@ -148,11 +148,31 @@ struct VerifyReport {
   bool matches() const { return differences.empty(); }
 };
 
-class MESHCAP_EXPORT Engine {
+// What an Engine does, as an interface. Code written against it (an
+// agent's reconcile loop, a CNI plugin's verbs) can be tested with
+// meshcap::testing::FakeEngine (meshcap/testing/fake_engine.h), in memory,
+// without a network namespace or privileges.
+class MESHCAP_EXPORT CaptureEngine {
+ public:
+  virtual ~CaptureEngine();
+
+  // Makes the namespace hold exactly `policy`'s capture.
+  [[nodiscard]] virtual absl::StatusOr<ApplyResult> Apply(
+      const CapturePolicy& policy, const ApplyOptions& options = {}) = 0;
+  // Removes every capture of ours (or Istio's) from the namespace.
+  [[nodiscard]] virtual absl::StatusOr<ApplyResult> Remove() = 0;
+  // Compares the namespace with `policy`.
+  [[nodiscard]] virtual absl::StatusOr<VerifyReport> Verify(
+      const CapturePolicy& policy) = 0;
+  // "nftables", "iptables-legacy" or "iptables-nft".
+  virtual std::string_view backend_name() const = 0;
+};
+
+class MESHCAP_EXPORT Engine : public CaptureEngine {
  public:
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Engine>> Create(
       const EngineOptions& options = {});
-  ~Engine();
+  ~Engine() override;
 
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -162,17 +182,16 @@ class MESHCAP_EXPORT Engine {
   // backends removed right before it commits), its policy routing and `::6`,
   // nothing of ours it does not need.
   [[nodiscard]] absl::StatusOr<ApplyResult> Apply(
-      const CapturePolicy& policy, const ApplyOptions& options = {});
+      const CapturePolicy& policy, const ApplyOptions& options = {}) override;
   // Removes everything of ours (or Istio's) from the namespace, in every
-  // backend, and
-  // our routing: whatever policy put it there. Removing nothing is OK.
-  [[nodiscard]] absl::StatusOr<ApplyResult> Remove();
+  // backend, and our routing: whatever policy put it there. Removing
+  // nothing is OK.
+  [[nodiscard]] absl::StatusOr<ApplyResult> Remove() override;
   // Compares the namespace with `policy`, everything Apply owns included.
   [[nodiscard]] absl::StatusOr<VerifyReport> Verify(
-      const CapturePolicy& policy);
+      const CapturePolicy& policy) override;
 
-  // "nftables", "iptables-legacy" or "iptables-nft".
-  std::string_view backend_name() const;
+  std::string_view backend_name() const override;
 
  private:
   // meshcap's own tools reach the Engine's namespace thread through it.

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "meshcap/testing/fake_engine.h"
 #include "src/backend.h"
 #include "src/netns.h"
 #include "src/netns_lock.h"
@@ -142,6 +144,104 @@ TEST_F(EngineTest, BadOptionsAreInvalidArguments) {
   o.backend = "pf";
   EXPECT_THAT(Engine::Create(o), StatusIs(absl::StatusCode::kInvalidArgument,
                                           HasSubstr("unknown backend 'pf'")));
+}
+
+// --- The public fake behaves as the Engine does
+// ----------------------------------
+
+// One scenario, observed the same way on any CaptureEngine: what each step
+// reports. `tamper` removes one rule of ours behind the engine's back.
+std::vector<std::string> Scenario(CaptureEngine& e,
+                                  const std::function<void()>& tamper) {
+  std::vector<std::string> seen;
+  auto note = [&](const std::string& step, const absl::Status& s, bool flag) {
+    seen.push_back(step + ": " +
+                   std::string(absl::StatusCodeToString(s.code())) +
+                   (s.ok() ? (flag ? " yes" : " no") : ""));
+  };
+  const CapturePolicy a = PolicyJson(R"({"OutboundIPRangesInclude": "*"})");
+  const CapturePolicy b = PolicyJson(
+      R"({"OutboundIPRangesInclude": "*", "OutboundPortsExclude": "22"})");
+  auto applied = e.Apply(a);
+  note("apply a, changed", applied.status(),
+       applied.ok() && applied->changed());
+  applied = e.Apply(a);
+  note("apply a again, changed", applied.status(),
+       applied.ok() && applied->changed());
+  auto v = e.Verify(a);
+  note("verify a, matches", v.status(), v.ok() && v->matches());
+  v = e.Verify(b);
+  note("verify b, matches", v.status(), v.ok() && v->matches());
+  tamper();
+  v = e.Verify(a);
+  note("verify a after tampering, matches", v.status(), v.ok() && v->matches());
+  ApplyOptions stale;
+  stale.expected_generation = v.ok() ? v->generation - 1 : 0;
+  applied = e.Apply(a, stale);
+  note("apply a at a stale generation", applied.status(), false);
+  ApplyOptions fresh;
+  fresh.expected_generation = v.ok() ? v->generation : 0;
+  applied = e.Apply(a, fresh);
+  note("apply a at the generation read, changed", applied.status(),
+       applied.ok() && applied->changed());
+  v = e.Verify(a);
+  note("verify a, matches", v.status(), v.ok() && v->matches());
+  auto removed = e.Remove();
+  note("remove, changed", removed.status(), removed.ok() && removed->changed());
+  removed = e.Remove();
+  note("remove again, changed", removed.status(),
+       removed.ok() && removed->changed());
+  return seen;
+}
+
+TEST(FakeEngineTest, BehavesAsTheNftablesEngineDoesWithoutANamespace) {
+  ::meshcap::testing::FakeEngine fake;
+  const std::vector<std::string> on_fake =
+      Scenario(fake, [&] { ASSERT_TRUE(fake.Tamper()); });
+  EXPECT_THAT(
+      on_fake,
+      ElementsAre("apply a, changed: OK yes", "apply a again, changed: OK no",
+                  "verify a, matches: OK yes", "verify b, matches: OK no",
+                  "verify a after tampering, matches: OK no",
+                  "apply a at a stale generation: ABORTED",
+                  "apply a at the generation read, changed: OK yes",
+                  "verify a, matches: OK yes", "remove, changed: OK yes",
+                  "remove again, changed: OK no"));
+  // The real Engine, where a namespace can be made: the same answers.
+  ::meshcap::testing::ScopedNetns netns;
+  if (!netns.ok()) GTEST_SKIP() << "no namespace for the real Engine";
+  EngineOptions o;
+  o.backend = "nftables";
+  absl::StatusOr<std::unique_ptr<Engine>> real = Engine::Create(o);
+  ASSERT_THAT(real, IsOk());
+  EXPECT_EQ(Scenario(**real,
+                     [] {
+                       ::meshcap::testing::Shell(
+                           "nft delete rule inet istio-proxy-nat istio-output "
+                           "handle $(nft -a list chain inet istio-proxy-nat "
+                           "istio-output | grep -o 'handle [0-9]*' | tail -1 "
+                           "| cut -d' ' -f2)");
+                     }),
+            on_fake);
+}
+
+TEST(FakeEngineTest, RefusesWhatTheEngineRefuses) {
+  EXPECT_THAT(::meshcap::testing::FakeEngine::Create("pf"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unknown backend 'pf'")));
+  auto legacy = ::meshcap::testing::FakeEngine::Create("iptables-legacy");
+  ASSERT_THAT(legacy, IsOk());
+  ApplyOptions o;
+  o.expected_generation = 1;
+  EXPECT_THAT((*legacy)->Apply(PolicyJson(), o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("has no ruleset generation")));
+  (*legacy)->FailNext(::meshcap::testing::FakeEngine::Op::kVerify,
+                      absl::PermissionDeniedError("no CAP_NET_ADMIN"));
+  EXPECT_THAT((*legacy)->Verify(PolicyJson()),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("CAP")));
+  EXPECT_THAT((*legacy)->Verify(PolicyJson()), IsOk());
+  EXPECT_EQ((*legacy)->calls(::meshcap::testing::FakeEngine::Op::kVerify), 2);
 }
 
 }  // namespace
