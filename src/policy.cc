@@ -296,7 +296,6 @@ struct KnobDef {
     return absl::OkStatus();                            \
   }
 
-constexpr Profile kS = Profile::kSidecar;
 constexpr Profile kA = Profile::kAmbient;
 
 // The parsers of the knobs below see the knob's text (its default when
