@@ -284,7 +284,12 @@ class TrafficFixture : public ::testing::Test {
     if (!pod_->ok()) GTEST_SKIP() << pod_->error();
     peer_ = std::make_unique<::meshcap::testing::DetachedNetns>();
     ASSERT_TRUE(peer_->ok());
-    Sh("ip link add eth0 type veth peer name eth0 netns " + peer_->path());
+    // Distinct ifindexes: two fresh namespaces would give both ends the
+    // same one, and linkwatch then takes the carrier change as non-urgent
+    // (iflink == ifindex) and delays it up to 1 s, losing the first IPv6
+    // neighbour solicitation, so every IPv6 connection waited ~1.1 s.
+    Sh("ip link add eth0 index 7 type veth peer name eth0 netns " +
+       peer_->path() + " index 9");
     Sh("ip addr add 198.51.100.2/24 dev eth0 && "
        "ip addr add 203.0.113.2/24 dev eth0 && "
        "ip -6 addr add 2001:db8::2/64 dev eth0 nodad && ip link set eth0 up");
