@@ -60,9 +60,10 @@ class BatchWriter {
 
   void AddTable(const nftnl_table* t, const std::string& name,
                 MessageInfo::Kind kind = MessageInfo::Kind::kTable) {
-    nlmsghdr* nlh =
-        nftnl_table_nlmsg_build_hdr(batch_.bytes.Next(), NFT_MSG_NEWTABLE,
-                                    NFPROTO_INET, NLM_F_CREATE, seq_);
+    // As `nft add table` sends it: the kernel creates or updates a table
+    // without NLM_F_CREATE.
+    nlmsghdr* nlh = nftnl_table_nlmsg_build_hdr(
+        batch_.bytes.Next(), NFT_MSG_NEWTABLE, NFPROTO_INET, 0, seq_);
     nftnl_table_nlmsg_build_payload(nlh, t);
     Finish(nlh, kind, name);
   }

@@ -28,8 +28,37 @@ namespace {
 constexpr uint32_t kInetServiceType = 13;
 constexpr uint32_t kBigEndianTag = 2;
 
+// What nft 1.0.6 records in an anonymous set's userdata about the key's
+// expression (NFTNL_UDATA_SET_KEY_TYPEOF), for `tcp dport { ... }`: a payload
+// expression (its EXPR_PAYLOAD, 7) of a protocol (PROTO_DESC_TCP 8,
+// PROTO_DESC_UDP 6) and a field (sport 1, dport 2). Learned by recording
+// what nft sends (dev/golden/nft-batches.sh); nft_batch_test holds it.
+constexpr uint32_t kTypeofPayloadExpr = 7;
+constexpr uint32_t kProtoDescTcp = 8;
+constexpr uint32_t kProtoDescUdp = 6;
+constexpr uint32_t kFieldSport = 1;
+constexpr uint32_t kFieldDport = 2;
+// Inside the payload's TYPEOF_DATA.
+constexpr uint8_t kTypeofPayloadDesc = 0;
+constexpr uint8_t kTypeofPayloadField = 1;
+
+void PutPortKeyTypeof(nftnl_udata_buf* ud, const ir::PortMatch& m) {
+  nftnl_udata* key = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_KEY_TYPEOF);
+  nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_TYPEOF_EXPR, kTypeofPayloadExpr);
+  nftnl_udata* data = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
+  nftnl_udata_put_u32(
+      ud, kTypeofPayloadDesc,
+      m.proto == ir::L4Proto::kTcp ? kProtoDescTcp : kProtoDescUdp);
+  nftnl_udata_put_u32(
+      ud, kTypeofPayloadField,
+      m.dir == ir::Direction::kSource ? kFieldSport : kFieldDport);
+  nftnl_udata_nest_end(ud, data);
+  nftnl_udata_nest_end(ud, key);
+}
+
 LoweredSet MakePortSet(const std::string& table, uint32_t id,
-                       const std::vector<uint16_t>& ports) {
+                       const ir::PortMatch& m) {
+  const std::vector<uint16_t>& ports = m.ports;
   LoweredSet s;
   s.id = id;
   s.set.reset(nftnl_set_alloc());
@@ -45,6 +74,7 @@ LoweredSet MakePortSet(const std::string& table, uint32_t id,
                     static_cast<uint32_t>(ports.size()));
   nftnl_udata_buf* ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
   nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, kBigEndianTag);
+  PutPortKeyTypeof(ud, m);
   nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
                      nftnl_udata_buf_len(ud));
   nftnl_udata_buf_free(ud);
@@ -87,10 +117,10 @@ void LowerRule(LoweredTable& table, LoweredRule& out, uint32_t* next_set_id) {
   nftnl_rule_set_str(out.rule.get(), NFTNL_RULE_CHAIN, out.chain.c_str());
   nftnl_rule_set_u32(out.rule.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
   RuleEncoder enc(out.rule.get(), &out.expr_origins, rule.scope,
-                  [&](const std::vector<uint16_t>& ports) {
+                  [&](const ir::PortMatch& m) {
                     const uint32_t id = (*next_set_id)++;
                     out.sets.push_back(table.sets.size());
-                    table.sets.push_back(MakePortSet(table.name(), id, ports));
+                    table.sets.push_back(MakePortSet(table.name(), id, m));
                     return id;
                   });
   for (size_t i = 0; i < rule.matches.size(); ++i) {

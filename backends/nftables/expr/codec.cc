@@ -18,9 +18,9 @@ namespace meshcap::nft {
 
 // --- RuleEncoder -------------------------------------------------------------
 
-RuleEncoder::RuleEncoder(
-    nftnl_rule* rule, std::vector<int16_t>* origins, ir::Scope scope,
-    std::function<uint32_t(const std::vector<uint16_t>&)> add_set)
+RuleEncoder::RuleEncoder(nftnl_rule* rule, std::vector<int16_t>* origins,
+                         ir::Scope scope,
+                         std::function<uint32_t(const ir::PortMatch&)> add_set)
     : rule_(rule),
       origins_(origins),
       scope_(scope),

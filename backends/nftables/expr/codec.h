@@ -47,10 +47,10 @@ inline constexpr int16_t kOriginVerdict = -2;
 // Builds one rule's expressions the way nft lowers its text.
 class RuleEncoder {
  public:
-  // `add_set(ports)` registers an anonymous port set for this rule and
-  // returns its batch-wide id.
+  // `add_set(match)` registers an anonymous set of the match's ports for
+  // this rule and returns its batch-wide id.
   RuleEncoder(nftnl_rule* rule, std::vector<int16_t>* origins, ir::Scope scope,
-              std::function<uint32_t(const std::vector<uint16_t>&)> add_set);
+              std::function<uint32_t(const ir::PortMatch&)> add_set);
 
   void SetOrigin(int16_t origin) { origin_ = origin; }
   ir::Scope scope() const { return scope_; }
@@ -89,9 +89,7 @@ class RuleEncoder {
   // [ tproxy FAMILY port reg 1 ]
   void Tproxy(uint32_t family);
 
-  uint32_t AddPortSet(const std::vector<uint16_t>& ports) {
-    return add_set_(ports);
-  }
+  uint32_t AddPortSet(const ir::PortMatch& match) { return add_set_(match); }
 
  private:
   void Add(nftnl_expr* e);
@@ -99,7 +97,7 @@ class RuleEncoder {
   nftnl_rule* rule_;
   std::vector<int16_t>* origins_;
   ir::Scope scope_;
-  std::function<uint32_t(const std::vector<uint16_t>&)> add_set_;
+  std::function<uint32_t(const ir::PortMatch&)> add_set_;
   int16_t origin_ = kOriginVerdict;
   bool nfproto_ = false;
   std::optional<ir::L4Proto> l4proto_;

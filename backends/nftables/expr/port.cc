@@ -56,7 +56,7 @@ void Encode(const ir::PortMatch& m, RuleEncoder& enc) {
     enc.Cmp(m.negate ? NFT_CMP_NEQ : NFT_CMP_EQ, &port, 2);
     return;
   }
-  enc.Lookup(enc.AddPortSet(m.ports), m.negate);
+  enc.Lookup(enc.AddPortSet(m), m.negate);
 }
 
 bool Decode(ExprCursor& c, ir::PortMatch* out) {
