@@ -16,7 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "meshcap/net.h"
 #include "src/errno_status.h"
-#include "src/istio_env.h"
+#include "src/local_addresses.h"
 #include "src/status_macros.h"
 #include "src/text.h"
 #include "src/unique_fd.h"

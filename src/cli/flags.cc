@@ -26,7 +26,6 @@
 #include "meshcap/policy_json.h"
 #include "meshcap/version.h"
 #include "src/errno_status.h"
-#include "src/istio_env.h"
 #include "src/status_macros.h"
 #include "src/text.h"
 #include "src/unique_fd.h"

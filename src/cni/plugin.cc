@@ -26,7 +26,7 @@
 #include "src/cni/pod_source.h"
 #include "src/cni/version.h"
 #include "src/engine_peer.h"
-#include "src/istio_env.h"
+#include "src/local_addresses.h"
 #include "src/netns.h"
 #include "src/netns_lock.h"
 #include "src/state_dir.h"

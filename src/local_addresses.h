@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// What istio-iptables reads from its surroundings rather than from its
-// flags, made available to every entry point (the tool, the CNI plugin).
-// Internal.
+// The host's addresses as Istio reads them to decide on IPv6, for
+// ApplyIstioEnvironment (the tool) and the CNI plugin. Internal.
 
-#ifndef MESHCAP_SRC_ISTIO_ENV_H_
-#define MESHCAP_SRC_ISTIO_ENV_H_
+#ifndef MESHCAP_SRC_LOCAL_ADDRESSES_H_
+#define MESHCAP_SRC_LOCAL_ADDRESSES_H_
 
 namespace meshcap::internal {
 
@@ -23,4 +22,4 @@ LocalAddresses DetectLocalAddresses(bool dual_stack);
 
 }  // namespace meshcap::internal
 
-#endif  // MESHCAP_SRC_ISTIO_ENV_H_
+#endif  // MESHCAP_SRC_LOCAL_ADDRESSES_H_

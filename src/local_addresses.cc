@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 
-#include "src/istio_env.h"
+#include "src/local_addresses.h"
 
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
