@@ -16,7 +16,7 @@
 //   - Restore:      `iptables-legacy-restore --noflush` and
 //                   `ip6tables-legacy-restore --noflush` of the same rules as
 //                   subprocesses, as Istio runs them (removal not timed).
-// bench/report.py runs this, prints the ratios the README quotes and
+// bench/report.py runs this, prints the ratios docs/perf/README.md quotes and
 // plots them.
 
 #include <benchmark/benchmark.h>

@@ -17,7 +17,7 @@
 //   - Restore:      `iptables-nft-restore --noflush` and
 //                   `ip6tables-nft-restore --noflush` of the same rules as
 //                   subprocesses, as Istio runs them (removal not timed).
-// bench/report.py runs this and prints the ratios the README quotes.
+// bench/report.py runs this and prints the ratios docs/perf/README.md quotes.
 
 #include <benchmark/benchmark.h>
 #include <errno.h>

@@ -17,7 +17,7 @@
 //                   one more excluded outbound port (one chain replaced).
 //   - NftFile:      `nft -f` of the same rules as a subprocess, as Istio's
 //                   nftables backend runs it (the removal is not timed).
-// bench/report.py runs this, prints the ratios the README quotes and
+// bench/report.py runs this, prints the ratios docs/perf/README.md quotes and
 // plots them.
 
 #include <arpa/inet.h>

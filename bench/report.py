@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """meshcap's performance report: runs the benchmarks, prints medians, ratios
-and goals, and draws the plots the README shows.
+and goals, and draws the plots docs/perf/README.md shows.
 
     python3 bench/report.py [--build build] [--runs 30] [--reps 5]
                             [--plots docs/perf]
@@ -17,7 +17,7 @@ run, so ratios compare like with like on a noisy machine:
     against the subprocess tools and the kernel's own floor.
 Plots (PNG, matplotlib) go to --plots: latency against foreign rules,
 against policy size, and whole-process latency; beside them report.md (what
-this prints) and report.json (the medians), which the README quotes.
+this prints) and report.json (the medians), which docs/perf/README.md quotes.
 """
 
 import argparse
@@ -383,7 +383,7 @@ def main():
                     "PLOTS/report.json)")
     args = ap.parse_args()
     # What this run printed and measured goes beside its plots, so that
-    # the README's numbers can be traced to a run.
+    # docs/perf/README.md's numbers can be traced to a run.
     os.makedirs(args.plots, exist_ok=True)
     if args.json is None:
         args.json = f"{args.plots}/report.json"

@@ -9,7 +9,7 @@
 #   dev/cni-faults.sh [--quick] [--seed N] [--parts kill,hostile,state,long,race]
 #                     [--verbose]
 # --quick is CI's bounded mode (10 kills per verb and backend, 10 race
-# rounds; about 35 s on 2 cores); the default is the campaign the README
+# rounds; about 35 s on 2 cores); the default is the campaign docs/cni.md
 # quotes (200 kills per verb and backend, 100 race rounds; about 2.5 min).
 # It runs a private copy of the plugin (MESHCAP_CNI, default the build's),
 # prints one line per part, a FAIL line per failed check (at most 25 per

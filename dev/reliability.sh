@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The reliability campaign the README quotes, on the current build (as
+# The reliability campaign docs/guarantees.md quotes, on the current build (as
 # root; every test makes its own network namespaces):
 #   - TRIALS randomly timed SIGKILLs of `meshcap apply` per backend
 #     (tests/system/crash_test.cc, KillTest), alternating two policies;

@@ -473,7 +473,7 @@ TEST(IstioCniRuntimeAnnotationsTest, TheStatusListsTheContainers) {
 }
 
 TEST(IstioCniRuntimeAnnotationsTest, FixturePodsAsTheRuntimeSeesThem) {
-  // What annotations alone cannot know (README): DISABLE_ENVOY, the proxy
+  // What annotations alone cannot know (docs/cni.md): DISABLE_ENVOY, the proxy
   // type and the inject label are in the spec; the proxy's identity and
   // env too (custom-uid and dns then get the defaults). The status
   // annotation lists what the injector added, which these fixtures, edited

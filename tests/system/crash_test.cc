@@ -14,8 +14,8 @@
 //
 // KillTest does the same to the whole `meshcap apply` process at random
 // moments: MESHCAP_KILL_TRIALS trials per backend (default 40; the
-// reliability campaign in the README runs 1,000), alternating B over A and
-// A over B, and prints what the kills found.
+// reliability campaign in docs/guarantees.md runs 1,000), alternating B over A
+// and A over B, and prints what the kills found.
 
 #include <poll.h>
 #include <signal.h>

@@ -45,8 +45,8 @@ constexpr char kB[] =
 
 constexpr int kAppliers = 8;
 constexpr int kAppliesEach = 10;
-// MESHCAP_RACE_ROUNDS rounds (default 3; the reliability campaign in the
-// README runs 30).
+// MESHCAP_RACE_ROUNDS rounds (default 3; the reliability campaign of
+// docs/guarantees.md runs 30).
 int Rounds() {
   const char* v = getenv("MESHCAP_RACE_ROUNDS");
   return v != nullptr && atoi(v) > 0 ? atoi(v) : 3;

@@ -244,7 +244,7 @@ func (p *pod) ruleset(backend string) string {
 }
 
 // policyRouting lists what of meshcap's policy routing the pod holds:
-// every rule and route of protocol 109 (README "Policy routing"), in
+// every rule and route of protocol 109 (docs/backends.md "Policy routing"), in
 // both families and all tables, and the ::6 address on lo, one line each,
 // prefixed with the command that showed it.
 func (p *pod) policyRouting() []string {
@@ -549,7 +549,7 @@ func testChain(t *testing.T, backend, profile string) {
 		t.Fatalf("after ADD the pod's %s ruleset has no %q:\n%s", backend, want, rules)
 	}
 	// Ambient: the replies of connections ztunnel delivered go back
-	// through table 100 (README "Ambient"). A REDIRECT sidecar without
+	// through table 100 (docs/cli.md "Ambient"). A REDIRECT sidecar without
 	// IPv6 has no policy routing at all.
 	routing := map[string][]string{
 		"ambient": {
