@@ -15,6 +15,7 @@
 #include <string>
 
 #include "src/cni/error.h"
+#include "src/cni/install.h"
 #include "src/cni/log.h"
 #include "src/cni/plugin.h"
 #include "src/cni/version.h"
@@ -83,7 +84,7 @@ void LeaveTheLastCloseToAChild() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   // One malloc arena. The Engine's namespace thread would otherwise get an
   // arena of its own: a 64 MiB reservation, trimmed by two munmaps and
   // grown by an mprotect per page or so, each of which, in a process with
@@ -93,12 +94,18 @@ int main() {
   // thread works.
   mallopt(M_ARENA_MAX, 1);
   const char* command = getenv("CNI_COMMAND");
+  if ((command == nullptr || *command == '\0') && argc > 1) {
+    // `meshcap-cni install|uninstall`: the node's installer (install.h).
+    return meshcap::cni::RunInstallCommand(argc, argv);
+  }
   if (command == nullptr || *command == '\0') {
     // Run by hand: say what this is, as the reference plugins do.
     std::string about =
         "meshcap-cni: installs a pod's traffic capture (Istio's sidecar or "
         "ambient rules) in its network namespace, chained after the "
-        "interface plugins\nCNI protocol versions supported:";
+        "interface plugins\n(meshcap-cni install|uninstall --help: chain it "
+        "into "
+        "the node's CNI configuration)\nCNI protocol versions supported:";
     for (const std::string& v : meshcap::cni::SupportedVersions()) {
       about += " " + v;
     }

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// `meshcap-cni install|uninstall`: the flags, and `--watch`, which keeps
+// the installation true with inotify until SIGTERM or SIGINT.
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "src/cni/install.h"
+#include "src/json.h"
+#include "src/text.h"
+
+namespace meshcap::cni {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: meshcap-cni install [flags]    chain meshcap-cni into the node's "
+    "CNI configuration\n"
+    "       meshcap-cni uninstall [flags]  take it out again\n"
+    "(run with no CNI_COMMAND in the environment; a runtime runs the plugin "
+    "with one)\n"
+    "\n"
+    "flags:\n"
+    "  --cni-conf-dir=DIR         the runtime's network configurations "
+    "(default /etc/cni/net.d)\n"
+    "  --cni-bin-dir=DIR          where the runtime looks for plugins; "
+    "repeatable (default /opt/cni/bin)\n"
+    "  --cni-agent-run-dir=DIR    where the kubeconfig is written as "
+    "istio-cni-kubeconfig (default /var/run/istio-cni)\n"
+    "  --service-account-dir=DIR  the service account's token and ca.crt "
+    "(default /var/run/secrets/kubernetes.io/serviceaccount)\n"
+    "  --plugin-config=FILE       a JSON object: our entry's keys beside "
+    "\"type\" (the ConfigMap)\n"
+    "  --watch                    install, then keep it installed (inotify) "
+    "until SIGTERM or SIGINT; SIGHUP re-reads --plugin-config\n"
+    "  --help                     this text\n"
+    "\n"
+    "The kubeconfig is written from KUBERNETES_SERVICE_HOST, "
+    "KUBERNETES_SERVICE_PORT (default 443) and KUBERNETES_SERVICE_PROTOCOL "
+    "(default https); without a host, none is written.\n"
+    "Exit status: 0 done, 1 failed, 2 bad usage.\n";
+
+struct Flags {
+  std::string command;
+  InstallOptions options;
+  std::string plugin_config_file;
+  bool watch = false;
+};
+
+std::string Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, ts.tv_nsec / 1000000);
+  return buf;
+}
+
+void Say(const std::string& line) {
+  const std::string text = absl::StrCat(
+      Now(), " meshcap-cni: ", internal::PrintableLine(line), "\n");
+  fwrite(text.data(), 1, text.size(), stderr);
+  fflush(stderr);
+}
+
+// Parses argv; nullopt after printing the error (or the help, `*help`).
+std::optional<Flags> ParseFlags(int argc, char** argv, bool* help) {
+  Flags f;
+  *help = false;
+  if (argc < 2) {
+    fprintf(stderr, "meshcap-cni: no subcommand\n%s", kUsage.data());
+    return std::nullopt;
+  }
+  f.command = argv[1];
+  if (f.command == "--help" || f.command == "-h" || f.command == "help") {
+    *help = true;
+    return std::nullopt;
+  }
+  if (f.command != "install" && f.command != "uninstall") {
+    fprintf(stderr,
+            "meshcap-cni: unknown subcommand %s (install or uninstall)\n",
+            internal::Quote(f.command).c_str());
+    return std::nullopt;
+  }
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view name = arg;
+    std::optional<std::string> value;
+    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = std::string(arg.substr(eq + 1));
+    }
+    auto need = [&]() -> std::optional<std::string> {
+      if (value.has_value()) return value;
+      if (i + 1 < argc) return std::string(argv[++i]);
+      fprintf(stderr, "meshcap-cni: %s needs a value\n",
+              std::string(name).c_str());
+      return std::nullopt;
+    };
+    if (name == "--help" || name == "-h") {
+      *help = true;
+      return std::nullopt;
+    }
+    if (name == "--watch") {
+      if (value.has_value()) {
+        fprintf(stderr, "meshcap-cni: --watch takes no value\n");
+        return std::nullopt;
+      }
+      f.watch = true;
+      continue;
+    }
+    std::string* target = nullptr;
+    if (name == "--cni-conf-dir") target = &f.options.conf_dir;
+    if (name == "--service-account-dir") {
+      target = &f.options.service_account_dir;
+    }
+    if (name == "--cni-agent-run-dir") target = &f.options.cni_agent_run_dir;
+    if (name == "--plugin-config") target = &f.plugin_config_file;
+    if (name == "--cni-bin-dir") {
+      f.options.bin_dirs.emplace_back();
+      target = &f.options.bin_dirs.back();
+    }
+    if (target == nullptr) {
+      fprintf(stderr, "meshcap-cni: unknown flag %s\n",
+              internal::Quote(arg).c_str());
+      return std::nullopt;
+    }
+    std::optional<std::string> v = need();
+    if (!v.has_value()) return std::nullopt;
+    if (v->empty()) {
+      fprintf(stderr, "meshcap-cni: %s needs a value\n",
+              std::string(name).c_str());
+      return std::nullopt;
+    }
+    *target = *v;
+  }
+  if (f.watch && f.command != "install") {
+    fprintf(stderr, "meshcap-cni: --watch is for install\n");
+    return std::nullopt;
+  }
+  if (const char* h = getenv("KUBERNETES_SERVICE_HOST"); h && *h) {
+    f.options.kube_host = h;
+  }
+  if (const char* p = getenv("KUBERNETES_SERVICE_PORT"); p && *p) {
+    f.options.kube_port = p;
+  }
+  if (const char* p = getenv("KUBERNETES_SERVICE_PROTOCOL"); p && *p) {
+    f.options.kube_protocol = p;
+  }
+  return f;
+}
+
+absl::Status LoadPluginConfig(Flags& f) {
+  if (f.plugin_config_file.empty()) return absl::OkStatus();
+  FILE* file = fopen(f.plugin_config_file.c_str(), "re");
+  if (file == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "cannot read --plugin-config ", internal::Quote(f.plugin_config_file),
+        ": ", strerror(errno)));
+  }
+  std::string text;
+  char buf[8192];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), file)) > 0 &&
+         text.size() < (1 << 20)) {
+    text.append(buf, n);
+  }
+  fclose(file);
+  absl::StatusOr<internal::Json> doc =
+      internal::ParseJson(text, {.max_bytes = 1 << 20, .max_depth = 64});
+  if (!doc.ok() || !doc->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--plugin-config ", internal::Quote(f.plugin_config_file), ": ",
+        doc.ok() ? "not a JSON object" : std::string(doc.status().message())));
+  }
+  f.options.plugin_config = std::move(*doc);
+  return absl::OkStatus();
+}
+
+void Report(const InstallReport& r, std::string_view verb) {
+  for (const std::string& note : r.notes) Say(note);
+  for (const std::string& path : r.changed) {
+    Say(absl::StrCat(std::string(verb), " ", path));
+  }
+}
+
+// Install, then keep it installed: every change in the watched
+// directories (our own writes included, which find nothing to do) runs the
+// install again; so does a timer, for what inotify cannot see (a
+// directory mounted over).
+int Watch(Flags& f) {
+  const int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (in < 0) {
+    Say(absl::StrCat("cannot watch: inotify: ", strerror(errno)));
+    return 1;
+  }
+  constexpr uint32_t kMask = IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO |
+                             IN_MOVED_FROM | IN_DELETE | IN_ATTRIB |
+                             IN_DELETE_SELF | IN_MOVE_SELF;
+  std::vector<std::string> dirs = {f.options.conf_dir,
+                                   f.options.service_account_dir};
+  for (const std::string& d : f.options.bin_dirs.empty()
+                                  ? std::vector<std::string>{"/opt/cni/bin"}
+                                  : f.options.bin_dirs) {
+    dirs.push_back(d);
+  }
+  auto add_watches = [&] {
+    for (const std::string& d : dirs) {
+      (void)inotify_add_watch(in, d.c_str(), kMask | IN_ONLYDIR);
+    }
+  };
+  add_watches();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  const int sig = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sig < 0) {
+    Say(absl::StrCat("cannot watch: signalfd: ", strerror(errno)));
+    return 1;
+  }
+  constexpr int kResyncMs = 30000;
+  constexpr int kRetryMs = 1000;
+  std::string last_error;
+  int timeout = 0;
+  for (;;) {
+    absl::StatusOr<InstallReport> r = Install(f.options);
+    if (r.ok()) {
+      Report(*r, "install: wrote");
+      if (!last_error.empty()) Say("installed");
+      last_error.clear();
+      timeout = kResyncMs;
+    } else {
+      const std::string e(r.status().message());
+      if (e != last_error) Say(absl::StrCat("not installed yet: ", e));
+      last_error = e;
+      timeout = kRetryMs;
+    }
+    struct pollfd fds[2] = {{in, POLLIN, 0}, {sig, POLLIN, 0}};
+    const int n = poll(fds, 2, timeout);
+    if (n < 0 && errno != EINTR) {
+      Say(absl::StrCat("poll: ", strerror(errno)));
+      return 1;
+    }
+    if (fds[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sig, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+          absl::Status s = LoadPluginConfig(f);
+          Say(s.ok() ? std::string("re-read --plugin-config")
+                     : absl::StrCat(s.message(), "; keeping the old one"));
+          continue;
+        }
+        Say(absl::StrCat("signal ", si.ssi_signo,
+                         ": exiting; the installation stays"));
+        return 0;
+      }
+    }
+    if (fds[0].revents & POLLIN) {
+      alignas(struct inotify_event) char buf[16384];
+      bool gone = false;
+      ssize_t len;
+      while ((len = read(in, buf, sizeof(buf))) > 0) {
+        for (char* p = buf; p < buf + len;) {
+          const auto* e = reinterpret_cast<const struct inotify_event*>(p);
+          if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+            gone = true;
+          }
+          p += sizeof(struct inotify_event) + e->len;
+        }
+      }
+      // A directory replaced (a token's ..data, a bin dir remounted):
+      // watch what is there now.
+      if (gone) add_watches();
+    }
+  }
+}
+
+}  // namespace
+
+int RunInstallCommand(int argc, char** argv) {
+  bool help = false;
+  std::optional<Flags> flags = ParseFlags(argc, argv, &help);
+  if (!flags.has_value()) {
+    if (help) {
+      fwrite(kUsage.data(), 1, kUsage.size(), stdout);
+      return 0;
+    }
+    return 2;
+  }
+  if (absl::Status s = LoadPluginConfig(*flags); !s.ok()) {
+    fprintf(stderr, "meshcap-cni: %s\n",
+            internal::PrintableLine(std::string(s.message())).c_str());
+    return 2;
+  }
+  if (flags->command == "install") {
+    // A ConfigMap that would fail every pod is bad usage, not a failure to
+    // retry.
+    if (absl::StatusOr<internal::Json> e = OurEntry(flags->options); !e.ok()) {
+      fprintf(
+          stderr, "meshcap-cni: %s\n",
+          internal::PrintableLine(std::string(e.status().message())).c_str());
+      return 2;
+    }
+    if (flags->watch) return Watch(*flags);
+    absl::StatusOr<InstallReport> r = Install(flags->options);
+    if (!r.ok()) {
+      fprintf(
+          stderr, "meshcap-cni: install: %s\n",
+          internal::PrintableLine(std::string(r.status().message())).c_str());
+      return 1;
+    }
+    Report(*r, "install: wrote");
+    return 0;
+  }
+  absl::StatusOr<InstallReport> r = Uninstall(flags->options);
+  if (!r.ok()) {
+    fprintf(stderr, "meshcap-cni: uninstall: %s\n",
+            internal::PrintableLine(std::string(r.status().message())).c_str());
+    return 1;
+  }
+  Report(*r, "uninstall: removed or rewrote");
+  return 0;
+}
+
+}  // namespace meshcap::cni
