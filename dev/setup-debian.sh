@@ -9,7 +9,7 @@ apt-get install -y -qq --no-install-recommends \
   g++ meson ninja-build pkg-config python3 clang-format dpkg-dev \
   clang libclang-rt-14-dev valgrind util-linux \
   golang-go python3-pytest python3-mypy pycodestyle abigail-tools cmake \
-  python3-matplotlib \
+  python3-matplotlib python3-yaml \
   golang-github-appc-cni-dev golang-golang-x-sys-dev containernetworking-plugins \
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
   nlohmann-json3-dev libyaml-cpp-dev libcurl4-openssl-dev \
