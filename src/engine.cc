@@ -2,7 +2,13 @@
 
 #include "meshcap/engine.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -170,6 +176,11 @@ struct Engine::Impl {
   bool others_created = false;
   // The namespace's cookie (src/intent.h NetnsCookie).
   uint64_t netns_cookie = 0;
+  // Watch's stop: an eventfd made by the first Watch (StopWatch before
+  // that leaves `stop_pending` for it).
+  std::atomic<int> watch_stop_fd{-1};
+  std::atomic<bool> watch_stop_pending{false};
+  std::mutex watch_mu;
 
   absl::StatusOr<internal::NetnsLock> Lock(bool exclusive) {
     return internal::NetnsLock::Acquire(lock_fd.get(), exclusive,
@@ -241,6 +252,7 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() {
   if (impl_ == nullptr) return;
+  if (const int fd = impl_->watch_stop_fd.load(); fd >= 0) close(fd);
   // Backends close their sockets in the namespace they were opened in.
   Impl* p = impl_.get();
   (void)p->exec->Run([p] {
@@ -378,6 +390,39 @@ absl::StatusOr<VerifyReport> Engine::Verify(const CapturePolicy& policy) {
 }
 
 std::string_view Engine::backend_name() const { return impl_->factory->Name(); }
+
+absl::Status Engine::Watch(
+    const CapturePolicy& policy, const WatchOptions& options,
+    const std::function<void(const WatchEvent&)>& on_event) {
+  Impl* p = impl_.get();
+  std::unique_lock<std::mutex> one(p->watch_mu, std::try_to_lock);
+  if (!one.owns_lock()) {
+    return absl::FailedPreconditionError(
+        "this Engine is already watching; one Watch at a time");
+  }
+  int fd = p->watch_stop_fd.load();
+  if (fd < 0) {
+    fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) return internal::ErrnoStatus(errno, "eventfd");
+    p->watch_stop_fd.store(fd);
+  }
+  if (p->watch_stop_pending.exchange(false)) {
+    const uint64_t one_event = 1;
+    (void)!write(fd, &one_event, sizeof(one_event));
+  }
+  return internal::RunWatch(*this, policy, options, on_event, fd,
+                            p->backend_options.state_dir);
+}
+
+void Engine::StopWatch() {
+  const int fd = impl_->watch_stop_fd.load();
+  if (fd < 0) {
+    impl_->watch_stop_pending.store(true);
+    return;
+  }
+  const uint64_t one = 1;
+  (void)!write(fd, &one, sizeof(one));
+}
 
 namespace internal {
 

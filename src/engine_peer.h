@@ -26,6 +26,13 @@ struct EnginePeer {
   static const std::string& NetnsKey(const Engine& engine);
 };
 
+// Engine::Watch's loop (src/watch.cc); `stop_fd` is the eventfd StopWatch
+// writes.
+[[nodiscard]] absl::Status RunWatch(
+    Engine& engine, const CapturePolicy& policy, const WatchOptions& options,
+    const std::function<void(const WatchEvent&)>& on_event, int stop_fd,
+    const std::string& state_dir);
+
 }  // namespace meshcap::internal
 
 #endif  // MESHCAP_SRC_ENGINE_PEER_H_

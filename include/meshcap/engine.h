@@ -55,6 +55,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -148,6 +149,38 @@ struct VerifyReport {
   bool matches() const { return differences.empty(); }
 };
 
+// How Engine::Watch keeps a capture.
+struct WatchOptions {
+  // How often the namespace is verified when no kernel event came:
+  // iptables-legacy's only way to notice a change (the kernel sends no
+  // events for its tables), and the retry after a failed heal.
+  std::chrono::milliseconds interval{1000};
+  // On nftables and iptables-nft, which learn of changes from the kernel
+  // (nf_tables and rtnetlink events), a full verify this often anyway.
+  std::chrono::milliseconds resync{60000};
+};
+
+// What Engine::Watch reports to its callback, one event per line of a log.
+struct WatchEvent {
+  enum class Kind : uint8_t {
+    kApplied,     // the first apply is done; the watch has begun
+    kWaiting,     // another watcher holds this namespace: waiting for it
+    kHealed,      // drift found and repaired
+    kHealFailed,  // drift found, the repair failed (retried at `interval`)
+  };
+  Kind kind = Kind::kApplied;
+  // One line: "healed in 1.3 ms: missing table inet istio-proxy-nat",
+  // "another watcher (process 1234) holds this namespace; waiting".
+  std::string message;
+  // What had drifted (Difference::ToString()), and what the heal changed.
+  std::vector<std::string> drifted;
+  std::vector<std::string> changes;
+  // From noticing the drift (the kernel's event, or the poll) to the
+  // capture verified whole again.
+  std::chrono::microseconds elapsed{0};
+  absl::Status status;  // kHealFailed: why
+};
+
 // What an Engine does, as an interface. Code written against it (an
 // agent's reconcile loop, a CNI plugin's verbs) can be tested with
 // meshcap::testing::FakeEngine (meshcap/testing/fake_engine.h), in memory,
@@ -192,6 +225,23 @@ class MESHCAP_EXPORT Engine : public CaptureEngine {
       const CapturePolicy& policy) override;
 
   std::string_view backend_name() const override;
+
+  // Applies `policy`, then holds it: whenever anything changes what Apply
+  // owns (a table deleted, a chain flushed, a rule or jump removed, a
+  // policy-routing rule or route deleted, `::6` removed), re-applies it
+  // through the same lock and safe order, and reports the heal to
+  // `on_event` (called on the calling thread). One watcher per namespace
+  // (and state directory): a second waits, and reports kWaiting, until the
+  // first stops or dies, then adopts the namespace. Returns OK after
+  // StopWatch(), leaving the capture in place; an error if the first
+  // apply fails. While it runs, StopWatch is the only call this Engine
+  // takes (an Engine is not thread-safe): look with another Engine.
+  [[nodiscard]] absl::Status Watch(
+      const CapturePolicy& policy, const WatchOptions& options = {},
+      const std::function<void(const WatchEvent&)>& on_event = nullptr);
+  // Makes the running (or the next) Watch return. Any thread; safe in a
+  // signal handler.
+  void StopWatch();
 
  private:
   // meshcap's own tools reach the Engine's namespace thread through it.

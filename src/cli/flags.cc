@@ -41,6 +41,7 @@ enum class Kind : uint8_t {
   kBackend,      // --backend
   kNetns,        // --netns
   kLockTimeout,  // --lock-timeout
+  kInterval,     // --interval
   kPolicy,       // --policy FILE
   kDnsServers,   // --dns-servers LIST
   kDualStack,    // --dual-stack
@@ -59,8 +60,10 @@ enum Commands : uint8_t {
   kClean = 8,
   kValidate = 16,
   kIstio = 32,
-  kPolicyCommands = kRender | kApply | kVerify | kClean | kValidate | kIstio,
-  kKernelCommands = kApply | kVerify | kClean | kValidate,
+  kWatch = 64,
+  kPolicyCommands =
+      kRender | kApply | kVerify | kClean | kValidate | kIstio | kWatch,
+  kKernelCommands = kApply | kVerify | kClean | kValidate | kWatch,
 };
 
 struct Flag {
@@ -99,7 +102,7 @@ std::vector<Flag> Flags() {
   Flag backend;
   backend.name = "backend";
   backend.kind = Kind::kBackend;
-  backend.commands = kRender | kApply | kVerify | kClean;
+  backend.commands = kRender | kApply | kVerify | kClean | kWatch;
   backend.once = true;
   backend.help = absl::StrCat(
       "The backend: ", absl::StrJoin(AvailableBackends(), ", "),
@@ -122,7 +125,7 @@ std::vector<Flag> Flags() {
   Flag lock;
   lock.name = "lock-timeout";
   lock.kind = Kind::kLockTimeout;
-  lock.commands = kApply | kVerify | kClean;
+  lock.commands = kApply | kVerify | kClean | kWatch;
   lock.once = true;
   lock.help =
       "How long to wait for another meshcap (or, for iptables-legacy, any "
@@ -130,6 +133,17 @@ std::vector<Flag> Flags() {
       "then fail with exit status 4 and change nothing.";
   lock.default_text = "30s";
   add(lock);
+  Flag interval;
+  interval.name = "interval";
+  interval.kind = Kind::kInterval;
+  interval.commands = kWatch;
+  interval.once = true;
+  interval.help =
+      "How often watch verifies the namespace without a kernel event "
+      "(iptables-legacy's tables send none), and retries a failed heal, "
+      "e.g. 500ms, 2s.";
+  interval.default_text = "1s";
+  add(interval);
   Flag policy;
   policy.name = "policy";
   policy.kind = Kind::kPolicy;
@@ -259,7 +273,7 @@ struct Given {
 
 const std::pair<const char*, uint8_t> kCommands[] = {
     {"render", kRender}, {"apply", kApply},       {"verify", kVerify},
-    {"clean", kClean},   {"validate", kValidate},
+    {"clean", kClean},   {"validate", kValidate}, {"watch", kWatch},
 };
 
 const char* CommandHelp(std::string_view c) {
@@ -271,6 +285,10 @@ const char* CommandHelp(std::string_view c) {
     return "compare the kernel with the policy; exit 1 on a difference";
   }
   if (c == "clean") return "remove everything of ours (no policy needed)";
+  if (c == "watch") {
+    return "apply, then hold the capture: re-apply whenever it drifts, "
+           "until SIGTERM or SIGINT (SIGHUP re-reads --policy)";
+  }
   return "Istio's validation probe: is a connection really captured? exit "
          "126 if not";
 }
@@ -511,6 +529,16 @@ absl::StatusOr<Invocation> ParseCommandLine(
           absl::StrCat("--lock-timeout: ", d.status().message()));
     }
     inv.lock_timeout = *d;
+  }
+  if (const Given* i = find(Kind::kInterval)) {
+    absl::StatusOr<std::chrono::milliseconds> d = ParseDuration(i->value);
+    if (!d.ok() || d->count() <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--interval: ", d.ok()
+                              ? Quote(i->value) + " is not a positive duration"
+                              : std::string(d.status().message())));
+    }
+    inv.interval = *d;
   }
   // Istio's two names, and the binaries' own.
   if (inv.force_iptables_binary == "iptables-legacy") {

@@ -33,7 +33,7 @@ using Environment = ::meshcap::IstioEnvironment;
 enum class Mode { kMeshcap, kIstioIptables };
 
 struct Invocation {
-  // "render", "apply", "verify", "clean", "validate" (meshcap), or
+  // "render", "apply", "verify", "clean", "validate", "watch" (meshcap), or
   // "istio-iptables" for the drop-in name. Empty when only --help or
   // --version was asked for.
   std::string command;
@@ -43,6 +43,8 @@ struct Invocation {
   std::string netns;
   // apply, verify, clean: how long to wait for the namespace's lock.
   std::chrono::milliseconds lock_timeout = std::chrono::seconds(30);
+  // watch: how often to verify without a kernel event.
+  std::chrono::milliseconds interval = std::chrono::seconds(1);
   // Text for --help / --version, already complete; print and exit 0.
   std::string early_output;
 

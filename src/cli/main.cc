@@ -2,12 +2,16 @@
 //
 // meshcap, and istio-iptables when run under that name.
 
+#include <signal.h>
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "meshcap/engine.h"
 #include "meshcap/render.h"
@@ -154,6 +158,75 @@ int RunValidation(const std::string& prog, const meshcap::cli::Invocation& inv,
   return 0;
 }
 
+// watch: the signal that ended the current Watch (0: none yet).
+volatile sig_atomic_t g_signal = 0;
+meshcap::Engine* g_watching = nullptr;
+
+void OnWatchSignal(int sig) {
+  g_signal = sig;
+  if (g_watching != nullptr) g_watching->StopWatch();
+}
+
+std::string Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+  return buf;
+}
+
+void Log(const std::string& prog, const std::string& line) {
+  std::fprintf(stderr, "%s %s: %s\n", Now().c_str(), prog.c_str(),
+               meshcap::internal::PrintableLine(line).c_str());
+  std::fflush(stderr);
+}
+
+// Applies, then holds the capture until SIGTERM or SIGINT (exit 0, the
+// capture left in place). SIGHUP re-reads the policy (the command line is
+// parsed again, so a --policy file is read again); a policy that no longer
+// builds is logged and the old one kept.
+int Watch(const std::string& prog, const std::vector<std::string>& args,
+          const meshcap::cli::Invocation& inv, meshcap::CapturePolicy policy) {
+  auto engine = MakeEngine(inv.backend, inv.netns, inv.lock_timeout);
+  if (!engine.ok()) return Fail(prog, engine.status());
+  g_watching = engine->get();
+  struct sigaction sa {};
+  sa.sa_handler = OnWatchSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &sa, nullptr);
+  meshcap::WatchOptions options;
+  options.interval = inv.interval;
+  auto on_event = [&](const meshcap::WatchEvent& e) { Log(prog, e.message); };
+  for (;;) {
+    g_signal = 0;
+    absl::Status s = (*engine)->Watch(policy, options, on_event);
+    if (!s.ok()) return Fail(prog, s);
+    if (g_signal != SIGHUP) {
+      Log(prog, absl::StrCat("signal ", static_cast<int>(g_signal),
+                             ": stopped; the capture stays"));
+      return 0;
+    }
+    absl::StatusOr<meshcap::cli::Invocation> again =
+        meshcap::cli::ParseCommandLine(args, meshcap::cli::Mode::kMeshcap,
+                                       meshcap::cli::Environment::System());
+    absl::StatusOr<meshcap::CapturePolicy> next =
+        again.ok() ? meshcap::cli::BuildPolicy(*again)
+                   : absl::StatusOr<meshcap::CapturePolicy>(again.status());
+    if (!next.ok()) {
+      Log(prog,
+          absl::StrCat("SIGHUP: the policy is not valid (",
+                       next.status().message(), "); keeping the one in place"));
+      continue;
+    }
+    Log(prog, "SIGHUP: policy re-read");
+    policy = *std::move(next);
+  }
+}
+
 int Print(const std::string& prog, const meshcap::CapturePolicy& policy,
           const std::string& backend) {
   absl::StatusOr<std::string> text = meshcap::Render(policy, backend);
@@ -212,6 +285,7 @@ int main(int argc, char** argv) {
   if (inv->command == "verify") {
     return Verify(prog, inv->backend, inv->netns, inv->lock_timeout, *policy);
   }
+  if (inv->command == "watch") return Watch(prog, args, *inv, *policy);
   // istio-iptables
   if (inv->run_validation) {
     return RunValidation(prog, *inv, *policy, inv->network_namespace);
