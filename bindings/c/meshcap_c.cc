@@ -7,8 +7,10 @@
 
 #include "meshcap/meshcap_c.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -108,9 +110,11 @@ MESHCAP_C_SAME_CODE(MESHCAP_UNAUTHENTICATED, kUnauthenticated);
 constexpr uint32_t kEngineOptionsV1Size = 48;
 constexpr uint32_t kApplyOptionsV1Size = 12;
 constexpr uint32_t kValidateOptionsV1Size = 40;
+constexpr uint32_t kWatchOptionsV1Size = 16;
 static_assert(sizeof(meshcap_engine_options) == kEngineOptionsV1Size);
 static_assert(sizeof(meshcap_apply_options) == kApplyOptionsV1Size);
 static_assert(sizeof(meshcap_validate_options) == kValidateOptionsV1Size);
+static_assert(sizeof(meshcap_watch_options) == kWatchOptionsV1Size);
 // A size beyond this is not a size.
 constexpr uint32_t kMaxOptionsSize = 4096;
 
@@ -618,6 +622,86 @@ MESHCAP_C_API int meshcap_engine_clean(meshcap_engine* engine, int* ret_changed,
     if (ret_changed != nullptr) *ret_changed = r->changed() ? 1 : 0;
     return absl::OkStatus();
   });
+}
+
+namespace {
+
+const char* WatchKindName(meshcap::WatchEvent::Kind k) {
+  switch (k) {
+    case meshcap::WatchEvent::Kind::kApplied:
+      return "applied";
+    case meshcap::WatchEvent::Kind::kWaiting:
+      return "waiting";
+    case meshcap::WatchEvent::Kind::kHealed:
+      return "healed";
+    case meshcap::WatchEvent::Kind::kHealFailed:
+      return "heal_failed";
+  }
+  return "?";
+}
+
+// One event as one line, written whole (a pipe's writes up to PIPE_BUF are
+// atomic; longer lines are written in a loop).
+void WriteEvent(int fd, const meshcap::WatchEvent& e) {
+  nlohmann::ordered_json j;
+  j["kind"] = WatchKindName(e.kind);
+  j["message"] = e.message;
+  j["drifted"] = e.drifted;
+  j["changes"] = e.changes;
+  j["elapsed_us"] = e.elapsed.count();
+  j["error"] = std::string(e.status.message());
+  const std::string line =
+      j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = write(fd, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+MESHCAP_C_API int meshcap_engine_watch(meshcap_engine* engine,
+                                       const meshcap_policy* policy,
+                                       const meshcap_watch_options* options,
+                                       char** ret_error) {
+  if (engine == nullptr) {
+    return NullArgument("meshcap_engine_watch", "engine", ret_error);
+  }
+  if (policy == nullptr) {
+    return NullArgument("meshcap_engine_watch", "policy", ret_error);
+  }
+  return Guard(ret_error, [&]() -> absl::Status {
+    meshcap_watch_options o;
+    meshcap_watch_options_init(&o);
+    if (options != nullptr) {
+      absl::Status s =
+          ReadOptions(options, kWatchOptionsV1Size, "meshcap_watch_options",
+                      "meshcap_watch_options_init", &o);
+      if (!s.ok()) return s;
+    }
+    if (o.interval_ms == 0 || o.resync_ms == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("meshcap_watch_options: interval_ms (", o.interval_ms,
+                       ") and resync_ms (", o.resync_ms, ") must be positive"));
+    }
+    meshcap::WatchOptions wo;
+    wo.interval = std::chrono::milliseconds(o.interval_ms);
+    wo.resync = std::chrono::milliseconds(o.resync_ms);
+    const int fd = o.event_fd;
+    Engine* e = Get(engine);
+    std::lock_guard<std::mutex> lock(e->mu);
+    return e->engine->Watch(Get(policy)->policy, wo,
+                            [fd](const meshcap::WatchEvent& ev) {
+                              if (fd >= 0) WriteEvent(fd, ev);
+                            });
+  });
+}
+
+MESHCAP_C_API void meshcap_engine_stop_watch(meshcap_engine* engine) {
+  if (engine != nullptr) Get(engine)->engine->StopWatch();
 }
 
 // -----------------------------------------------------------------------------

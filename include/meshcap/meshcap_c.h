@@ -312,6 +312,46 @@ int meshcap_engine_verify(meshcap_engine *engine, const meshcap_policy *policy,
 int meshcap_engine_clean(meshcap_engine *engine, int *ret_changed,
                          char **ret_result, char **ret_error);
 
+// Holding a capture (MESHCAP_1.1).
+typedef struct meshcap_watch_options {
+  // sizeof(meshcap_watch_options) as the caller was compiled.
+  uint32_t size;
+  // How often to verify without a kernel event (iptables-legacy's tables
+  // send none), and to retry a failed heal; 1000.
+  uint32_t interval_ms;
+  // nftables and iptables-nft: a full verify this often anyway; 60000.
+  uint32_t resync_ms;
+  // Where events go, -1 (the default) for nowhere: one JSON object per
+  // line, each written whole (borrowed for the call; a pipe suits):
+  //
+  //   {"kind": "healed", "message": "healed in 1.3 ms: missing table ...",
+  //    "drifted": ["missing table ..."], "changes": ["added table ..."],
+  //    "elapsed_us": 1301, "error": ""}
+  //
+  // "kind" is "applied", "waiting" (another watcher holds the namespace),
+  // "healed" or "heal_failed" ("error" then says why).
+  int32_t event_fd;
+} meshcap_watch_options;
+
+static inline void meshcap_watch_options_init(meshcap_watch_options *options) {
+  static const meshcap_watch_options kDefaults = {sizeof(meshcap_watch_options),
+                                                  1000, 60000, -1};
+  *options = kDefaults;
+}
+
+// Applies the policy, then holds it: whenever anything changes what apply
+// owns, re-applies it (meshcap::Engine::Watch). Blocks until
+// meshcap_engine_stop_watch() and then returns MESHCAP_OK, leaving the
+// capture in place; an error if the first apply fails. Other calls on this
+// engine wait until it returns.
+int meshcap_engine_watch(meshcap_engine *engine, const meshcap_policy *policy,
+                         const meshcap_watch_options *options,
+                         char **ret_error);
+
+// Makes the engine's running (or next) watch return. Any thread, and safe
+// in a signal handler; does not wait for the engine's other calls.
+void meshcap_engine_stop_watch(meshcap_engine *engine);
+
 // -----------------------------------------------------------------------------
 // Validation
 // -----------------------------------------------------------------------------

@@ -36,7 +36,8 @@ CAP_SYS_ADMIN to enter one given by path or fd).
 
 from . import _config
 from ._api import (ApplyResult, Difference, Engine, KnobValue, Policy,
-                   PolicyBuilder, VerifyReport, render, validate, version)
+                   PolicyBuilder, VerifyReport, WatchEvent, render, validate,
+                   version)
 from ._errors import (AbortedError, Code, DeadlineExceededError, Error,
                       FailedPreconditionError, InternalError,
                       InvalidArgumentError, NotFoundError,
@@ -65,6 +66,7 @@ __all__ = [
     "ResourceExhaustedError",
     "UnavailableError",
     "VerifyReport",
+    "WatchEvent",
     "render",
     "validate",
     "version",

@@ -4,7 +4,7 @@
 import enum
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Tuple, Union
 
 __version__: str
 
@@ -94,6 +94,15 @@ class VerifyReport:
     @property
     def matches(self) -> bool: ...
 
+@dataclass(frozen=True)
+class WatchEvent:
+    kind: str
+    message: str
+    drifted: Tuple[str, ...]
+    changes: Tuple[str, ...]
+    elapsed: float
+    error: str
+
 class Engine:
     def __init__(self, *, backend: str = ...,
                  netns_path: Optional[_Path] = ...,
@@ -107,6 +116,11 @@ class Engine:
               expected_generation: Optional[int] = ...) -> ApplyResult: ...
     def verify(self, policy: Policy) -> VerifyReport: ...
     def clean(self) -> ApplyResult: ...
+    def watch(self, policy: Policy, *, interval: float = ...,
+              resync: float = ...,
+              on_event: Optional[Callable[[WatchEvent], None]] = ...
+              ) -> None: ...
+    def stop_watch(self) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Engine: ...
     def __exit__(self, *exc_info: object) -> None: ...

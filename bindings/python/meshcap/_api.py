@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import threading
+import traceback
 from ctypes import byref, c_int, c_void_p
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Tuple, Union
+from typing import (Any, Callable, Iterable, Mapping, Optional, Tuple,
+                    Union)
 
 from . import _native
 from ._errors import InvalidArgumentError
@@ -268,6 +270,32 @@ class VerifyReport:
         return not self.differences
 
 
+@dataclass(frozen=True)
+class WatchEvent:
+    """What :meth:`Engine.watch` reports, one per line of a log."""
+
+    #: ``"applied"``, ``"waiting"`` (another watcher holds the namespace),
+    #: ``"healed"`` or ``"heal_failed"``.
+    kind: str
+    #: One line: ``"healed in 1.3 ms: missing table ..."``.
+    message: str
+    #: What had drifted, and what the heal changed.
+    drifted: Tuple[str, ...]
+    changes: Tuple[str, ...]
+    #: Seconds from noticing the drift to the capture verified whole.
+    elapsed: float
+    #: ``"heal_failed"``: why.
+    error: str
+
+
+def _watch_event(j: Mapping[str, Any]) -> WatchEvent:
+    return WatchEvent(kind=j.get("kind", ""), message=j.get("message", ""),
+                      drifted=tuple(j.get("drifted", ())),
+                      changes=tuple(j.get("changes", ())),
+                      elapsed=j.get("elapsed_us", 0) / 1e6,
+                      error=j.get("error", ""))
+
+
 def _difference(d: Mapping[str, Any]) -> Difference:
     # Later versions may add fields to the report: take the known ones.
     return Difference(kind=d.get("kind", ""), object=d.get("object", ""),
@@ -402,6 +430,59 @@ class Engine:
             rc = lib.meshcap_engine_clean(self._live(), *self._out_refs)
             return self._result(rc)
 
+    def watch(self, policy: Policy, *, interval: float = 1.0,
+              resync: float = 60.0,
+              on_event: Optional[Callable[[WatchEvent], None]] = None
+              ) -> None:
+        """Applies ``policy``, then holds it: whenever anything changes
+        what apply owns, re-applies it. Blocks until :meth:`stop_watch`
+        (from another thread, or a signal handler's), leaving the capture
+        in place; raises if the first apply fails. ``interval`` (seconds)
+        is how often iptables-legacy is polled and a failed heal retried;
+        ``resync`` how often the event-driven backends verify anyway.
+        ``on_event`` receives each :class:`WatchEvent` on a thread of the
+        package's (an exception it raises is printed and the watch goes
+        on). Other calls on this engine wait until the watch returns."""
+        o = _native.watch_options()
+        o.interval_ms = _positive_ms("interval", interval)
+        o.resync_ms = _positive_ms("resync", resync)
+        reader: Optional[threading.Thread] = None
+        write_end = -1
+        if on_event is not None:
+            read_end, write_end = os.pipe()
+            o.event_fd = write_end
+            callback = on_event
+
+            def pump() -> None:
+                with os.fdopen(read_end, "rb") as lines:
+                    for line in lines:
+                        try:
+                            callback(_watch_event(json.loads(line)))
+                        except Exception:  # keep draining the pipe
+                            traceback.print_exc()
+
+            reader = threading.Thread(target=pump, daemon=True,
+                                      name="meshcap-watch-events")
+            reader.start()
+        err = c_void_p()
+        try:
+            with self._lock:
+                rc = lib.meshcap_engine_watch(self._live(), policy._handle,
+                                              byref(o), byref(err))
+        finally:
+            if write_end >= 0:
+                os.close(write_end)
+            if reader is not None:
+                reader.join()
+        check(rc, err)
+
+    def stop_watch(self) -> None:
+        """Makes the running (or next) :meth:`watch` return. Any thread;
+        safe in a signal handler."""
+        handle = self._handle
+        if handle is not None:
+            lib.meshcap_engine_stop_watch(handle)
+
     def close(self) -> None:
         """Releases the engine's socket and thread. Idempotent."""
         with self._lock:
@@ -423,6 +504,14 @@ class Engine:
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else self._backend
         return f"<meshcap.Engine {state}>"
+
+
+def _positive_ms(name: str, seconds: float) -> int:
+    ms = int(seconds * 1000)
+    if not 0 < ms < 2**32:
+        raise InvalidArgumentError(
+            f"{name}: {seconds!r} is not a positive number of seconds")
+    return ms
 
 
 def validate(policy: Optional[Policy] = None, *,

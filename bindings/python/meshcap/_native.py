@@ -87,10 +87,24 @@ class ValidateOptions(Structure):
 
 VALIDATE_IPV6 = 1
 
-# Sizes of MESHCAP_1.0; a mismatch means this file and the header disagree.
+
+class WatchOptions(Structure):
+    """``meshcap_watch_options`` (MESHCAP_1.1)."""
+
+    _fields_ = [
+        ("size", c_uint32),
+        ("interval_ms", c_uint32),
+        ("resync_ms", c_uint32),
+        ("event_fd", c_int32),
+    ]
+
+
+# Sizes of MESHCAP_1.0 (and 1.1's watch options); a mismatch means
+# this file and the header disagree.
 assert ctypes.sizeof(EngineOptions) == 48
 assert ctypes.sizeof(ApplyOptions) == 12
 assert ctypes.sizeof(ValidateOptions) == 40
+assert ctypes.sizeof(WatchOptions) == 16
 
 _out = POINTER(c_void_p)
 
@@ -124,6 +138,9 @@ _proto("meshcap_engine_apply", c_int, c_void_p, c_void_p,
 _proto("meshcap_engine_verify", c_int, c_void_p, c_void_p, POINTER(c_int),
        _out, _out)
 _proto("meshcap_engine_clean", c_int, c_void_p, POINTER(c_int), _out, _out)
+_proto("meshcap_engine_watch", c_int, c_void_p, c_void_p,
+       POINTER(WatchOptions), _out)
+_proto("meshcap_engine_stop_watch", None, c_void_p)
 _proto("meshcap_validate_options_set_policy", c_int,
        POINTER(ValidateOptions), c_void_p, _out)
 _proto("meshcap_validate", c_int, POINTER(ValidateOptions), _out)
@@ -137,6 +154,10 @@ def engine_options() -> EngineOptions:
 
 def apply_options() -> ApplyOptions:
     return ApplyOptions(ctypes.sizeof(ApplyOptions), 0, 0)
+
+
+def watch_options() -> WatchOptions:
+    return WatchOptions(ctypes.sizeof(WatchOptions), 1000, 60000, -1)
 
 
 def validate_options() -> ValidateOptions:

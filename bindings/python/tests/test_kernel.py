@@ -169,3 +169,40 @@ def test_default_policy_captures_a_connection(netns, policy):
             raw = conn.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
             port, addr = struct.unpack("!2xH4s8x", raw)
             assert (socket.inet_ntoa(addr), port) == ("198.51.100.10", 80)
+
+
+def test_watch_heals_and_reports(netns, policy):
+    events: "list[meshcap.WatchEvent]" = []
+    seen = threading.Condition()
+
+    def on_event(e: meshcap.WatchEvent) -> None:
+        with seen:
+            events.append(e)
+            seen.notify_all()
+
+    def wait_for(kind: str) -> meshcap.WatchEvent:
+        with seen:
+            assert seen.wait_for(
+                lambda: any(e.kind == kind for e in events), timeout=10), \
+                [e.message for e in events]
+            return next(e for e in events if e.kind == kind)
+
+    with meshcap.Engine(backend="nftables", netns_path=netns.path) as e:
+        with pytest.raises(meshcap.InvalidArgumentError, match="interval"):
+            e.watch(policy, interval=0)
+        t = threading.Thread(target=e.watch, args=(policy,),
+                             kwargs={"on_event": on_event})
+        t.start()
+        try:
+            assert "watching" in wait_for("applied").message
+            netns.run("nft", "delete", "table", "inet", "istio-proxy-nat")
+            healed = wait_for("healed")
+            assert healed.message.startswith("healed in")
+            assert any("istio-proxy-nat" in d for d in healed.drifted)
+            assert healed.changes and healed.elapsed > 0
+        finally:
+            e.stop_watch()
+            t.join(timeout=10)
+        assert not t.is_alive()
+        # Stopped: the capture stays.
+        assert e.verify(policy).matches
