@@ -8,8 +8,10 @@ package meshcap
 import "C"
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"runtime"
@@ -50,6 +52,10 @@ type Engine struct {
 	mu      sync.Mutex
 	e       *C.meshcap_engine
 	backend string
+	// The handle for StopWatch, which must not wait for mu (a Watch holds
+	// it); cleared by Close under stopMu before the engine is freed.
+	stopMu     sync.Mutex
+	stopHandle *C.meshcap_engine
 }
 
 // NewEngine opens the namespace and picks the backend. A namespace path
@@ -78,7 +84,8 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	if err := newError(rc, msg); err != nil {
 		return nil, err
 	}
-	e := &Engine{e: ce, backend: C.GoString(C.meshcap_engine_backend(ce))}
+	e := &Engine{e: ce, stopHandle: ce,
+		backend: C.GoString(C.meshcap_engine_backend(ce))}
 	runtime.SetFinalizer(e, (*Engine).Close)
 	return e, nil
 }
@@ -91,6 +98,9 @@ func (e *Engine) Backend() string { return e.backend }
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.stopMu.Lock()
+	e.stopHandle = nil
+	e.stopMu.Unlock()
 	if e.e != nil {
 		C.meshcap_engine_free(e.e)
 		e.e = nil
@@ -231,6 +241,119 @@ func (e *Engine) applyResult(rc, changed C.int, out, msg *C.char) (*ApplyResult,
 		return nil, &Error{Code: Internal, Message: "apply result: " + err.Error()}
 	}
 	return &r, nil
+}
+
+// WatchEvent is what Watch reports, one per line of a log.
+type WatchEvent struct {
+	// "applied", "waiting" (another watcher holds the namespace), "healed"
+	// or "heal_failed".
+	Kind string `json:"kind"`
+	// One line: "healed in 1.3 ms: missing table ...".
+	Message string `json:"message"`
+	// What had drifted, and what the heal changed.
+	Drifted []string `json:"drifted"`
+	Changes []string `json:"changes"`
+	// Microseconds from noticing the drift to the capture verified whole.
+	ElapsedMicros int64 `json:"elapsed_us"`
+	// heal_failed: why.
+	Error string `json:"error"`
+}
+
+// Elapsed is ElapsedMicros as a duration.
+func (ev WatchEvent) Elapsed() time.Duration {
+	return time.Duration(ev.ElapsedMicros) * time.Microsecond
+}
+
+// WatchOptions tune Watch; the zero value is the defaults.
+type WatchOptions struct {
+	// How often iptables-legacy is polled and a failed heal retried. 0: 1s.
+	Interval time.Duration
+	// How often the event-driven backends verify anyway. 0: 60s.
+	Resync time.Duration
+	// Receives each event, on a goroutine of the package's. Until it
+	// returns, the next event waits.
+	OnEvent func(WatchEvent)
+}
+
+func watchMillis(name string, d time.Duration) (C.uint32_t, error) {
+	ms := d.Milliseconds()
+	if ms <= 0 || ms >= 1<<32 {
+		return 0, &Error{Code: InvalidArgument,
+			Message: fmt.Sprintf("WatchOptions.%s: %v is not a positive duration of at least 1ms", name, d)}
+	}
+	return C.uint32_t(ms), nil
+}
+
+// Watch applies the policy, then holds it: whenever anything changes what
+// Apply owns, it re-applies it. It blocks until StopWatch and then returns
+// nil, leaving the capture in place; an error if the first apply fails.
+// Other calls on this Engine wait until it returns.
+func (e *Engine) Watch(p *Policy, opts WatchOptions) error {
+	var o C.meshcap_watch_options
+	C.meshcap_watch_options_init(&o)
+	var err error
+	if opts.Interval != 0 {
+		if o.interval_ms, err = watchMillis("Interval", opts.Interval); err != nil {
+			return err
+		}
+	}
+	if opts.Resync != 0 {
+		if o.resync_ms, err = watchMillis("Resync", opts.Resync); err != nil {
+			return err
+		}
+	}
+	var r, w *os.File
+	done := make(chan struct{})
+	if opts.OnEvent != nil {
+		if r, w, err = os.Pipe(); err != nil {
+			return &Error{Code: Internal, Message: "watch: " + err.Error()}
+		}
+		o.event_fd = C.int32_t(w.Fd())
+		go func() {
+			defer close(done)
+			lines := bufio.NewScanner(r)
+			lines.Buffer(make([]byte, 0, 64<<10), 16<<20)
+			for lines.Scan() {
+				var ev WatchEvent
+				if json.Unmarshal(lines.Bytes(), &ev) == nil {
+					opts.OnEvent(ev)
+				}
+			}
+			_, _ = io.Copy(io.Discard, r)
+		}()
+	} else {
+		close(done)
+	}
+	var msg *C.char
+	e.mu.Lock()
+	if e.e == nil {
+		e.mu.Unlock()
+		if w != nil {
+			w.Close()
+			<-done
+			r.Close()
+		}
+		return closedError("watch")
+	}
+	rc := C.meshcap_engine_watch(e.e, p.p, &o, &msg)
+	e.mu.Unlock()
+	runtime.KeepAlive(p)
+	if w != nil {
+		w.Close()
+		<-done
+		r.Close()
+	}
+	return newError(rc, msg)
+}
+
+// StopWatch makes the running (or next) Watch return. Safe from any
+// goroutine; it does not wait for the Engine's other calls.
+func (e *Engine) StopWatch() {
+	e.stopMu.Lock()
+	defer e.stopMu.Unlock()
+	if e.stopHandle != nil {
+		C.meshcap_engine_stop_watch(e.stopHandle)
+	}
 }
 
 func closedError(op string) error {

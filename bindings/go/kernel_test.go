@@ -279,3 +279,54 @@ func originalDst(c *net.TCPConn) (string, error) {
 	return net.JoinHostPort(net.IP(addr.Addr[:]).String(),
 		strconv.Itoa(int(port[0])<<8|int(port[1]))), nil
 }
+
+func TestKernelWatchHealsAndReports(t *testing.T) {
+	ns := newNetns(t)
+	p := mustPolicy(t, istioInit)
+	e := newEngine(t, meshcap.EngineOptions{Backend: "nftables", NetnsPath: ns.path})
+	if err := e.Watch(p, meshcap.WatchOptions{Interval: time.Microsecond}); !errors.Is(err, meshcap.InvalidArgument) {
+		t.Errorf("Watch with a 1µs interval: %v, want InvalidArgument", err)
+	}
+	events := make(chan meshcap.WatchEvent, 16)
+	result := make(chan error, 1)
+	go func() {
+		result <- e.Watch(p, meshcap.WatchOptions{OnEvent: func(ev meshcap.WatchEvent) { events <- ev }})
+	}()
+	next := func(kind string) meshcap.WatchEvent {
+		t.Helper()
+		for {
+			select {
+			case ev := <-events:
+				if ev.Kind == kind {
+					return ev
+				}
+			case <-time.After(10 * time.Second):
+				e.StopWatch()
+				t.Fatalf("no %q event within 10s", kind)
+			}
+		}
+	}
+	if ev := next("applied"); !strings.Contains(ev.Message, "watching") {
+		t.Errorf("applied event %+v", ev)
+	}
+	ns.run(t, "nft", "delete", "table", "inet", "istio-proxy-nat")
+	ev := next("healed")
+	if !strings.HasPrefix(ev.Message, "healed in") || len(ev.Drifted) == 0 ||
+		!strings.Contains(ev.Drifted[0], "istio-proxy-nat") || len(ev.Changes) == 0 ||
+		ev.Elapsed() <= 0 {
+		t.Errorf("healed event %+v", ev)
+	}
+	e.StopWatch()
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Errorf("Watch = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return after StopWatch")
+	}
+	// Stopped: the capture stays.
+	if report, err := e.Verify(p); err != nil || !report.Matches() {
+		t.Errorf("Verify after the watch = %+v, %v", report, err)
+	}
+}
