@@ -165,9 +165,17 @@ absl::Status RunWatch(Engine& engine, const CapturePolicy& policy,
         return absl::OkStatus();
       }));
 
+  // The caller's wrapper around each apply (WatchOptions::around).
+  auto guarded = [&](const std::function<absl::Status()>& apply) {
+    return options.around ? options.around(apply) : apply();
+  };
   {
     const Clock::time_point t0 = Clock::now();
-    MESHCAP_ASSIGN_OR_RETURN(ApplyResult applied, engine.Apply(policy));
+    ApplyResult applied;
+    MESHCAP_RETURN_IF_ERROR(guarded([&]() -> absl::Status {
+      MESHCAP_ASSIGN_OR_RETURN(applied, engine.Apply(policy));
+      return absl::OkStatus();
+    }));
     WatchEvent e;
     e.kind = WatchEvent::Kind::kApplied;
     e.changes = applied.changes;
@@ -214,10 +222,16 @@ absl::Status RunWatch(Engine& engine, const CapturePolicy& policy,
     } else {
       drifted.push_back(absl::StrCat("verify failed: ", v.status().message()));
     }
-    absl::StatusOr<ApplyResult> healed = engine.Apply(policy);
-    if (healed.ok()) {
+    absl::StatusOr<ApplyResult> healed = absl::UnknownError("not applied");
+    absl::StatusOr<VerifyReport> after = absl::UnknownError("not verified");
+    // The caller's refusal ends the watch; an apply's failure is retried.
+    MESHCAP_RETURN_IF_ERROR(guarded([&]() -> absl::Status {
+      healed = engine.Apply(policy);
       // The heal is done when the capture verifies whole again.
-      absl::StatusOr<VerifyReport> after = engine.Verify(policy);
+      if (healed.ok()) after = engine.Verify(policy);
+      return absl::OkStatus();
+    }));
+    if (healed.ok()) {
       if (after.ok() && after->matches()) {
         WatchEvent e;
         e.kind = WatchEvent::Kind::kHealed;

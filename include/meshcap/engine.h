@@ -158,6 +158,12 @@ struct WatchOptions {
   // On nftables and iptables-nft, which learn of changes from the kernel
   // (nf_tables and rtnetlink events), a full verify this often anyway.
   std::chrono::milliseconds resync{60000};
+  // Runs each apply of the watch (the first, and every heal's) inside:
+  // for a caller whose own lock must cover it (the CNI plugin's per-pod
+  // lock) and who must check it still wants the capture. A status other
+  // than OK from it ends the watch with that status. Empty: apply.
+  std::function<absl::Status(const std::function<absl::Status()>& apply)>
+      around;
 };
 
 // What Engine::Watch reports to its callback, one event per line of a log.

@@ -47,6 +47,7 @@ std::string RecordText(const AttachmentRecord& record) {
       {"netnsCookie", record.netns_cookie},
       {"backend", record.backend},
       {"policy", record.policy},
+      {"policyJson", record.policy_json},
       {"pid", getpid()},
       {"time", static_cast<int64_t>(time(nullptr))},
   };
@@ -112,9 +113,11 @@ LoadedRecord AttachmentStore::LoadFile(const StateDir& dir,
   std::optional<std::string> backend = internal::GetString(*doc, "backend");
   const internal::Json* cookie = internal::GetMember(*doc, "netnsCookie");
   const internal::Json* policy = internal::GetMember(*doc, "policy");
+  const internal::Json* policy_json = internal::GetMember(*doc, "policyJson");
   if (!id || !ifname || !netns || !key || !backend ||
       (cookie != nullptr && !cookie->is_number_unsigned()) ||
-      (policy != nullptr && !policy->is_string())) {
+      (policy != nullptr && !policy->is_string()) ||
+      (policy_json != nullptr && !policy_json->is_string())) {
     out.unreadable =
         absl::StrCat(where,
                      " is not a record of meshcap-cni's (a field is missing or "
@@ -127,6 +130,7 @@ LoadedRecord AttachmentStore::LoadFile(const StateDir& dir,
   r.netns_cookie = cookie != nullptr ? cookie->get<uint64_t>() : 0;
   r.backend = *backend;
   r.policy = policy != nullptr ? policy->get<std::string>() : "";
+  r.policy_json = policy_json != nullptr ? policy_json->get<std::string>() : "";
   if (expected != nullptr && !(r.attachment == *expected)) {
     out.unreadable = absl::StrCat(where, " is the record of container ",
                                   Quote(r.attachment.container_id), "/",
@@ -139,6 +143,40 @@ LoadedRecord AttachmentStore::LoadFile(const StateDir& dir,
 
 LoadedRecord AttachmentStore::Load(const Attachment& a) const {
   return LoadFile(net_, Stem(a) + kRecordSuffix, &a);
+}
+
+std::vector<AttachmentRecord> AttachmentStore::Records() const {
+  std::vector<AttachmentRecord> out;
+  absl::StatusOr<std::vector<std::string>> names = net_.List();
+  if (!names.ok()) return out;
+  for (const std::string& name : *names) {
+    if (!EndsWith(name, kRecordSuffix)) continue;
+    LoadedRecord r = LoadFile(net_, name, nullptr);
+    if (r.record.has_value()) out.push_back(*std::move(r.record));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> AttachmentStore::Networks(
+    const std::string& state_dir) {
+  absl::StatusOr<StateDir> state = StateDir::Open(state_dir, false);
+  if (!state.ok()) {
+    if (absl::IsNotFound(state.status())) return std::vector<std::string>{};
+    return state.status();
+  }
+  absl::StatusOr<StateDir> cni = state->Sub("cni", false);
+  if (!cni.ok()) {
+    if (absl::IsNotFound(cni.status())) return std::vector<std::string>{};
+    return cni.status();
+  }
+  absl::StatusOr<std::vector<std::string>> names = cni->List();
+  if (!names.ok()) return names.status();
+  std::vector<std::string> out;
+  for (const std::string& name : *names) {
+    if (name.empty() || name[0] == '.') continue;  // .ns, temporaries
+    if (cni->Sub(name, false).ok()) out.push_back(name);
+  }
+  return out;
 }
 
 size_t AttachmentStore::RecordBytes(const AttachmentRecord& record) {

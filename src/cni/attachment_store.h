@@ -71,6 +71,10 @@ struct AttachmentRecord {
   std::string backend;
   // A hash of the policy ADD applied (CapturePolicy::fingerprint()).
   std::string policy;
+  // The policy itself (CapturePolicy::ToJson()), for the node agent's
+  // reconcile (install --watch); empty when it would make the record too
+  // big (such a pod is not healed).
+  std::string policy_json;
 
   // The namespace's name in the store: "cookie-<n>", else the key.
   std::string NamespaceId() const;
@@ -103,6 +107,12 @@ class AttachmentStore {
   const std::string& dir() const { return net_.path(); }
 
   [[nodiscard]] LoadedRecord Load(const Attachment& a) const;
+  // Every readable record of this network.
+  std::vector<AttachmentRecord> Records() const;
+  // The networks that have a store under `state_dir` (their directory
+  // names, which Open takes back); none when there is no store at all.
+  [[nodiscard]] static absl::StatusOr<std::vector<std::string>> Networks(
+      const std::string& state_dir);
   // The bytes Save writes for `record`: more than kMaxRecordBytes (a
   // container ID or namespace path of about 64 KiB) could not be read
   // back, so Save refuses it.

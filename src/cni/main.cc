@@ -10,6 +10,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <string>
@@ -19,6 +22,7 @@
 #include "src/cni/log.h"
 #include "src/cni/plugin.h"
 #include "src/cni/version.h"
+#include "src/netns_lock.h"
 
 namespace {
 
@@ -82,6 +86,35 @@ void LeaveTheLastCloseToAChild() {
   (void)clone(CloseLater, stack + sizeof(stack), CLONE_VM | SIGCHLD, nullptr);
 }
 
+double Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+// Tells the node agent (meshcap-cni install --watch, reconcile.h) that an
+// ADD or DEL ran, for its metrics and its next pass: one datagram, never
+// waited for; nobody listening costs a failed sendto.
+void TellTheAgent(std::string_view verb, bool ok, double seconds) {
+  const std::string path =
+      meshcap::internal::DefaultStateDir() + "/cni/agent.sock";
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) return;
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  char msg[64];
+  const int n =
+      snprintf(msg, sizeof(msg), "%.*s %d %.6f", static_cast<int>(verb.size()),
+               verb.data(), ok ? 1 : 0, seconds);
+  if (n > 0) {
+    (void)sendto(fd, msg, static_cast<size_t>(n), MSG_DONTWAIT,
+                 reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  }
+  close(fd);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,6 +126,7 @@ int main(int argc, char** argv) {
   // allocate at the same time: the caller waits while the namespace
   // thread works.
   mallopt(M_ARENA_MAX, 1);
+  const double start = Now();
   const char* command = getenv("CNI_COMMAND");
   if ((command == nullptr || *command == '\0') && argc > 1) {
     // `meshcap-cni install|uninstall`: the node's installer (install.h).
@@ -132,6 +166,9 @@ int main(int argc, char** argv) {
       [](const char* name) { return getenv(name); }, input, log,
       meshcap::cni::KernelNodeChecks(), retained);
   WriteAll(STDOUT_FILENO, out.stdout_text);
+  if (const std::string_view c(command); c == "ADD" || c == "DEL") {
+    TellTheAgent(c, out.exit_code == 0, Now() - start);
+  }
   if (!retained->engines.empty()) LeaveTheLastCloseToAChild();
   // Everything is written (no stdio buffers are used): skip the static
   // destructors as well.

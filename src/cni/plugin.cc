@@ -256,12 +256,18 @@ PluginOutput Add(const CniEnvironment& env, const PluginConfig& config,
                 log);
   }
   const std::string policy = PolicyHash(*decision->policy);
-  const AttachmentRecord record{pod.attachment(),
-                                env.netns,
-                                internal::EnginePeer::NetnsKey(**engine),
-                                internal::EnginePeer::NetnsCookie(**engine),
-                                std::string((*engine)->backend_name()),
-                                policy};
+  AttachmentRecord record{pod.attachment(),
+                          env.netns,
+                          internal::EnginePeer::NetnsKey(**engine),
+                          internal::EnginePeer::NetnsCookie(**engine),
+                          std::string((*engine)->backend_name()),
+                          policy,
+                          decision->policy->ToJson()};
+  // A policy too big to record is applied all the same; only the node
+  // agent's reconcile cannot heal it.
+  if (AttachmentStore::RecordBytes(record) > kMaxRecordBytes) {
+    record.policy_json.clear();
+  }
   if (std::optional<CniError> e = RecordTooBig(record)) return Fail(*e, v, log);
   const std::string ns_id = pod.NamespaceId();
   absl::StatusOr<internal::FileLock> lock =

@@ -635,7 +635,8 @@ class StoreTest : public ::testing::Test {
                                  const std::string& ifname = "eth0") {
     return AttachmentRecord{
         {cid, ifname}, "/run/netns/" + cid, "netns-4-" + std::to_string(cookie),
-        cookie,        "nftables",          "0123456789abcdef"};
+        cookie,        "nftables",          "0123456789abcdef",
+        "{}"};
   }
   AttachmentStore Store(const std::string& network = "pods") {
     absl::StatusOr<AttachmentStore> s =
@@ -1185,7 +1186,7 @@ TEST_F(RunPluginTest, DelOfAGoneNamespaceForgetsTheAttachment) {
   ASSERT_TRUE(
       store
           ->Save(AttachmentRecord{
-              {"c1", "eth0"}, "/gone", "netns-4-77", 77, "nftables", ""})
+              {"c1", "eth0"}, "/gone", "netns-4-77", 77, "nftables", "", ""})
           .ok());
   std::ofstream(state_.path() + "/netns-4-77.intent") << "{}";
   auto vars = AddVars();
@@ -1230,6 +1231,7 @@ TEST_F(RunPluginTest, GcRemovesStaleRecordsAndPrintsNothing) {
                                             std::string("netns-4-") + cid,
                                             cookie++,
                                             "nftables",
+                                            "",
                                             ""})
                     .ok());
   }

@@ -159,7 +159,8 @@ def main():
         def localize(args):
             out = []
             for a in args:
-                if a == "--watch":
+                # What only the long-running form takes.
+                if a == "--watch" or a.startswith("--metrics-address="):
                     continue
                 if a.startswith("--service-account-dir="):
                     a = "--service-account-dir=" + sa_dir
