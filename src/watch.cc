@@ -148,6 +148,15 @@ absl::Status RunWatch(Engine& engine, const CapturePolicy& policy,
     if (stopped(100)) return absl::OkStatus();
   }
 
+  // However the watch ends, its lock file goes with it (a waiter finds
+  // the name gone and takes a new one: StateDir::Lock).
+  struct Release {
+    std::optional<FileLock>& held;
+    ~Release() {
+      if (held.has_value()) held->RemoveAndRelease();
+    }
+  } release{lock};
+
   // Subscribe before the first apply, so that nothing after it is missed.
   const bool nf_events = engine.backend_name() != "iptables-legacy";
   UniqueFd nf, rt;

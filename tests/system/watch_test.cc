@@ -193,6 +193,8 @@ TEST_P(WatchHealTest, HealsAndSaysWhatDrifted) {
   absl::StatusOr<VerifyReport> v = (*engine)->Verify(policy);
   ASSERT_THAT(v, IsOk());
   EXPECT_TRUE(v->matches());
+  EXPECT_TRUE(std::filesystem::is_empty(state + "/watch"))
+      << "the watch's lock file stays behind";
   std::filesystem::remove_all(state);
 }
 
