@@ -301,6 +301,22 @@ TEST_F(ReconcileTest, HoldsEveryCapturedPodAndForgetsThoseGone) {
   EXPECT_GE(m["meshcap_cni_seconds_since_last_full_pass"], 0);
   EXPECT_LT(m["meshcap_cni_seconds_since_last_full_pass"], 5);
 
+  // A SIGKILLed agent loses no capture; the next one adopts the pods.
+  ASSERT_EQ(kill(agent_, SIGKILL), 0);
+  waitpid(agent_, nullptr, 0);
+  EXPECT_TRUE(Captured(*web, "nftables"));
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return Metric("meshcap_cni_pods_captured") == 1; },
+                      std::chrono::seconds(10)))
+      << AgentLog();
+  ASSERT_EQ(
+      ShellIn(web->fd(), "nft flush chain inet istio-proxy-nat istio-output")
+          .exit_code,
+      0);
+  EXPECT_TRUE(WaitFor([&] { return Captured(*web, "nftables"); },
+                      std::chrono::seconds(5)))
+      << AgentLog();
+
   // SIGTERM: the agent goes, the captures stay.
   ASSERT_EQ(kill(agent_, SIGTERM), 0);
   int status = 0;
