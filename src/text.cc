@@ -2,6 +2,9 @@
 
 #include "src/text.h"
 
+#include <stdio.h>
+#include <time.h>
+
 #include <cctype>
 
 #include "absl/strings/str_cat.h"
@@ -80,6 +83,18 @@ std::string EscapeBytes(std::string_view s, bool backslash) {
 std::string Escape(std::string_view s) { return EscapeBytes(s, true); }
 
 std::string PrintableLine(std::string_view s) { return EscapeBytes(s, false); }
+
+std::string UtcTimestamp() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[96];
+  snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, ts.tv_nsec / 1000000);
+  return buf;
+}
 
 std::string Quote(std::string_view s) {
   // Appended, not `"'" + Escape(s) + "'"`: inserting at the front of the

@@ -42,6 +42,10 @@ std::string Escape(std::string_view s);
 // and anything else becomes one printable line.
 std::string PrintableLine(std::string_view s);
 
+// The time now, UTC, to the millisecond, for log lines:
+// "2026-12-06T08:13:19.288Z".
+std::string UtcTimestamp();
+
 // "'" + Escape(s) + "'": how messages quote a value the user gave.
 std::string Quote(std::string_view s);
 

@@ -167,21 +167,9 @@ void OnWatchSignal(int sig) {
   if (g_watching != nullptr) g_watching->StopWatch();
 }
 
-std::string Now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-  return buf;
-}
-
 void Log(const std::string& prog, const std::string& line) {
-  std::fprintf(stderr, "%s %s: %s\n", Now().c_str(), prog.c_str(),
-               meshcap::internal::PrintableLine(line).c_str());
+  std::fprintf(stderr, "%s %s: %s\n", meshcap::internal::UtcTimestamp().c_str(),
+               prog.c_str(), meshcap::internal::PrintableLine(line).c_str());
   std::fflush(stderr);
 }
 

@@ -103,21 +103,10 @@ std::optional<std::chrono::milliseconds> ParseDurationFlag(std::string_view s) {
   return std::chrono::milliseconds(*n * scale);
 }
 
-std::string Now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char buf[64];
-  snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-           tm.tm_sec, ts.tv_nsec / 1000000);
-  return buf;
-}
-
 void Say(const std::string& line) {
-  const std::string text = absl::StrCat(
-      Now(), " meshcap-cni: ", internal::PrintableLine(line), "\n");
+  const std::string text =
+      absl::StrCat(internal::UtcTimestamp(),
+                   " meshcap-cni: ", internal::PrintableLine(line), "\n");
   fwrite(text.data(), 1, text.size(), stderr);
   fflush(stderr);
 }
