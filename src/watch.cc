@@ -124,8 +124,12 @@ absl::Status RunWatch(Engine& engine, const CapturePolicy& policy,
   };
 
   // One watcher per namespace.
-  MESHCAP_ASSIGN_OR_RETURN(StateDir root, StateDir::Open(state_dir, true));
-  MESHCAP_ASSIGN_OR_RETURN(StateDir dir, root.Sub("watch", true));
+  absl::StatusOr<StateDir> watch_dir = [&]() -> absl::StatusOr<StateDir> {
+    MESHCAP_ASSIGN_OR_RETURN(StateDir root, StateDir::Open(state_dir, true));
+    return root.Sub("watch", true);
+  }();
+  if (!watch_dir.ok()) return watch_dir.status();
+  StateDir& dir = *watch_dir;
   const std::string lock_name =
       absl::StrCat(EnginePeer::NetnsKey(engine), ".lock");
   std::optional<FileLock> lock;

@@ -362,26 +362,13 @@ namespace {
 
 absl::Status InstallBinary(const std::string& from, const std::string& dir,
                            InstallReport& report) {
-  int error = 0;
-  // This process's own binary does not change while it runs: read once.
-  static std::string* const self_cache = new std::string;
-  std::optional<std::string> self;
-  if (from == "/proc/self/exe" && !self_cache->empty()) {
-    self = *self_cache;
-  } else {
-    self = ReadFile(from, kMaxBinaryBytes, &error);
-    if (self.has_value() && from == "/proc/self/exe") *self_cache = *self;
-  }
-  if (!self.has_value()) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read the binary to install, ",
-                     internal::Quote(from), ": ", Errno(error)));
-  }
   const std::string path = absl::StrCat(dir, "/", std::string(kPluginType));
   // A copy this process has checked or written is not read again while
-  // its inode, size and times stay as they were (any write, rename over
-  // or chmod changes them): a watcher's pass stays cheap.
+  // its inode, size, times and mode stay as they were (any write, rename
+  // over or chmod changes them): a watcher's pass reads nothing, and this
+  // process's own binary is read only when a copy must be checked.
   static auto* const checked = new std::map<std::string, std::string>;
+  const std::string key = absl::StrCat(from, "\n", path);
   auto identity = [](const struct stat& st) {
     return absl::StrCat(st.st_dev, ":", st.st_ino, ":", st.st_size, ":",
                         st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":",
@@ -389,15 +376,26 @@ absl::Status InstallBinary(const std::string& from, const std::string& dir,
                         st.st_mode);
   };
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-      (st.st_mode & 07777) == 0755) {
-    if (auto it = checked->find(path);
+  const bool there_now = stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+                         (st.st_mode & 07777) == 0755;
+  if (there_now) {
+    if (auto it = checked->find(key);
         it != checked->end() && it->second == identity(st)) {
       return absl::OkStatus();
     }
+  }
+  int error = 0;
+  const std::optional<std::string> self =
+      ReadFile(from, kMaxBinaryBytes, &error);
+  if (!self.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the binary to install, ",
+                     internal::Quote(from), ": ", Errno(error)));
+  }
+  if (there_now) {
     const std::optional<std::string> there = ReadFile(path, kMaxBinaryBytes);
     if (there.has_value() && *there == *self) {
-      (*checked)[path] = identity(st);
+      (*checked)[key] = identity(st);
       return absl::OkStatus();
     }
   }
@@ -408,7 +406,7 @@ absl::Status InstallBinary(const std::string& from, const std::string& dir,
   }
   absl::Status s = WriteAtomically(dir, std::string(kPluginType), *self, 0755);
   if (!s.ok()) return s;
-  if (stat(path.c_str(), &st) == 0) (*checked)[path] = identity(st);
+  if (stat(path.c_str(), &st) == 0) (*checked)[key] = identity(st);
   report.changed.push_back(path);
   return absl::OkStatus();
 }

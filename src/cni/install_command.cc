@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -249,7 +251,11 @@ absl::Status LoadPluginConfig(Flags& f) {
 }
 
 void Report(const InstallReport& r, std::string_view verb) {
-  for (const std::string& note : r.notes) Say(note);
+  // A note is said once per process (a watcher installs again and again).
+  static auto* const said = new std::set<std::string>;
+  for (const std::string& note : r.notes) {
+    if (said->insert(note).second) Say(note);
+  }
   for (const std::string& path : r.changed) {
     Say(absl::StrCat(std::string(verb), " ", path));
   }
@@ -371,6 +377,13 @@ absl::StatusOr<int> ListenForThePlugin(const std::string& state_dir) {
 // install again; so does a timer, for what inotify cannot see (a
 // directory mounted over).
 int Watch(Flags& f) {
+  // A dozen descriptors per held pod (its namespace, sockets, locks): the
+  // soft limit (often 1024) goes up to the hard one, as Go programs do.
+  if (struct rlimit rl;
+      getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
   const int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (in < 0) {
     Say(absl::StrCat("cannot watch: inotify: ", strerror(errno)));
