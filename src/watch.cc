@@ -117,7 +117,7 @@ absl::Status RunWatch(Engine& engine, const CapturePolicy& policy,
     pollfd p{stop_fd, POLLIN, 0};
     if (poll(&p, 1, timeout_ms) > 0) {
       uint64_t v;
-      (void)read(stop_fd, &v, sizeof(v));
+      (void)!read(stop_fd, &v, sizeof(v));
       return true;
     }
     return false;
@@ -216,7 +216,7 @@ absl::Status RunWatch(Engine& engine, const CapturePolicy& policy,
     if (n < 0 && errno != EINTR) return ErrnoStatus(errno, "poll");
     if (fds[0].revents & POLLIN) {
       uint64_t v;
-      (void)read(stop_fd, &v, sizeof(v));
+      (void)!read(stop_fd, &v, sizeof(v));
       return absl::OkStatus();
     }
     const Clock::time_point noticed = Clock::now();
