@@ -75,6 +75,9 @@ import tempfile
 import threading
 import time
 
+from procstat import (build_info, cpu_ticks, met, mib, ms, netns_id,
+                      proc_status, schedstat_ns)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLICY = {"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*",
           "InboundPortsExclude": "15090,15021,15020"}
@@ -102,27 +105,9 @@ def log(msg):
           file=sys.stderr, flush=True)
 
 
-def netns_id(pid="self"):
-    return os.readlink(f"/proc/{pid}/ns/net")
-
-
 def run(cmd, **kw):
     return subprocess.run(cmd, stdin=kw.pop("stdin", subprocess.DEVNULL),
                           capture_output=True, text=True, **kw)
-
-
-def proc_status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
-                out[key] = int(value.split()[0])
-    try:
-        out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        out["fds"] = None
-    return out
 
 
 def fd_kinds(pid):
@@ -161,24 +146,6 @@ def minflt(path):
         return int(f.read().rpartition(")")[2].split()[7])
 
 
-def cpu_ticks(path):
-    with open(path) as f:
-        rest = f.read().rpartition(")")[2].split()
-    # Fields 14 and 15 (utime, stime); rest[0] is field 3.
-    return int(rest[11]) + int(rest[12])
-
-
-def schedstat_ns(pid):
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
-
-
 def scrape(timeout=2.0):
     """The agent's /metrics as {name or name{labels}: value}, or None."""
     try:
@@ -212,18 +179,6 @@ def scrape(timeout=2.0):
 def quantile(values, q):
     s = sorted(values)
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
-
-
-def ms(seconds, digits=1):
-    return "–" if seconds is None else f"{seconds * 1e3:.{digits}f}"
-
-
-def mib(kib):
-    return "–" if kib is None else f"{kib / 1024:.1f}"
-
-
-def met(ok):
-    return "met" if ok else "**NOT met**"
 
 
 def address(i):
@@ -650,19 +605,6 @@ def node_main(args):
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
-
-
-def build_info(binary):
-    build = os.path.dirname(os.path.dirname(os.path.dirname(binary)))
-    try:
-        with open(os.path.join(build, "meson-info",
-                               "intro-buildoptions.json")) as f:
-            opts = {o["name"]: o["value"] for o in json.load(f)}
-        return (f"buildtype {opts.get('buildtype')}, -O"
-                f"{opts.get('optimization')}, b_ndebug "
-                f"{opts.get('b_ndebug')}")
-    except (OSError, ValueError, KeyError):
-        return "build options unknown"
 
 
 def fmt(value):

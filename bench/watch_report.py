@@ -57,6 +57,10 @@ import sys
 import tempfile
 import time
 
+import procstat
+from procstat import (build_info, met, mib, ms, netns_id, proc_status,
+                      schedstat_ns)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = ("nftables", "iptables-nft", "iptables-legacy")
 POLICY = {"InboundInterceptionMode": "TPROXY", "InboundPortsInclude": "*",
@@ -86,36 +90,8 @@ def parse_duration(text):
     return float(m.group(1)) * scale
 
 
-def netns_id():
-    return os.readlink("/proc/self/ns/net")
-
-
-def proc_status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"):
-                out[key] = int(value.split()[0])
-    return out
-
-
 def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rpartition(")")[2].split()
-    # Fields 14 and 15 (utime, stime); rest[0] is field 3.
-    return int(rest[11]) + int(rest[12])
-
-
-def schedstat_ns(pid):
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
+    return procstat.cpu_ticks(f"/proc/{pid}/stat")
 
 
 class Watcher:
@@ -397,18 +373,6 @@ def run_worker(args, meshcap, backend, rss_only=False, idle=None):
                 "error": f"worker failed (exit {r.returncode})"}
 
 
-def ms(seconds):
-    return "–" if seconds is None else f"{seconds * 1e3:.1f}"
-
-
-def mib(kib):
-    return f"{kib / 1024:.1f}"
-
-
-def met(ok):
-    return "met" if ok else "**NOT met**"
-
-
 def tamper_median(res):
     return statistics.median(
         r["tamper_s"] for r in res["runs"] if "tamper_s" in r)
@@ -425,19 +389,6 @@ def describe(copy, meshcap):
             f"MiB, built "
             f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(st.st_mtime))} "
             f"UTC, sha256 {digest}…, copied at the start")
-
-
-def build_info(meshcap):
-    build = os.path.dirname(os.path.dirname(os.path.dirname(meshcap)))
-    try:
-        with open(os.path.join(build, "meson-info",
-                               "intro-buildoptions.json")) as f:
-            opts = {o["name"]: o["value"] for o in json.load(f)}
-        return (f"buildtype {opts.get('buildtype')}, -O"
-                f"{opts.get('optimization')}, debug {opts.get('debug')}, "
-                f"b_ndebug {opts.get('b_ndebug')}")
-    except (OSError, ValueError, KeyError):
-        return "build options unknown"
 
 
 def report(args, results, release, elapsed):
