@@ -264,11 +264,14 @@ PluginOutput Add(const CniEnvironment& env, const PluginConfig& config,
                           policy,
                           decision->policy->ToJson()};
   // A policy too big to record is applied all the same; only the node
-  // agent's reconcile cannot heal it.
+  // agent's reconcile cannot heal it. (Without it, the record is too big
+  // only for an identifier of about 64 KiB.)
   if (AttachmentStore::RecordBytes(record) > kMaxRecordBytes) {
     record.policy_json.clear();
+    if (std::optional<CniError> e = RecordTooBig(record)) {
+      return Fail(*e, v, log);
+    }
   }
-  if (std::optional<CniError> e = RecordTooBig(record)) return Fail(*e, v, log);
   const std::string ns_id = pod.NamespaceId();
   absl::StatusOr<internal::FileLock> lock =
       (*store)->LockNamespace(ns_id, kNamespaceLockTimeout);

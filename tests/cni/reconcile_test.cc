@@ -189,7 +189,8 @@ class ReconcileTest : public ::testing::Test {
   }
 
   Exec Cni(const std::string& command, const std::string& cid,
-           const DetachedNetns& pod, const std::string& backend) {
+           const DetachedNetns& pod, const std::string& backend,
+           const std::string& policy = kPolicy) {
     const std::map<std::string, std::string> env = {
         {"CNI_COMMAND", command},     {"CNI_CONTAINERID", cid},
         {"CNI_NETNS", pod.path()},    {"CNI_IFNAME", "eth0"},
@@ -197,7 +198,7 @@ class ReconcileTest : public ::testing::Test {
     const std::string config =
         std::string(R"({"cniVersion":"1.0.0","name":"pods",)") +
         R"("type":"meshcap-cni","podSelection":"all","backend":")" + backend +
-        R"(","policy":)" + kPolicy + R"(,"prevResult":)" +
+        R"(","policy":)" + policy + R"(,"prevResult":)" +
         ::meshcap::cni::testing::kPrevResult + "}";
     return ::meshcap::cni::testing::RunPlugin(MESHCAP_CNI, env, config);
   }
@@ -324,6 +325,34 @@ TEST_F(ReconcileTest, HoldsEveryCapturedPodAndForgetsThoseGone) {
   agent_ = -1;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << AgentLog();
   EXPECT_TRUE(Captured(*web, "nftables"));
+}
+
+TEST_F(ReconcileTest, APolicyTooBigToRecordIsAppliedButCountedUnhealable) {
+  StartAgent();
+  // About 90 KB of excluded ranges: more than a record holds.
+  std::string ranges;
+  for (int i = 1; i <= 4000; ++i) {
+    char buf[48];
+    snprintf(buf, sizeof(buf), "%s2001:db8::%x/128", i == 1 ? "" : ",", i);
+    ranges += buf;
+  }
+  const std::string policy =
+      R"({"OutboundIPRangesInclude": "*", "EnableIPv6": true,
+          "OutboundIPRangesExclude": ")" +
+      ranges + R"("})";
+  DetachedNetns pod;
+  ASSERT_TRUE(pod.ok());
+  Exec r = Cni("ADD", "big", pod, "nftables", policy);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(Captured(pod, "nftables"));
+  const std::string record = Slurp(State() + "/cni/pods/big@eth0.json");
+  EXPECT_THAT(record, HasSubstr(R"("policyJson":"")"));
+  EXPECT_TRUE(
+      WaitFor([&] { return Metric("meshcap_cni_pods_unhealable") == 1; },
+              std::chrono::seconds(10)))
+      << AgentLog();
+  EXPECT_THAT(AgentLog(), HasSubstr("its record holds no policy"));
+  EXPECT_EQ(Metric("meshcap_cni_pods_captured"), 0);
 }
 
 }  // namespace
