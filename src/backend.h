@@ -87,6 +87,13 @@ class BackendFactory {
   // The dry-run text of `rules` (Istio's `nft -f` / `iptables-restore`
   // input).
   virtual std::string Render(const ir::RuleSet& rules) const = 0;
+  // One rule of `rules` as Istio's generator spells it: the iptables-restore
+  // line ("-A ISTIO_OUTPUT -o lo ... -j RETURN"), or the nft rule body
+  // ("oifname lo ... counter return"). For `meshcap explain`.
+  virtual std::string SpellRule(const ir::RuleSet& rules,
+                                const ir::Table& table,
+                                const std::string& chain,
+                                const ir::Rule& rule) const = 0;
   // OK when this backend can serve the calling thread's namespace: the
   // kernel has what it needs and the caller may use it.
   [[nodiscard]] virtual absl::Status Probe() const = 0;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "backends/iptables/dialect.h"
 #include "backends/iptables/render.h"
 #include "backends/iptables_legacy/decode.h"
 #include "backends/iptables_legacy/lower.h"
@@ -247,6 +248,11 @@ class Factory : public internal::BackendFactory {
   ir::Dialect dialect() const override { return ir::Dialect::kIptables; }
   std::string Render(const ir::RuleSet& rules) const override {
     return ipt::Render(rules);
+  }
+  std::string SpellRule(const ir::RuleSet& rules, const ir::Table& table,
+                        const std::string& chain,
+                        const ir::Rule& rule) const override {
+    return ipt::RuleText(chain, 0, rule, rules.profile, table.kind);
   }
 
   absl::Status Probe() const override {

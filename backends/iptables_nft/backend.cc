@@ -249,6 +249,11 @@ class Factory : public internal::BackendFactory {
   std::string Render(const ir::RuleSet& rules) const override {
     return ipt::Render(rules);
   }
+  std::string SpellRule(const ir::RuleSet& rules, const ir::Table& table,
+                        const std::string& chain,
+                        const ir::Rule& rule) const override {
+    return ipt::RuleText(chain, 0, rule, rules.profile, table.kind);
+  }
 
   absl::Status Probe() const override {
     MESHCAP_ASSIGN_OR_RETURN(auto sock, OpenSocket());

@@ -150,6 +150,12 @@ class Factory : public internal::BackendFactory {
   std::string Render(const ir::RuleSet& rules) const override {
     return nft::Render(rules);
   }
+  std::string SpellRule(const ir::RuleSet& rules, const ir::Table& table,
+                        const std::string& chain,
+                        const ir::Rule& rule) const override {
+    return nft::RuleText(
+        rule, nft::SpellContext{rules.profile, table.kind, chain, rule.scope});
+  }
 
   absl::Status Probe() const override {
     MESHCAP_ASSIGN_OR_RETURN(auto sock,

@@ -9,6 +9,7 @@
 #define MESHCAP_MESHCAP_H_
 
 #include "meshcap/engine.h"
+#include "meshcap/explain.h"
 #include "meshcap/istio_environment.h"
 #include "meshcap/net.h"
 #include "meshcap/policy.h"

@@ -61,8 +61,9 @@ enum Commands : uint8_t {
   kValidate = 16,
   kIstio = 32,
   kWatch = 64,
-  kPolicyCommands =
-      kRender | kApply | kVerify | kClean | kValidate | kIstio | kWatch,
+  kExplain = 128,
+  kPolicyCommands = kRender | kApply | kVerify | kClean | kValidate | kIstio |
+                    kWatch | kExplain,
   kKernelCommands = kApply | kVerify | kClean | kValidate | kWatch,
 };
 
@@ -102,7 +103,7 @@ std::vector<Flag> Flags() {
   Flag backend;
   backend.name = "backend";
   backend.kind = Kind::kBackend;
-  backend.commands = kRender | kApply | kVerify | kClean | kWatch;
+  backend.commands = kRender | kApply | kVerify | kClean | kWatch | kExplain;
   backend.once = true;
   backend.help = absl::StrCat(
       "The backend: ", absl::StrJoin(AvailableBackends(), ", "),
@@ -111,7 +112,7 @@ std::vector<Flag> Flags() {
       "the backend already holding a capture, ours or Istio's, else one "
       "whose tables hold rules, legacy first, else nftables; "
       "$MESHCAP_BACKEND overrides auto).");
-  backend.default_text = "auto; render: nftables";
+  backend.default_text = "auto; render, explain: nftables";
   add(backend);
   Flag netns;
   netns.name = "netns";
@@ -214,6 +215,36 @@ std::vector<Flag> Flags() {
        "15002", kIstio | kValidate},
       {"probe-timeout", 0, "PROBE_TIMEOUT", nullptr, &Invocation::probe_timeout,
        "Failure detection timeout.", "5s", kIstio | kValidate},
+      // explain: the packet.
+      {"proto", 0, "", nullptr, &Invocation::proto,
+       "The packet's protocol: tcp or udp.", "tcp", kExplain},
+      {"src", 0, "", nullptr, &Invocation::src,
+       "Its source, IP[:PORT] or [IPv6]:PORT; default for a sent packet: "
+       "the pod's address (127.0.0.1 or ::1 to a loopback destination).",
+       "", kExplain},
+      {"dst", 0, "", nullptr, &Invocation::dst,
+       "Its destination, IP:PORT or [IPv6]:PORT (required).", "", kExplain},
+      {"uid", 0, "", nullptr, &Invocation::uid,
+       "A sent packet's socket owner (output path).", "0", kExplain},
+      {"gid", 0, "", nullptr, &Invocation::gid,
+       "A sent packet's socket group (output path).", "0", kExplain},
+      {"oif", 0, "", nullptr, &Invocation::oif,
+       "The interface a sent packet leaves by (output path).",
+       "lo for a loopback destination, else eth0", kExplain},
+      {"iif", 0, "", nullptr, &Invocation::iif,
+       "The interface an arriving packet comes in on: makes it an arriving "
+       "packet (prerouting path).",
+       "", kExplain},
+      {"mark", 0, "", nullptr, &Invocation::mark,
+       "The packet's mark (SO_MARK), decimal or 0x hex.", "0", kExplain},
+      {"connmark", 0, "", nullptr, &Invocation::connmark,
+       "Its connection's conntrack mark.", "0", kExplain},
+      {"ct-state", 0, "", nullptr, &Invocation::ct_state,
+       "Its conntrack state: new, established, related or invalid (nat "
+       "chains see only new).",
+       "new", kExplain},
+      {"json", 0, "", &Invocation::json, nullptr,
+       "Print the explanation as one JSON object.", "false", kExplain},
   };
   for (const IstioOption& o : kIstioOptions) {
     Flag f;
@@ -272,8 +303,9 @@ struct Given {
 };
 
 const std::pair<const char*, uint8_t> kCommands[] = {
-    {"render", kRender}, {"apply", kApply},       {"verify", kVerify},
-    {"clean", kClean},   {"validate", kValidate}, {"watch", kWatch},
+    {"render", kRender},   {"apply", kApply},       {"verify", kVerify},
+    {"clean", kClean},     {"validate", kValidate}, {"watch", kWatch},
+    {"explain", kExplain},
 };
 
 const char* CommandHelp(std::string_view c) {
@@ -285,6 +317,10 @@ const char* CommandHelp(std::string_view c) {
     return "compare the kernel with the policy; exit 1 on a difference";
   }
   if (c == "clean") return "remove everything of ours (no policy needed)";
+  if (c == "explain") {
+    return "show why one packet is or is not captured: the rules it meets, "
+           "in kernel order, and the one that decides";
+  }
   if (c == "watch") {
     return "apply, then hold the capture: re-apply whenever it drifts, "
            "until SIGTERM or SIGINT (SIGHUP re-reads --policy)";
@@ -387,7 +423,8 @@ absl::StatusOr<Invocation> ParseCommandLine(
     if (inv.command.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown command ", Quote(args[1]),
-                       " (want render, apply, verify, clean or validate)"));
+                       " (want render, apply, verify, clean, validate, watch "
+                       "or explain)"));
     }
     i = 2;
   }
@@ -504,7 +541,8 @@ absl::StatusOr<Invocation> ParseCommandLine(
     }
   }
   if (const Given* b = find(Kind::kBackend)) inv.backend = b->value;
-  if (inv.command == "render" && find(Kind::kBackend) == nullptr) {
+  const bool offline = inv.command == "render" || inv.command == "explain";
+  if (offline && find(Kind::kBackend) == nullptr) {
     inv.backend = "nftables";
   }
   const std::vector<std::string> backends = AvailableBackends();
@@ -515,11 +553,11 @@ absl::StatusOr<Invocation> ParseCommandLine(
   const bool known = std::find(backends.begin(), backends.end(), inv.backend) !=
                          backends.end() ||
                      (inv.backend == "iptables" && has_iptables);
-  if (!known && (inv.backend != "auto" || inv.command == "render")) {
+  if (!known && (inv.backend != "auto" || offline)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--backend: ", Quote(inv.backend), " is not one of ",
         absl::StrJoin(backends, ", "), has_iptables ? ", iptables" : "",
-        inv.command == "render" ? "" : ", auto"));
+        offline ? "" : ", auto"));
   }
   if (const Given* n = find(Kind::kNetns)) inv.netns = n->value;
   if (const Given* l = find(Kind::kLockTimeout)) {

@@ -33,7 +33,8 @@ using Environment = ::meshcap::IstioEnvironment;
 enum class Mode { kMeshcap, kIstioIptables };
 
 struct Invocation {
-  // "render", "apply", "verify", "clean", "validate", "watch" (meshcap), or
+  // "render", "apply", "verify", "clean", "validate", "watch", "explain"
+  // (meshcap), or
   // "istio-iptables" for the drop-in name. Empty when only --help or
   // --version was asked for.
   std::string command;
@@ -61,6 +62,10 @@ struct Invocation {
   std::string network_namespace;
   std::string probe_port = "15002";
   std::string probe_timeout = "5s";
+
+  // explain: the packet, as given (meshcap::Packet::FromFlags reads it).
+  std::string proto, src, dst, uid, gid, oif, iif, mark, connmark, ct_state;
+  bool json = false;
 
   // Whether the command needs a policy (clean and --cleanup-only do not:
   // they remove whatever is ours, whatever the flags and environment say).

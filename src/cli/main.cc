@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "meshcap/engine.h"
+#include "meshcap/explain.h"
 #include "meshcap/render.h"
 #include "meshcap/validate.h"
 #include "src/cli/flags.h"
@@ -223,6 +224,30 @@ int Print(const std::string& prog, const meshcap::CapturePolicy& policy,
   return 0;
 }
 
+// explain: the path and verdict of one packet; exit 0 whatever the verdict.
+int ExplainPacket(const std::string& prog, const meshcap::cli::Invocation& inv,
+                  const meshcap::CapturePolicy& policy) {
+  meshcap::Packet::Flags f;
+  f.proto = inv.proto;
+  f.src = inv.src;
+  f.dst = inv.dst;
+  f.uid = inv.uid;
+  f.gid = inv.gid;
+  f.oif = inv.oif;
+  f.iif = inv.iif;
+  f.mark = inv.mark;
+  f.connmark = inv.connmark;
+  f.ct_state = inv.ct_state;
+  absl::StatusOr<meshcap::Packet> packet = meshcap::Packet::FromFlags(f);
+  if (!packet.ok()) return Fail(prog, packet.status());
+  absl::StatusOr<meshcap::Explanation> e =
+      meshcap::Explain(policy, *packet, inv.backend);
+  if (!e.ok()) return Fail(prog, e.status());
+  const std::string out = inv.json ? e->ToJson() + "\n" : e->ToText();
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -264,6 +289,7 @@ int main(int argc, char** argv) {
   if (!policy.ok()) return Fail(prog, policy.status());
 
   if (inv->command == "render") return Print(prog, *policy, inv->backend);
+  if (inv->command == "explain") return ExplainPacket(prog, *inv, *policy);
   if (inv->command == "validate") {
     return RunValidation(prog, *inv, *policy, inv->netns);
   }

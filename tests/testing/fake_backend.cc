@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "backends/nftables/lower.h"
 #include "backends/nftables/render.h"
 #include "src/status_macros.h"
 
@@ -89,6 +90,14 @@ class FakeBackend : public internal::Backend {
 
 std::string FakeBackendFactory::Render(const ir::RuleSet& rules) const {
   return nft::Render(rules);
+}
+
+std::string FakeBackendFactory::SpellRule(const ir::RuleSet& rules,
+                                          const ir::Table& table,
+                                          const std::string& chain,
+                                          const ir::Rule& rule) const {
+  return nft::RuleText(
+      rule, nft::SpellContext{rules.profile, table.kind, chain, rule.scope});
 }
 
 absl::StatusOr<std::unique_ptr<internal::Backend>> FakeBackendFactory::Create(

@@ -36,6 +36,9 @@ class FakeBackendFactory : public internal::BackendFactory {
   int Priority() const override { return 1000; }
   ir::Dialect dialect() const override { return ir::Dialect::kNftables; }
   std::string Render(const ir::RuleSet& rules) const override;
+  std::string SpellRule(const ir::RuleSet& rules, const ir::Table& table,
+                        const std::string& chain,
+                        const ir::Rule& rule) const override;
   absl::Status Probe() const override { return absl::OkStatus(); }
   absl::StatusOr<std::unique_ptr<internal::Backend>> Create(
       const internal::BackendOptions& options) const override;
