@@ -36,6 +36,7 @@
 #include "absl/strings/str_join.h"
 #include "src/backend.h"
 #include "src/compile/compile.h"
+#include "src/explain_internal.h"
 #include "src/json.h"
 #include "src/status_macros.h"
 #include "src/text.h"
@@ -313,6 +314,7 @@ struct Walker {
       }
       for (size_t k = 0; !why && k < r.matches.size(); ++k) {
         why = Fails(r.matches[k]);
+        if (why) step.failed_match = static_cast<int>(k);
       }
       if (why.has_value()) {
         step.outcome = "no match: " + *why;
@@ -452,6 +454,7 @@ void ToJsonSteps(const std::vector<ExplainStep>& steps, internal::Json& out) {
     j["rule"] = s.rule;
     j["text"] = s.text;
     j["matched"] = s.matched;
+    j["failedMatch"] = s.failed_match;
     j["outcome"] = s.outcome;
     j["decisive"] = s.decisive;
     out.push_back(std::move(j));
@@ -643,7 +646,16 @@ absl::StatusOr<Explanation> Explain(const CapturePolicy& policy,
         "packet: a sent packet (output) has no input interface, but iif is ",
         Quote(packet.iif)));
   }
-  const ir::RuleSet rules = internal::Compile(policy, f->dialect());
+  return internal::ExplainRules(internal::Compile(policy, f->dialect()), *f,
+                                packet);
+}
+
+namespace internal {
+
+absl::StatusOr<Explanation> ExplainRules(const ir::RuleSet& rules,
+                                         const BackendFactory& backend,
+                                         const Packet& packet) {
+  const BackendFactory* f = &backend;
   Walker w(rules, *f, packet);
   const bool v6 = w.family == IpFamily::kIpv6;
   if (packet.src.has_value()) {
@@ -719,6 +731,8 @@ absl::StatusOr<Explanation> Explain(const CapturePolicy& policy,
   e.path = std::move(w.path);
   return e;
 }
+
+}  // namespace internal
 
 std::string Explanation::ToText() const {
   std::string out = absl::StrCat(packet.ToString(), " (", backend, ")\n");

@@ -105,6 +105,9 @@ struct MESHCAP_EXPORT ExplainStep {
   std::string text;
   // Whether every match held, so that the rule's statement ran.
   bool matched = false;
+  // When not: the 0-based index of the match that did not hold, in the
+  // order the kernel evaluates them (-1 for a rule of the other family).
+  int failed_match = -1;
   // What happened: "no match: oif is eth0, not lo", "jump ISTIO_OUTPUT",
   // "return", "accept", "REDIRECT to 15001", "mark set 0x539", ...
   std::string outcome;
@@ -142,7 +145,7 @@ struct MESHCAP_EXPORT Explanation {
   // {"captured": bool, "port": int|null, "mode": "...", "summary": "...",
   //  "tproxyMark", "routeTable", "ctZone", "mark", "connmark",
   //  "backend", "packet": "...", "path": [{"table", "family", "chain",
-  //  "rule", "text", "matched", "outcome", "decisive"}]}
+  //  "rule", "text", "matched", "failedMatch", "outcome", "decisive"}]}
   std::string ToJson() const;
 };
 
