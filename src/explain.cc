@@ -308,13 +308,18 @@ struct Walker {
       step.chain = chain;
       step.rule = static_cast<int>(i) + 1;
       step.text = backend.SpellRule(rules, t, chain, r);
+      // (iptables: ResolveChain keeps the family's rules. nftables: an inet
+      // table's rule applies to both families unless a match or statement
+      // of it is one family's, as `ip daddr` or `tproxy ip`.)
       std::optional<std::string> why;
-      if (!ir::ScopeHas(r.scope, family)) {
-        why = family == IpFamily::kIpv4 ? "an IPv6 rule" : "an IPv4 rule";
-      }
       for (size_t k = 0; !why && k < r.matches.size(); ++k) {
         why = Fails(r.matches[k]);
         if (why) step.failed_match = static_cast<int>(k);
+      }
+      if (!why && std::holds_alternative<ir::TproxyVerdict>(r.verdict) &&
+          !ir::ScopeHas(r.scope, family)) {
+        why = family == IpFamily::kIpv4 ? "tproxy of IPv6 on an IPv4 packet"
+                                        : "tproxy of IPv4 on an IPv6 packet";
       }
       if (why.has_value()) {
         step.outcome = "no match: " + *why;
@@ -325,6 +330,7 @@ struct Walker {
       const size_t at = path.size();
       path.push_back(step);
       Flow f = Apply(t, r.verdict, at, depth);
+      if (f == Flow::kReturn && depth == 0) break;  // a base chain's policy
       if (f != Flow::kContinue) return f;
     }
     ExplainStep end;
@@ -433,7 +439,8 @@ struct Walker {
         continue;
       }
       // iptables: IPv6 rules exist only when the set is IPv6 (ip6tables),
-      // and a built-in chain may hold rules for one family only.
+      // and a built-in chain without rules of this family does nothing
+      // (iptables-nft does not even create it).
       if (rules.dialect == ir::Dialect::kIptables &&
           ((family == IpFamily::kIpv6 && !rules.ipv6) ||
            ir::ResolveChain(*b.table, b.chain->name, family).empty())) {

@@ -106,7 +106,8 @@ struct MESHCAP_EXPORT ExplainStep {
   // Whether every match held, so that the rule's statement ran.
   bool matched = false;
   // When not: the 0-based index of the match that did not hold, in the
-  // order the kernel evaluates them (-1 for a rule of the other family).
+  // order the kernel evaluates them (-1 when they all held but a statement
+  // of the other family, nft's `tproxy ip` on IPv6, stopped the rule).
   int failed_match = -1;
   // What happened: "no match: oif is eth0, not lo", "jump ISTIO_OUTPUT",
   // "return", "accept", "REDIRECT to 15001", "mark set 0x539", ...

@@ -140,26 +140,58 @@ Pools CollectPools(const ir::RuleSet& rules) {
   return p;
 }
 
+// An IPv6 address in ::/96 other than ::1 (Istio's ::6 among them).
+bool Compat(const Cidr& a) {
+  if (a.family() != IpFamily::kIpv6) return false;
+  for (int i = 0; i < 12; ++i) {
+    if (a.bytes()[static_cast<size_t>(i)] != 0) return false;
+  }
+  return !a.IsLoopback();
+}
+
 // Makes `p` sendable: loopback addresses only on lo, and the other way
 // round only where a real packet could be (any address may go out lo).
 bool MakeSendable(Packet& p) {
   const bool loop =
       p.dst.IsLoopback() || (p.src.has_value() && p.src->IsLoopback());
   if (p.path == PacketPath::kOutput) {
-    if (loop) p.oif = "lo";
+    // A local destination (loopback, the pod's own) leaves by lo whatever
+    // the socket is bound to.
+    if (loop || p.dst == *Cidr::Parse("198.51.100.2") ||
+        p.dst == *Cidr::Parse("2001:db8::2")) {
+      p.oif = "lo";
+    }
     p.ct_state = ConnState::kNew;
+    // IPv6 sends from ::1 only to ::1 (the kernel finds no route else),
+    // and neither to nor from the rest of ::/96 (::6 only arrives).
+    if (p.dst.family() == IpFamily::kIpv6) {
+      if ((p.src.has_value() && p.src->IsLoopback() && !p.dst.IsLoopback()) ||
+          (p.src.has_value() && Compat(*p.src))) {
+        return false;
+      }
+      // IPv6 goes out lo only to a local address (the pod's, 2001:db8::2).
+      if (p.oif == "lo" && !p.dst.IsLoopback() &&
+          p.dst != *Cidr::Parse("2001:db8::2")) {
+        return false;
+      }
+    }
   } else if (loop) {
     p.iif = "lo";
   }
   if (p.ct_state == ConnState::kInvalid) p.connmark = 0;
+  // The kernel drops an inbound REDIRECT to ::/96 (but ::1): not sent to.
+  if (Compat(p.dst)) return false;
   if (!Sendable(p.dst) || (p.src.has_value() && !Sendable(*p.src))) {
     return false;
   }
-  // Established needs a TCP handshake the cross-check makes from outside.
-  if (p.ct_state != ConnState::kNew &&
-      (p.protocol != Transport::kTcp || p.path != PacketPath::kPrerouting)) {
+  // Established needs a TCP handshake the cross-check makes from outside
+  // (through a veth: on lo, nothing would answer a foreign destination).
+  if (p.ct_state == ConnState::kEstablished &&
+      (p.protocol != Transport::kTcp || p.path != PacketPath::kPrerouting ||
+       p.iif == "lo")) {
     p.ct_state = ConnState::kNew;
   }
+  if (p.ct_state == ConnState::kRelated) p.ct_state = ConnState::kNew;
   return true;
 }
 

@@ -6,7 +6,9 @@
 //
 // Every packet is one the kernel cross-check can really send: loopback
 // addresses only on lo, no multicast, broadcast or unspecified addresses,
-// and sent packets (output) only in ct state new.
+// IPv6 out lo only to ::1 or the pod's 2001:db8::2, and sent packets
+// (output) only in ct state new. The pod's addresses are 198.51.100.2 and
+// 2001:db8::2.
 
 #ifndef MESHCAP_TESTS_TESTING_EXPLAIN_PROBES_H_
 #define MESHCAP_TESTS_TESTING_EXPLAIN_PROBES_H_
