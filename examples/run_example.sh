@@ -32,6 +32,10 @@ in_pod ip route add default via 203.0.113.1
 out=$("$@" "$pod") || { echo "$out"; exit 1; }
 echo "$out"
 echo "$out" | grep -q 'verify: the kernel holds exactly the policy'
+echo "$out" | grep -q '^explain: captured: REDIRECT to port 15001, by ' || {
+  echo "run_example: the example did not explain the capture"
+  exit 1
+}
 echo "$out" | grep -q \
   'original destination (SO_ORIGINAL_DST): 198.51.100.10:80$' || {
   echo "run_example: the example did not show the captured connection"

@@ -690,11 +690,21 @@ absl::StatusOr<Explanation> ExplainRules(const ir::RuleSet& rules,
   e.connmark = w.connmark;
   e.ct_zone = w.zone;
   if (w.decisive >= 0) w.path[static_cast<size_t>(w.decisive)].decisive = true;
-  std::string by;
+  std::string by, via;
   if (w.decisive >= 0) {
     const ExplainStep& d = w.path[static_cast<size_t>(w.decisive)];
     by = absl::StrCat("`", d.text, "` (", d.table, " ", d.chain, ", rule ",
                       d.rule, ")");
+    // The jump that led there, when the deciding rule is in a chain of
+    // its own (istio-redirect): the rule that picked the packet.
+    for (int i = w.decisive - 1; i >= 0; --i) {
+      const ExplainStep& j = w.path[static_cast<size_t>(i)];
+      if (j.matched && j.outcome == "jump " + d.chain && j.table == d.table) {
+        via = absl::StrCat(", reached by `", j.text, "` (", j.chain, ", rule ",
+                           j.rule, ")");
+        break;
+      }
+    }
   }
   if (w.dropped) {
     e.mode = "DROP";
@@ -714,7 +724,7 @@ absl::StatusOr<Explanation> ExplainRules(const ir::RuleSet& rules,
       absl::StrAppend(&e.summary, ", delivered locally by route table ",
                       *e.route_table);
     }
-    absl::StrAppend(&e.summary, ", by ", by);
+    absl::StrAppend(&e.summary, ", by ", by, via);
   } else if (w.redirect.has_value()) {
     e.captured = true;
     e.mode = "REDIRECT";
@@ -724,7 +734,7 @@ absl::StatusOr<Explanation> ExplainRules(const ir::RuleSet& rules,
     if (w.zone.has_value()) {
       absl::StrAppend(&e.summary, ", conntrack zone ", *w.zone);
     }
-    absl::StrAppend(&e.summary, ", by ", by);
+    absl::StrAppend(&e.summary, ", by ", by, via);
   } else {
     e.mode = "ACCEPT";
     e.summary = w.decisive >= 0

@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "config.h"
 #include "meshcap/engine.h"
+#include "meshcap/explain.h"
 #include "meshcap/policy.h"
 #include "meshcap/policy_json.h"
 #include "meshcap/render.h"
@@ -478,6 +479,34 @@ MESHCAP_C_API int meshcap_render(const meshcap_policy* policy,
         meshcap::Render(Get(policy)->policy, backend);
     if (!text.ok()) return text.status();
     return Give(*text, ret_text);
+  });
+}
+
+MESHCAP_C_API int meshcap_explain(const meshcap_policy* policy,
+                                  const char* packet_json, const char* backend,
+                                  char** ret_json, char** ret_error) {
+  return Guard(ret_error, [&]() -> absl::Status {
+    if (ret_json == nullptr) {
+      return absl::InvalidArgumentError(
+          "meshcap_explain: argument 'ret_json' is NULL");
+    }
+    *ret_json = nullptr;
+    if (policy == nullptr) {
+      return absl::InvalidArgumentError(
+          "meshcap_explain: argument 'policy' is NULL");
+    }
+    if (packet_json == nullptr) {
+      return absl::InvalidArgumentError(
+          "meshcap_explain: argument 'packet_json' is NULL");
+    }
+    absl::StatusOr<meshcap::Packet> packet =
+        meshcap::Packet::FromJson(packet_json);
+    if (!packet.ok()) return packet.status();
+    absl::StatusOr<meshcap::Explanation> e = meshcap::Explain(
+        Get(policy)->policy, *packet,
+        backend == nullptr ? std::string_view("nftables") : backend);
+    if (!e.ok()) return e.status();
+    return Give(e->ToJson(), ret_json);
   });
 }
 

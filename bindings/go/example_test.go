@@ -25,6 +25,24 @@ func ExampleRender() {
 	// Output: add table inet istio-proxy-nat
 }
 
+// Why the proxy's own traffic is not captured.
+func ExampleExplain() {
+	policy, err := meshcap.PolicyFromJSON(`{"OutboundIPRangesInclude": "*"}`)
+	if err != nil {
+		log.Fatal(err)
+	}
+	proxy := uint32(1337)
+	e, err := meshcap.Explain(policy, meshcap.Packet{Dst: "10.96.0.10:80", UID: &proxy}, "nftables")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(e.Captured, e.Mode)
+	fmt.Println(e.Summary)
+	// Output:
+	// false ACCEPT
+	// not captured: `skuid 1337 counter return` (inet istio-proxy-nat istio-output, rule 4) lets it pass
+}
+
 func ExampleCode() {
 	_, err := meshcap.NewEngine(meshcap.EngineOptions{NetnsPath: "/var/run/netns/no-such-pod"})
 	fmt.Println(errors.Is(err, meshcap.NotFound), errors.Is(err, fs.ErrNotExist),

@@ -162,6 +162,33 @@ func TestRender(t *testing.T) {
 	wantError(t, err, meshcap.InvalidArgument, "pf")
 }
 
+func TestExplain(t *testing.T) {
+	p := mustPolicy(t, istioInit)
+	app := uint32(1000)
+	e, err := meshcap.Explain(p, meshcap.Packet{Dst: "10.96.0.10:80", UID: &app}, "")
+	if err != nil || !e.Captured || e.Port == nil || *e.Port != 15001 || e.Mode != "REDIRECT" {
+		t.Fatalf("Explain(app) = %+v, %v", e, err)
+	}
+	decisive := 0
+	for _, s := range e.Path {
+		if s.Decisive {
+			decisive++
+		}
+	}
+	if decisive != 1 {
+		t.Errorf("%d decisive steps in %+v", decisive, e.Path)
+	}
+	proxy := uint32(1337)
+	e, err = meshcap.Explain(p, meshcap.Packet{Dst: "10.96.0.10:80", UID: &proxy}, "iptables-legacy")
+	if err != nil || e.Captured || !strings.Contains(e.Summary, "--uid-owner 1337 -j RETURN") {
+		t.Errorf("Explain(proxy) = %+v, %v", e, err)
+	}
+	_, err = meshcap.Explain(p, meshcap.Packet{Dst: "10.0.0.1:70000"}, "")
+	wantError(t, err, meshcap.InvalidArgument, "70000")
+	_, err = meshcap.Explain(p, meshcap.Packet{Src: "10.0.0.2", Dst: "10.0.0.1:80", Iif: "eth0", UID: &app}, "")
+	wantError(t, err, meshcap.InvalidArgument, "--uid")
+}
+
 func TestNewEngineErrorsWithoutAKernel(t *testing.T) {
 	_, err := meshcap.NewEngine(meshcap.EngineOptions{NetnsPath: "/nonexistent/meshcap/ns"})
 	wantError(t, err, meshcap.NotFound, "/nonexistent/meshcap/ns")

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
 // Applies istio-init's default capture to a network namespace given by
-// path, checks it, and shows a captured connection: inside the namespace,
-// a connection dialled to 198.51.100.10:80 is accepted by a "proxy"
+// path, checks it, asks meshcap to explain the connection it is about to
+// dial (which rule captures it), and shows the captured connection: inside the
+// namespace, a connection dialled to 198.51.100.10:80 is accepted by a "proxy"
 // listening on 127.0.0.1:15001, which reads the address the application
 // dialled with SO_ORIGINAL_DST.
 //
@@ -121,6 +122,22 @@ int main(int argc, char **argv) {
   if (rc != MESHCAP_OK) return Fail("verify", rc, error);
   printf("verify: %s\n", matches ? "the kernel holds exactly the policy"
                                  : "the kernel differs from the policy");
+  // Why the connection below is captured: the rule that decides, from the
+  // policy alone (a JSON object comes back; its "summary" is one line).
+  {
+    char *json = NULL;
+    const char *summary;
+    rc = meshcap_explain(policy,
+                         "{\"dst\": \"198.51.100.10:80\", \"uid\": 1000}",
+                         meshcap_engine_backend(engine), &json, &error);
+    if (rc != MESHCAP_OK) return Fail("explain", rc, error);
+    summary = strstr(json, "\"summary\":\"");
+    if (summary != NULL) {
+      summary += strlen("\"summary\":\"");
+      printf("explain: %.*s\n", (int)strcspn(summary, "\""), summary);
+    }
+    meshcap_free(json);
+  }
   meshcap_engine_free(engine);
   meshcap_policy_free(policy);
 

@@ -71,6 +71,14 @@ func run(netnsPath string) error {
 	} else {
 		fmt.Println("verify: the kernel differs from the policy")
 	}
+	// Why the connection dialled below is captured, from the policy alone:
+	// the rule that decides, in the backend's words.
+	uid := uint32(1000)
+	why, err := meshcap.Explain(policy, meshcap.Packet{Dst: "198.51.100.10:80", UID: &uid}, engine.Backend())
+	if err != nil {
+		return err
+	}
+	fmt.Println("explain: " + why.Summary)
 
 	proxy, app, err := socketsIn(netnsPath)
 	if err != nil {

@@ -75,6 +75,11 @@ def main():
             print("verify: " + ("the kernel holds exactly the policy"
                                 if report.matches else
                                 "the kernel differs from the policy"))
+            # Why the connection dialled below is captured, from the
+            # policy alone: the rule that decides, in the backend's words.
+            why = meshcap.explain(policy, dst="198.51.100.10:80", uid=1000,
+                                  backend=engine.backend)
+            print(f"explain: {why.summary}")
     except meshcap.Error as e:
         sys.exit(f"capture: {e} ({e.code.name})")
 

@@ -204,6 +204,23 @@ meshcap_policy_builder *meshcap_policy_builder_free(
 int meshcap_render(const meshcap_policy *policy, const char *backend,
                    char **ret_text, char **ret_error);
 
+// Why one packet is or is not captured under `policy` (`meshcap::Explain`,
+// `meshcap explain`): the rules it meets in the kernel's order, spelled as
+// `backend`'s Istio generator spells them (NULL: "nftables"), and the
+// verdict. `packet_json` is an object of strings or numbers: "dst"
+// ("IP:PORT", required), "proto" ("tcp", "udp"), "src" ("IP[:PORT]"),
+// "uid", "gid", "oif" (a sent packet), "iif" (an arriving one), "mark",
+// "connmark", "ctState" ("new", "established", "related", "invalid").
+// `*ret_json` is {"captured": bool, "port": int|null, "mode": "REDIRECT" |
+// "TPROXY" | "ACCEPT" | "DROP", "summary", "tproxyMark", "routeTable",
+// "ctZone", "mark", "connmark", "backend", "packet", "path": [{"table",
+// "family", "chain", "rule", "text", "matched", "failedMatch", "outcome",
+// "decisive"}]}. No kernel is touched. MESHCAP_INVALID_ARGUMENT, naming the
+// value, for a packet that cannot happen or an unknown backend. Since
+// MESHCAP_1.2.
+int meshcap_explain(const meshcap_policy *policy, const char *packet_json,
+                    const char *backend, char **ret_json, char **ret_error);
+
 // -----------------------------------------------------------------------------
 // Engines: apply, verify, clean
 // -----------------------------------------------------------------------------

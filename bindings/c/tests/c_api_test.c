@@ -348,6 +348,40 @@ static void TestRender(void) {
   meshcap_policy_free(p);
 }
 
+static void TestExplain(void) {
+  meshcap_policy *p = IstioInit();
+  char *json = NULL;
+  char *err = NULL;
+  if (p == NULL) return;
+  CHECK_CODE(meshcap_explain(p, "{\"dst\": \"10.96.0.10:80\", \"uid\": 1000}",
+                             "nftables", &json, &err),
+             MESHCAP_OK, err);
+  CHECK_CONTAINS(json, "\"captured\":true");
+  CHECK_CONTAINS(json, "\"port\":15001");
+  CHECK_CONTAINS(json, "redirect to :15001");
+  meshcap_free(json);
+  /* The proxy's own traffic passes; NULL picks nftables, the iptables
+     spelling is asked for. */
+  CHECK_CODE(meshcap_explain(p, "{\"dst\": \"10.96.0.10:80\", \"uid\": 1337}",
+                             "iptables-legacy", &json, &err),
+             MESHCAP_OK, err);
+  CHECK_CONTAINS(json, "\"captured\":false");
+  CHECK_CONTAINS(json, "--uid-owner 1337 -j RETURN");
+  meshcap_free(json);
+  json = (char *)1;
+  CHECK_CODE(
+      meshcap_explain(p, "{\"dst\": \"10.96.0.10:70000\"}", NULL, &json, &err),
+      MESHCAP_INVALID_ARGUMENT, err);
+  CHECK(json == NULL);
+  CHECK_CONTAINS(err, "70000");
+  meshcap_free(err);
+  CHECK_CODE(meshcap_explain(p, NULL, NULL, &json, &err),
+             MESHCAP_INVALID_ARGUMENT, err);
+  CHECK_CONTAINS(err, "packet_json");
+  meshcap_free(err);
+  meshcap_policy_free(p);
+}
+
 static void TestEngineErrorsWithoutKernel(void) {
   meshcap_engine_options o;
   meshcap_engine *e = (meshcap_engine *)1;
@@ -819,6 +853,7 @@ static const struct Case kUnit[] = {
     {"PolicyErrors", TestPolicyErrors},
     {"Builder", TestBuilder},
     {"Render", TestRender},
+    {"Explain", TestExplain},
     {"EngineErrorsWithoutKernel", TestEngineErrorsWithoutKernel},
     {"OptionsVersioning", TestOptionsVersioning},
     {"ValidateOptions", TestValidateOptions},

@@ -15,6 +15,7 @@ compiled part of its own and works with any CPython 3.8 or later.
         '{"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*",'
         ' "InboundPortsExclude": "15090,15021,15020"}')
     print(meshcap.render(policy, "nftables"))          # a dry run
+    print(meshcap.explain(policy, dst="10.96.0.10:80", uid=1337).summary)
     with meshcap.Engine(netns_path="/var/run/netns/pod") as engine:
         engine.apply(policy)                           # one transaction
         report = engine.verify(policy)
@@ -35,9 +36,9 @@ CAP_SYS_ADMIN to enter one given by path or fd).
 """
 
 from . import _config
-from ._api import (ApplyResult, Difference, Engine, KnobValue, Policy,
-                   PolicyBuilder, VerifyReport, WatchEvent, render, validate,
-                   version)
+from ._api import (ApplyResult, Difference, Engine, Explanation, ExplainStep,
+                   KnobValue, Policy, PolicyBuilder, VerifyReport, WatchEvent,
+                   explain, render, validate, version)
 from ._errors import (AbortedError, Code, DeadlineExceededError, Error,
                       FailedPreconditionError, InternalError,
                       InvalidArgumentError, NotFoundError,
@@ -55,6 +56,8 @@ __all__ = [
     "Difference",
     "Engine",
     "Error",
+    "ExplainStep",
+    "Explanation",
     "FailedPreconditionError",
     "InternalError",
     "InvalidArgumentError",

@@ -69,6 +69,38 @@ class PolicyBuilder:
 def render(policy: Policy, backend: str) -> str: ...
 
 @dataclass(frozen=True)
+class ExplainStep:
+    table: str
+    family: str
+    chain: str
+    rule: int
+    text: str
+    matched: bool
+    outcome: str
+    decisive: bool
+
+@dataclass(frozen=True)
+class Explanation:
+    captured: bool
+    port: Optional[int]
+    mode: str
+    summary: str
+    tproxy_mark: Optional[int]
+    route_table: Optional[int]
+    ct_zone: Optional[int]
+    mark: int
+    connmark: int
+    backend: str
+    packet: str
+    path: Tuple[ExplainStep, ...]
+
+def explain(policy: Policy, *, dst: str, proto: str = ...,
+            src: Optional[str] = ..., uid: Optional[int] = ...,
+            gid: Optional[int] = ..., oif: Optional[str] = ...,
+            iif: Optional[str] = ..., mark: int = ..., connmark: int = ...,
+            ct_state: str = ..., backend: str = ...) -> Explanation: ...
+
+@dataclass(frozen=True)
 class ApplyResult:
     backend: str
     changes: Tuple[str, ...]

@@ -216,6 +216,91 @@ def render(policy: Policy, backend: str) -> str:
 
 
 @dataclass(frozen=True)
+class ExplainStep:
+    """One rule (or a chain's end) a packet reached, in the kernel's order."""
+
+    #: ``"nat"`` (iptables) or ``"inet istio-proxy-nat"`` (nftables).
+    table: str
+    #: ``"ipv4"`` or ``"ipv6"``.
+    family: str
+    chain: str
+    #: 1-based position in the chain; 0 for the chain's end.
+    rule: int
+    #: The rule as Istio spells it for the backend; empty for a chain's end.
+    text: str
+    #: Whether every match held.
+    matched: bool
+    #: What happened: ``"no match: uid is 0, not 1337"``, ``"jump ..."``,
+    #: ``"REDIRECT to 15001"``, ...
+    outcome: str
+    #: The rule that decided.
+    decisive: bool
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a packet is or is not captured (:func:`explain`)."""
+
+    captured: bool
+    #: The port it is handed to when captured.
+    port: Optional[int]
+    #: ``"REDIRECT"``, ``"TPROXY"``, ``"ACCEPT"`` or ``"DROP"``.
+    mode: str
+    #: One line: the verdict and the rule that decided.
+    summary: str
+    tproxy_mark: Optional[int]
+    route_table: Optional[int]
+    ct_zone: Optional[int]
+    mark: int
+    connmark: int
+    backend: str
+    #: The packet, as the library read it.
+    packet: str
+    path: Tuple[ExplainStep, ...]
+
+
+def explain(policy: Policy, *, dst: str, proto: str = "tcp",
+            src: Optional[str] = None, uid: Optional[int] = None,
+            gid: Optional[int] = None, oif: Optional[str] = None,
+            iif: Optional[str] = None, mark: int = 0, connmark: int = 0,
+            ct_state: str = "new",
+            backend: str = "nftables") -> Explanation:
+    """Why one packet is or is not captured under ``policy``: the rules it
+    meets in the order the kernel evaluates them, spelled as ``backend``'s
+    Istio generator spells them, and the verdict. ``dst`` is ``"IP:PORT"``
+    (``"[IPv6]:PORT"``); ``uid``, ``gid`` and ``oif`` describe a packet a
+    local process sends, ``iif`` one that arrives. Touches no kernel.
+
+    Raises :class:`InvalidArgumentError` naming the value for a packet that
+    cannot happen (a port out of range, an IPv6 source with an IPv4
+    destination, ``uid`` with ``iif``)."""
+    packet: dict = {"dst": dst, "proto": proto, "mark": str(mark),
+                    "connmark": str(connmark), "ctState": ct_state}
+    for key, value in (("src", src), ("uid", uid), ("gid", gid),
+                       ("oif", oif), ("iif", iif)):
+        if value is not None:
+            packet[key] = str(value)
+    out = c_void_p()
+    err = c_void_p()
+    check(lib.meshcap_explain(policy._handle,
+                              _native.text(json.dumps(packet)),
+                              _native.text(backend), byref(out), byref(err)),
+          err)
+    doc = json.loads(_native.take(out) or "{}")
+    return Explanation(
+        captured=doc["captured"], port=doc["port"], mode=doc["mode"],
+        summary=doc["summary"], tproxy_mark=doc["tproxyMark"],
+        route_table=doc["routeTable"], ct_zone=doc["ctZone"],
+        mark=doc["mark"], connmark=doc["connmark"], backend=doc["backend"],
+        packet=doc["packet"],
+        path=tuple(ExplainStep(
+            table=s["table"], family=s["family"], chain=s["chain"],
+            rule=s["rule"], text=s["text"], matched=s["matched"],
+            outcome=s["outcome"], decisive=s["decisive"])
+            for s in doc["path"]))
+
+
+@dataclass(frozen=True)
 class ApplyResult:
     """What an apply or a clean did."""
 

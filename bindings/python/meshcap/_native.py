@@ -130,6 +130,7 @@ _proto("meshcap_policy_builder_set_json", c_int, c_void_p, c_char_p,
 _proto("meshcap_policy_builder_build", c_int, c_void_p, _out, _out)
 _proto("meshcap_policy_builder_free", c_void_p, c_void_p)
 _proto("meshcap_render", c_int, c_void_p, c_char_p, _out, _out)
+_proto("meshcap_explain", c_int, c_void_p, c_char_p, c_char_p, _out, _out)
 _proto("meshcap_engine_new", c_int, POINTER(EngineOptions), _out, _out)
 _proto("meshcap_engine_free", c_void_p, c_void_p)
 _proto("meshcap_engine_backend", c_char_p, c_void_p)

@@ -111,6 +111,25 @@ def test_render_by_backend_name():
         meshcap.render(p, "pf")
 
 
+def test_explain_names_the_deciding_rule():
+    p = meshcap.Policy.from_json(ISTIO_INIT)
+    e = meshcap.explain(p, dst="10.96.0.10:80", uid=1000)
+    assert e.captured and e.port == 15001 and e.mode == "REDIRECT"
+    assert any(s.decisive and "redirect to :15001" in s.text for s in e.path)
+    e = meshcap.explain(p, dst="10.96.0.10:80", uid=1337,
+                        backend="iptables-legacy")
+    assert not e.captured and e.mode == "ACCEPT"
+    assert "--uid-owner 1337 -j RETURN" in e.summary
+    e = meshcap.explain(p, src="203.0.113.9", dst="198.51.100.2:8080",
+                        iif="eth0")
+    assert e.captured and e.port == 15006
+    with pytest.raises(meshcap.InvalidArgumentError, match="70000"):
+        meshcap.explain(p, dst="10.0.0.1:70000")
+    with pytest.raises(meshcap.InvalidArgumentError, match="--uid"):
+        meshcap.explain(p, src="10.0.0.2", dst="10.0.0.1:80", iif="eth0",
+                        uid=1)
+
+
 def test_engine_errors_without_a_kernel(tmp_path):
     with pytest.raises(meshcap.NotFoundError) as e:
         meshcap.Engine(netns_path="/nonexistent/meshcap/ns")
