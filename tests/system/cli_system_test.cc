@@ -4,9 +4,14 @@
 // test runs in a fresh network namespace.
 
 #include <stdlib.h>
+#include <string.h>
 
+#include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/netns.h"
@@ -28,6 +33,97 @@ class CliSystemTest : public ::testing::Test {
   }
   ::meshcap::testing::ScopedNetns netns_;
 };
+
+// explain: the classic questions as the README asks them, the JSON form,
+// and impossible packets as one line naming the value, exit status 2.
+TEST_F(CliSystemTest, ExplainAnswersTheClassicQuestions) {
+  const std::string policy =
+      " --istio-service-cidr='*' --istio-inbound-ports='*'"
+      " --istio-local-exclude-ports=15090,15021,15020"
+      " --istio-service-exclude-cidr=10.10.0.0/16";
+  CommandResult r =
+      Shell(kMeshcap + " explain" + policy + " --dst=10.10.3.4:443");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("not captured: `ip daddr 10.10.0.0/16 counter "
+                        "return` (inet istio-proxy-nat istio-output"));
+  r = Shell(kMeshcap + " explain" + policy +
+            " --dst=10.96.0.10:80 --uid=1337 --backend=iptables-legacy");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("=> return"));
+  EXPECT_THAT(r.output, HasSubstr("not captured: `-A ISTIO_OUTPUT -m owner "
+                                  "--uid-owner 1337 -j RETURN`"));
+  r = Shell(kMeshcap + " explain" + policy +
+            " --src=127.0.0.6 --dst=198.51.100.2:8080 --oif=lo --uid=1337");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("`oifname lo ip saddr 127.0.0.6/32 counter "
+                                  "return` (inet istio-proxy-nat istio-output, "
+                                  "rule 1) lets it pass"));
+  r = Shell(kMeshcap + " explain" + policy +
+            " --src=203.0.113.9 --dst=198.51.100.2:8080 --iif=eth0 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("\"captured\":true,\"port\":15006,"
+                                  "\"mode\":\"REDIRECT\""));
+  for (const auto& [flags, want] :
+       std::vector<std::pair<std::string, std::string>>{
+           {" --dst=10.0.0.1:70000", "'10.0.0.1:70000'"},
+           {" --dst=10.0.0.1:80 --src=2001:db8::1", "'2001:db8::1'"},
+           {" --dst=10.0.0.1:80 --src=10.0.0.2 --iif=eth0 --uid=1000",
+            "--uid: '1000'"},
+           {" --dst=10.0.0.1:80 --backend=pf", "'pf'"},
+           {" --dst=10.0.0.1:80 --ct-state=open", "'open'"},
+       }) {
+    r = Shell(kMeshcap + " explain" + policy + flags + " 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << flags << "\n" << r.output;
+    EXPECT_THAT(r.output, HasSubstr(want)) << flags;
+    EXPECT_EQ(r.output.find('\n'), r.output.size() - 1) << r.output;
+  }
+}
+
+// The README's explain examples are what the command prints: each
+// "$ meshcap explain ..." line of it is run, and its output (or its last
+// line, for "| tail -1") must be the lines that follow it.
+TEST_F(CliSystemTest, TheReadmesExplainExamplesAreTrue) {
+  std::ifstream in(std::string(MESHCAP_SOURCE_ROOT) + "/README.md");
+  ASSERT_TRUE(in.good());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string vars;
+  int checked = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.rfind("$ P=", 0) == 0) vars = l.substr(2) + "; ";
+    if (l.rfind("$ meshcap explain ", 0) != 0) continue;
+    std::string cmd = l.substr(2);
+    cmd = cmd.substr(0, cmd.find("   #"));  // the comment
+    const bool tail = cmd.find("| tail -1") != std::string::npos;
+    cmd.replace(0, strlen("meshcap"), kMeshcap);
+    std::string want;
+    size_t j = i + 1;
+    for (; j < lines.size() && !lines[j].empty() && lines[j][0] != '$' &&
+           lines[j] != "```";
+         ++j) {
+      want += lines[j] + "\n";
+    }
+    CommandResult r = Shell(vars + cmd);
+    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+    if (tail || want.find("   ...\n") == std::string::npos) {
+      EXPECT_EQ(r.output, want) << cmd;
+    } else {
+      // An elided example: every line shown is in the output, in order.
+      size_t at = 0;
+      for (const std::string& w :
+           std::vector<std::string>(absl::StrSplit(want, '\n'))) {
+        if (w.empty() || w == "   ...") continue;
+        const size_t found = r.output.find(w + "\n", at);
+        EXPECT_NE(found, std::string::npos) << cmd << ": " << w;
+        if (found != std::string::npos) at = found + w.size();
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 4);
+}
 
 TEST_F(CliSystemTest, ApplyVerifyCleanAndVerifyAgain) {
   const std::string flags = " --backend=nftables -b '*' --ipv6=false";
