@@ -228,9 +228,11 @@ class TraceSocket {
     for (;;) {
       const ssize_t got = recv(fd_.fd, buf.data(), buf.size(), 0);
       if (got <= 0) return;
-      int n = static_cast<int>(got);
-      for (const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(buf.data());
-           NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+      const size_t len = static_cast<size_t>(got);
+      for (size_t off = 0; off + sizeof(nlmsghdr) <= len;) {
+        const auto* h = reinterpret_cast<const nlmsghdr*>(buf.data() + off);
+        if (h->nlmsg_len < sizeof(nlmsghdr) || off + h->nlmsg_len > len) break;
+        off += NLMSG_ALIGN(h->nlmsg_len);
         if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
             NFNL_MSG_TYPE(h->nlmsg_type) != NFT_MSG_TRACE) {
           continue;
