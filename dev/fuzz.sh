@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
-targets=(policy_json cli ipt_entry nft_rule xt_rule rtnl_dump cni_config cni_pod)
+targets=(policy_json explain cli ipt_entry nft_rule xt_rule rtnl_dump cni_config cni_pod)
 bash dev/build-asan.sh || exit 1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1
