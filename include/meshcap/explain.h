@@ -20,9 +20,13 @@
 //
 // The verdict is what the kernel does with the rules `backend` would
 // install; the path is spelled as that backend's Istio generator spells
-// its rules. It touches no kernel and reads no state: the policy and the
-// packet are the whole input. An in-tree cross-check compares it with what
-// the kernel does (nftrace and real packets) for every conformance case.
+// its rules. The verdict is the same for every backend but in one case,
+// which is Istio's own: an IPv6 packet under a policy without IPv6 (Istio's
+// iptables generators then write no ip6tables rules, while the inet tables
+// of its nftables generator apply to IPv6 too). It touches no kernel and reads
+// no state: the policy and the packet are the whole input. An in-tree
+// cross-check compares it with what the kernel does (nftrace and real packets)
+// for every conformance case.
 
 #ifndef MESHCAP_EXPLAIN_H_
 #define MESHCAP_EXPLAIN_H_
@@ -151,9 +155,9 @@ struct MESHCAP_EXPORT Explanation {
 };
 
 // Walks `packet` through the rules `policy` compiles to for `backend`
-// (`AvailableBackends()` or "iptables"; the verdict is the same for every
-// backend, the spelling is the backend's). kInvalidArgument for an unknown
-// backend or a packet that cannot happen.
+// (`AvailableBackends()` or "iptables"; the spelling is the backend's, and
+// so is the verdict, which differs between backends only as said above).
+// kInvalidArgument for an unknown backend or a packet that cannot happen.
 [[nodiscard]] MESHCAP_EXPORT absl::StatusOr<Explanation> Explain(
     const CapturePolicy& policy, const Packet& packet,
     std::string_view backend = "nftables");

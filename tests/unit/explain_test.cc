@@ -16,6 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "src/backend.h"
 #include "src/compile/compile.h"
+#include "src/explain_internal.h"
 #include "tests/testing/conformance.h"
 #include "tests/testing/explain_probes.h"
 #include "tests/testing/status_matchers.h"
@@ -302,6 +303,52 @@ TEST(ExplainProbes, EveryRuleOfEveryCaseIsExercised) {
       "reached but left no packet by the rules before them, %zu in chains "
       "nothing jumps to; %zu packets (%zu explained to find them)\n",
       cases, rules, matched, dead, unused, packets, tried);
+}
+
+// The verdict does not depend on the backend, with one exception that is
+// Istio's: a policy without IPv6 gets no ip6tables rules from Istio's
+// iptables generators, while the inet tables of its nftables generator
+// hold rules that apply to IPv6 too. So for every probe of every case,
+// both dialects agree on the verdict and the mark, unless the packet is
+// IPv6 and the policy's IPv6 is off.
+TEST(ExplainProbes, TheVerdictIsTheBackendsExceptIpv6WithoutIpv6) {
+  ASSERT_TRUE(::meshcap::testing::EnsureConformanceGroups());
+  absl::StatusOr<const internal::BackendFactory*> nft =
+      internal::FindBackend("nftables");
+  absl::StatusOr<const internal::BackendFactory*> ipt =
+      internal::FindBackend("iptables-nft");
+  if (!ipt.ok()) ipt = internal::FindBackend("iptables-legacy");
+  if (!nft.ok() || !ipt.ok()) GTEST_SKIP() << "needs both dialects";
+  size_t packets = 0, differ = 0;
+  for (const auto& c : ::meshcap::testing::LoadAllConformanceCases()) {
+    const CapturePolicy policy = PolicyOf(c.policy_json);
+    const ir::RuleSet n = internal::Compile(policy, ir::Dialect::kNftables);
+    const ir::RuleSet i = internal::Compile(policy, ir::Dialect::kIptables);
+    std::vector<Packet> all =
+        ::meshcap::testing::GenerateProbes(n, **nft).packets;
+    for (const Packet& p :
+         ::meshcap::testing::GenerateProbes(i, **ipt).packets) {
+      all.push_back(p);
+    }
+    for (const Packet& p : all) {
+      absl::StatusOr<Explanation> a = internal::ExplainRules(n, **nft, p);
+      absl::StatusOr<Explanation> b = internal::ExplainRules(i, **ipt, p);
+      ASSERT_THAT(a, IsOk());
+      ASSERT_THAT(b, IsOk());
+      ++packets;
+      const bool same = a->mode == b->mode && a->port == b->port &&
+                        a->mark == b->mark && a->connmark == b->connmark;
+      if (same) continue;
+      ++differ;
+      EXPECT_TRUE(p.dst.family() == IpFamily::kIpv6 && !n.ipv6)
+          << c.name << ": " << p.ToString() << "\n  nftables: " << a->summary
+          << "\n  iptables: " << b->summary;
+    }
+  }
+  std::printf(
+      "explain across dialects: %zu packets, %zu verdicts differ (all IPv6 "
+      "packets of policies without IPv6)\n",
+      packets, differ);
 }
 
 }  // namespace
