@@ -18,9 +18,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -29,6 +31,7 @@
 #include "absl/strings/str_join.h"
 #include "src/cni/config.h"
 #include "src/cni/environment.h"
+#include "src/status_macros.h"
 #include "src/text.h"
 
 namespace meshcap::cni {
@@ -44,32 +47,49 @@ constexpr size_t kMaxBinaryBytes = 256 << 20;
 
 std::string Errno(int e) { return strerror(e); }
 
-// The file's bytes, or nullopt (missing, unreadable, not regular, larger
-// than `max`); `error` receives why.
-std::optional<std::string> ReadFile(const std::string& path, size_t max,
-                                    int* error = nullptr) {
+// An open regular file of at most `max` bytes, or -1 with `error` set.
+int OpenRegular(const std::string& path, size_t max, int* error) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (error != nullptr) *error = errno;
-    return std::nullopt;
+    *error = errno;
+    return -1;
   }
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
       static_cast<size_t>(st.st_size) > max) {
-    if (error != nullptr) *error = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+    *error = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
     close(fd);
-    return std::nullopt;
+    return -1;
   }
-  std::string out;
-  out.resize(static_cast<size_t>(st.st_size));
+  return fd;
+}
+
+// Reads up to `size` bytes at the fd's offset, as read(2) does but
+// retrying EINTR and short reads; the count read (0 at the end), or -1.
+ssize_t ReadFull(int fd, char* buf, size_t size) {
   size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = read(fd, out.data() + done, out.size() - done);
+  while (done < size) {
+    const ssize_t n = read(fd, buf + done, size - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n < 0) return -1;
+    if (n == 0) break;
     done += static_cast<size_t>(n);
   }
-  out.resize(done);
+  return static_cast<ssize_t>(done);
+}
+
+// The file's bytes, or nullopt (missing, unreadable, not regular, larger
+// than `max`); `error` receives why.
+std::optional<std::string> ReadFile(const std::string& path, size_t max,
+                                    int* error = nullptr) {
+  int ignored = 0;
+  const int fd = OpenRegular(path, max, error != nullptr ? error : &ignored);
+  if (fd < 0) return std::nullopt;
+  struct stat st;
+  fstat(fd, &st);
+  std::string out(static_cast<size_t>(st.st_size), '\0');
+  const ssize_t n = ReadFull(fd, out.data(), out.size());
+  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
   close(fd);
   return out;
 }
@@ -103,11 +123,13 @@ absl::StatusOr<Json> ParseConf(const std::string& name, std::string_view text) {
   return doc;
 }
 
-// Writes `text` to dir/name through a temporary file in `dir` renamed into
-// place, with `mode` (and, when given, the owner) whatever the umask.
-absl::Status WriteAtomically(const std::string& dir, const std::string& name,
-                             std::string_view text, mode_t mode,
-                             const struct stat* owner = nullptr) {
+// Writes dir/name through a temporary file in `dir` renamed into place,
+// with `mode` (and, when given, the owner) whatever the umask; `fill`
+// writes the contents to the temporary file's fd.
+absl::Status WriteAtomicallyWith(
+    const std::string& dir, const std::string& name, mode_t mode,
+    const struct stat* owner,
+    const std::function<absl::Status(int fd, const std::string& tmp)>& fill) {
   // Not .conf, .conflist or .json: a runtime never loads it half-written.
   const std::string tmp =
       absl::StrCat(dir, "/.", name, ".meshcap-tmp.", getpid());
@@ -118,18 +140,7 @@ absl::Status WriteAtomically(const std::string& dir, const std::string& name,
     return absl::PermissionDeniedError(absl::StrCat(
         "cannot create ", internal::Quote(tmp), ": ", Errno(errno)));
   }
-  absl::Status status;
-  size_t done = 0;
-  while (status.ok() && done < text.size()) {
-    const ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      status = absl::InternalError(absl::StrCat(
-          "cannot write ", internal::Quote(tmp), ": ", Errno(errno)));
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
+  absl::Status status = fill(fd, tmp);
   if (status.ok() && owner != nullptr &&
       fchown(fd, owner->st_uid, owner->st_gid) != 0) {
     status = absl::PermissionDeniedError(absl::StrCat(
@@ -151,6 +162,61 @@ absl::Status WriteAtomically(const std::string& dir, const std::string& name,
   }
   if (!status.ok()) unlink(tmp.c_str());
   return status;
+}
+
+// Writes all of `data` to `fd`.
+absl::Status WriteAll(int fd, const std::string& tmp, const char* data,
+                      size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return absl::InternalError(absl::StrCat(
+          "cannot write ", internal::Quote(tmp), ": ", Errno(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Writes `text` to dir/name atomically (WriteAtomicallyWith).
+absl::Status WriteAtomically(const std::string& dir, const std::string& name,
+                             std::string_view text, mode_t mode,
+                             const struct stat* owner = nullptr) {
+  return WriteAtomicallyWith(
+      dir, name, mode, owner, [&](int fd, const std::string& tmp) {
+        return WriteAll(fd, tmp, text.data(), text.size());
+      });
+}
+
+// Whether two files hold the same bytes, read a chunk at a time (a binary
+// is tens of MiB: neither is ever held whole).
+bool SameContents(const std::string& a, const std::string& b, size_t max) {
+  int error = 0;
+  const int fa = OpenRegular(a, max, &error);
+  if (fa < 0) return false;
+  const int fb = OpenRegular(b, max, &error);
+  if (fb < 0) {
+    close(fa);
+    return false;
+  }
+  constexpr size_t kChunk = 1 << 16;
+  std::vector<char> ba(kChunk), bb(kChunk);
+  bool same = true;
+  for (;;) {
+    const ssize_t na = ReadFull(fa, ba.data(), kChunk);
+    const ssize_t nb = ReadFull(fb, bb.data(), kChunk);
+    if (na < 0 || nb < 0 || na != nb ||
+        memcmp(ba.data(), bb.data(), static_cast<size_t>(na)) != 0) {
+      same = false;
+      break;
+    }
+    if (na == 0) break;
+  }
+  close(fa);
+  close(fb);
+  return same;
 }
 
 std::vector<std::string> ListDir(const std::string& dir, int* error) {
@@ -384,27 +450,42 @@ absl::Status InstallBinary(const std::string& from, const std::string& dir,
       return absl::OkStatus();
     }
   }
+  // Both files are read a chunk at a time: the binary is never held whole.
   int error = 0;
-  const std::optional<std::string> self =
-      ReadFile(from, kMaxBinaryBytes, &error);
-  if (!self.has_value()) {
+  const int self = OpenRegular(from, kMaxBinaryBytes, &error);
+  if (self < 0) {
     return absl::NotFoundError(
         absl::StrCat("cannot read the binary to install, ",
                      internal::Quote(from), ": ", Errno(error)));
   }
-  if (there_now) {
-    const std::optional<std::string> there = ReadFile(path, kMaxBinaryBytes);
-    if (there.has_value() && *there == *self) {
-      (*checked)[key] = identity(st);
-      return absl::OkStatus();
-    }
+  if (there_now && SameContents(from, path, kMaxBinaryBytes)) {
+    close(self);
+    (*checked)[key] = identity(st);
+    return absl::OkStatus();
   }
   struct stat dst;
   if (stat(dir.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode)) {
+    close(self);
     return absl::NotFoundError(absl::StrCat(
         "the CNI bin dir ", internal::Quote(dir), " is not a directory"));
   }
-  absl::Status s = WriteAtomically(dir, std::string(kPluginType), *self, 0755);
+  absl::Status s = WriteAtomicallyWith(
+      dir, std::string(kPluginType), 0755, nullptr,
+      [&](int fd, const std::string& tmp) -> absl::Status {
+        std::vector<char> buf(1 << 16);
+        for (;;) {
+          const ssize_t n = ReadFull(self, buf.data(), buf.size());
+          if (n < 0) {
+            return absl::InternalError(
+                absl::StrCat("cannot read the binary to install, ",
+                             internal::Quote(from), ": ", Errno(errno)));
+          }
+          if (n == 0) return absl::OkStatus();
+          MESHCAP_RETURN_IF_ERROR(
+              WriteAll(fd, tmp, buf.data(), static_cast<size_t>(n)));
+        }
+      });
+  close(self);
   if (!s.ok()) return s;
   if (stat(path.c_str(), &st) == 0) (*checked)[key] = identity(st);
   report.changed.push_back(path);
