@@ -300,8 +300,9 @@ TEST(ExplainProbes, EveryRuleOfEveryCaseIsExercised) {
   EXPECT_GT(matched, 0u);
   std::printf(
       "explain probes: %zu case-backend pairs, %zu rules: %zu matched, %zu "
-      "reached but left no packet by the rules before them, %zu in chains "
-      "nothing jumps to; %zu packets (%zu explained to find them)\n",
+      "reached but matched by no packet the generator could make (the "
+      "rules before them take those), %zu in chains nothing jumps to; %zu "
+      "packets (%zu explained to find them)\n",
       cases, rules, matched, dead, unused, packets, tried);
 }
 
