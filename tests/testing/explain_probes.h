@@ -49,10 +49,14 @@ struct ProbeSet {
 std::vector<std::string> ProbeInterfaces(const ir::RuleSet& rules);
 
 // The packets for `rules` (explained with `backend`), deterministic for a
-// given `seed`.
+// given `seed`; remembered per rule set (its fingerprint) for the life of
+// the process.
 ProbeSet GenerateProbes(const ir::RuleSet& rules,
                         const internal::BackendFactory& backend,
                         uint64_t seed = 1);
+ProbeSet GenerateProbesUncached(const ir::RuleSet& rules,
+                                const internal::BackendFactory& backend,
+                                uint64_t seed);
 
 }  // namespace meshcap::testing
 
