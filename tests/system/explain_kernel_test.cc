@@ -886,7 +886,16 @@ TEST_P(ExplainKernelTest, ExplainAgreesWithTheKernelOnEveryProbe) {
       if (p.path == PacketPath::kOutput && p.protocol == Transport::kTcp &&
           e->mode == "REDIRECT" && (p.oif == "lo" || p.oif.empty())) {
         auto it = listeners_.find({*e->port, v6 ? AF_INET6 : AF_INET});
-        if (it != listeners_.end()) {
+        // Only a connection that completed reaches the listener (one from
+        // a foreign source, or bound to another device, cannot).
+        pollfd out{keep.fd, POLLOUT, 0};
+        int err = -1;
+        socklen_t el = sizeof(err);
+        const bool connected =
+            keep.ok() && poll(&out, 1, 20) == 1 &&
+            getsockopt(keep.fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+            err == 0;
+        if (it != listeners_.end() && connected) {
           pollfd pf{it->second.fd, POLLIN, 0};
           if (poll(&pf, 1, 200) == 1) {
             Fd got(accept4(it->second.fd, nullptr, nullptr, SOCK_CLOEXEC));
