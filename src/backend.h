@@ -113,6 +113,11 @@ const std::vector<const BackendFactory*>& Backends();
 // The factory named `name`, or kInvalidArgument listing the names.
 [[nodiscard]] absl::StatusOr<const BackendFactory*> FindBackend(
     std::string_view name);
+// For what needs no kernel (render, explain): the factory named `name`, or
+// for "iptables" (istio-iptables' choice of binary, whose text and rules
+// are the same whichever it picks) iptables-legacy, else iptables-nft.
+[[nodiscard]] absl::StatusOr<const BackendFactory*> FindSpellingBackend(
+    std::string_view name);
 
 // Test hook: makes `factory` the first backend for the life of the object.
 class ScopedBackendOverride {

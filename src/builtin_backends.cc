@@ -52,6 +52,15 @@ absl::StatusOr<const BackendFactory*> FindBackend(std::string_view name) {
                    names.empty() ? "none" : absl::StrJoin(names, ", ")));
 }
 
+absl::StatusOr<const BackendFactory*> FindSpellingBackend(
+    std::string_view name) {
+  if (name == "iptables") {
+    name = FindBackend("iptables-legacy").ok() ? "iptables-legacy"
+                                               : "iptables-nft";
+  }
+  return FindBackend(name);
+}
+
 absl::Status PastCommit(absl::Status status) {
   if (!status.ok()) status.SetPayload(kPastCommitPayload, absl::Cord("1"));
   return status;

@@ -627,12 +627,8 @@ std::string Packet::ToString() const {
 absl::StatusOr<Explanation> Explain(const CapturePolicy& policy,
                                     const Packet& packet,
                                     std::string_view backend) {
-  if (backend == "iptables") {
-    backend = internal::FindBackend("iptables-legacy").ok() ? "iptables-legacy"
-                                                            : "iptables-nft";
-  }
   MESHCAP_ASSIGN_OR_RETURN(const internal::BackendFactory* f,
-                           internal::FindBackend(backend));
+                           internal::FindSpellingBackend(backend));
   if (packet.dst_port == 0) {
     return absl::InvalidArgumentError("packet: the destination port is 0");
   }

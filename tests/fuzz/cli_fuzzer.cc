@@ -15,16 +15,12 @@
 #include <vector>
 
 #include "src/cli/flags.h"
-#include "src/text.h"
+#include "tests/fuzz/fuzz_checks.h"
 
 namespace {
 
 void CheckPrintable(const absl::Status& s) {
-  const std::string line =
-      meshcap::internal::PrintableLine(std::string(s.message()));
-  for (char c : line) {
-    if (c < 0x20 || c > 0x7e) abort();
-  }
+  meshcap::fuzz::AbortUnlessPrintable(s);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 #include "src/cni/config.h"
 #include "src/cni/pod_policy.h"
 #include "src/cni/pod_source.h"
-#include "src/text.h"
+#include "tests/fuzz/fuzz_checks.h"
 
 namespace {
 
@@ -24,10 +24,7 @@ using meshcap::cni::CniError;
 using meshcap::cni::Command;
 
 void CheckError(const CniError& e) {
-  const std::string line = meshcap::internal::PrintableLine(e.msg);
-  for (char c : line) {
-    if (c < 0x20 || c > 0x7e) abort();
-  }
+  meshcap::fuzz::AbortUnlessPrintable(e.msg);
   if (e.ToJson("1.0.0").empty()) abort();
 }
 

@@ -15,7 +15,7 @@
 #include "src/cni/istio.h"
 #include "src/cni/pod.h"
 #include "src/cni/pod_policy.h"
-#include "src/text.h"
+#include "tests/fuzz/fuzz_checks.h"
 
 namespace {
 
@@ -37,9 +37,7 @@ class Source : public meshcap::cni::PodSource {
 };
 
 void CheckLine(const std::string& msg) {
-  for (char c : meshcap::internal::PrintableLine(msg)) {
-    if (c < 0x20 || c > 0x7e) abort();
-  }
+  meshcap::fuzz::AbortUnlessPrintable(msg);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 #include "meshcap/explain.h"
 #include "meshcap/policy_json.h"
 #include "nlohmann/json.hpp"
-#include "src/text.h"
+#include "tests/fuzz/fuzz_checks.h"
 
 namespace {
 
@@ -40,11 +40,7 @@ void CheckLine(const absl::Status& s) {
       s.code() != absl::StatusCode::kAlreadyExists) {
     abort();
   }
-  const std::string line =
-      meshcap::internal::PrintableLine(std::string(s.message()));
-  for (char c : line) {
-    if (c < 0x20 || c > 0x7e) abort();
-  }
+  meshcap::fuzz::AbortUnlessPrintable(s);
 }
 
 }  // namespace

@@ -11,18 +11,14 @@
 
 #include "meshcap/policy.h"
 #include "meshcap/policy_json.h"
-#include "src/text.h"
+#include "tests/fuzz/fuzz_checks.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string json(reinterpret_cast<const char*>(data), size);
   absl::StatusOr<meshcap::CapturePolicy> p =
       meshcap::PolicyFromJson(json, "fuzz.json");
   if (!p.ok()) {
-    const std::string line =
-        meshcap::internal::PrintableLine(std::string(p.status().message()));
-    for (char c : line) {
-      if (c < 0x20 || c > 0x7e) abort();
-    }
+    meshcap::fuzz::AbortUnlessPrintable(p.status());
     return 0;
   }
   const std::string once = p->ToJson();

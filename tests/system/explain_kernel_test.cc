@@ -79,6 +79,7 @@
 #include "src/backend.h"
 #include "src/compile/compile.h"
 #include "src/explain_internal.h"
+#include "src/unique_fd.h"
 #include "tests/testing/conformance.h"
 #include "tests/testing/explain_probes.h"
 #include "tests/testing/netns.h"
@@ -91,20 +92,7 @@ using ::meshcap::testing::IsOk;
 
 constexpr int kTraceTtl = 100;
 
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  explicit Fd(int f) : fd(f) {}
-  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd, o.fd);
-    return *this;
-  }
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-  bool ok() const { return fd >= 0; }
-};
+using Fd = internal::UniqueFd;
 
 // --- Packets built byte by byte --------------------------------------------
 
@@ -214,20 +202,20 @@ class TraceSocket {
                     NETLINK_NETFILTER));
     if (!fd_.ok()) return false;
     int buf = 8 << 20;
-    setsockopt(fd_.fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
+    setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
     sockaddr_nl a{};
     a.nl_family = AF_NETLINK;
     a.nl_groups = 1u << (NFNLGRP_NFTRACE - 1);
-    return bind(fd_.fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    return bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
   }
 
   // Reads what has arrived, waiting up to `ms` for the first message.
   void Read(std::vector<TraceEvent>& out, int ms) {
-    pollfd p{fd_.fd, POLLIN, 0};
+    pollfd p{fd_.get(), POLLIN, 0};
     if (poll(&p, 1, ms) != 1) return;
     std::vector<char> buf(1 << 16);
     for (;;) {
-      const ssize_t got = recv(fd_.fd, buf.data(), buf.size(), 0);
+      const ssize_t got = recv(fd_.get(), buf.data(), buf.size(), 0);
       if (got <= 0) return;
       const size_t len = static_cast<size_t>(got);
       for (size_t off = 0; off + sizeof(nlmsghdr) <= len;) {
@@ -301,9 +289,9 @@ void FlushConntrack() {
     req.h.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
     req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
     req.g.nfgen_family = family;
-    send(s.fd, &req, sizeof(req), 0);
+    send(s.get(), &req, sizeof(req), 0);
     char buf[512];
-    recv(s.fd, buf, sizeof(buf), 0);
+    recv(s.get(), buf, sizeof(buf), 0);
   }
 }
 
@@ -466,8 +454,8 @@ class ExplainKernelTest : public ::testing::TestWithParam<std::string> {
     for (int family : {AF_INET, AF_INET6}) {
       Fd s(socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
       const int on = 1;
-      setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-      setsockopt(s.fd, family == AF_INET ? SOL_IP : SOL_IPV6,
+      setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+      setsockopt(s.get(), family == AF_INET ? SOL_IP : SOL_IPV6,
                  family == AF_INET ? IP_TRANSPARENT : IPV6_TRANSPARENT, &on,
                  sizeof(on));
       sockaddr_storage ss{};
@@ -478,14 +466,14 @@ class ExplainKernelTest : public ::testing::TestWithParam<std::string> {
         a->sin_port = htons(port);
         len = sizeof(*a);
       } else {
-        setsockopt(s.fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+        setsockopt(s.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
         auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
         a->sin6_family = AF_INET6;
         a->sin6_port = htons(port);
         len = sizeof(*a);
       }
-      if (bind(s.fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
-          listen(s.fd, 64) == 0) {
+      if (bind(s.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
+          listen(s.get(), 64) == 0) {
         listeners_[{port, family}] = std::move(s);
       }
     }
@@ -513,25 +501,25 @@ class ExplainKernelTest : public ::testing::TestWithParam<std::string> {
       const int on = 1;
       const int ttl = kTraceTtl;
       const int tos = dscp << 2;
-      setsockopt(s.fd, SOL_SOCKET, SO_MARK, &p.mark, sizeof(p.mark));
+      setsockopt(s.get(), SOL_SOCKET, SO_MARK, &p.mark, sizeof(p.mark));
       // An earlier probe's connection from the same port may linger.
-      setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+      setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
       const linger abort{1, 0};
-      setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+      setsockopt(s.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
       // (IPv6 finds no route to a local address bound to lo: the routing
       // table takes it there by itself.)
       const std::string oif = p.oif.empty() ? "eth0" : p.oif;
       if (!(v6 && oif == "lo")) {
-        setsockopt(s.fd, SOL_SOCKET, SO_BINDTODEVICE, oif.c_str(),
+        setsockopt(s.get(), SOL_SOCKET, SO_BINDTODEVICE, oif.c_str(),
                    static_cast<socklen_t>(oif.size()));
       }
       sockaddr_storage from{}, to{};
       socklen_t len;
       if (v6) {
-        setsockopt(s.fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl));
-        setsockopt(s.fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
-        setsockopt(s.fd, IPPROTO_IPV6, IPV6_FREEBIND, &on, sizeof(on));
-        setsockopt(s.fd, SOL_IPV6, IPV6_TRANSPARENT, &on, sizeof(on));
+        setsockopt(s.get(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl));
+        setsockopt(s.get(), IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+        setsockopt(s.get(), IPPROTO_IPV6, IPV6_FREEBIND, &on, sizeof(on));
+        setsockopt(s.get(), SOL_IPV6, IPV6_TRANSPARENT, &on, sizeof(on));
         auto* a = reinterpret_cast<sockaddr_in6*>(&from);
         a->sin6_family = AF_INET6;
         a->sin6_port = htons(sport);
@@ -542,10 +530,10 @@ class ExplainKernelTest : public ::testing::TestWithParam<std::string> {
         memcpy(&b->sin6_addr, p.dst.bytes().data(), 16);
         len = sizeof(sockaddr_in6);
       } else {
-        setsockopt(s.fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
-        setsockopt(s.fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
-        setsockopt(s.fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof(on));
-        setsockopt(s.fd, SOL_IP, IP_TRANSPARENT, &on, sizeof(on));
+        setsockopt(s.get(), IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
+        setsockopt(s.get(), IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+        setsockopt(s.get(), IPPROTO_IP, IP_FREEBIND, &on, sizeof(on));
+        setsockopt(s.get(), SOL_IP, IP_TRANSPARENT, &on, sizeof(on));
         auto* a = reinterpret_cast<sockaddr_in*>(&from);
         a->sin_family = AF_INET;
         a->sin_port = htons(sport);
@@ -556,17 +544,17 @@ class ExplainKernelTest : public ::testing::TestWithParam<std::string> {
         memcpy(&b->sin_addr, p.dst.bytes().data(), 4);
         len = sizeof(sockaddr_in);
       }
-      if (bind(s.fd, reinterpret_cast<sockaddr*>(&from), len) != 0) {
+      if (bind(s.get(), reinterpret_cast<sockaddr*>(&from), len) != 0) {
         ADD_FAILURE() << "bind " << p.ToString() << ": " << strerror(errno);
         return;
       }
       if (p.protocol == Transport::kTcp) {
-        if (connect(s.fd, reinterpret_cast<sockaddr*>(&to), len) != 0 &&
+        if (connect(s.get(), reinterpret_cast<sockaddr*>(&to), len) != 0 &&
             errno != EINPROGRESS) {
           ADD_FAILURE() << "connect " << p.ToString() << ": "
                         << strerror(errno);
         }
-      } else if (sendto(s.fd, "q", 1, 0, reinterpret_cast<sockaddr*>(&to),
+      } else if (sendto(s.get(), "q", 1, 0, reinterpret_cast<sockaddr*>(&to),
                         len) != 1) {
         ADD_FAILURE() << "sendto " << p.ToString() << ": " << strerror(errno);
       }
@@ -593,7 +581,8 @@ class ExplainKernelTest : public ::testing::TestWithParam<std::string> {
                &m[3], &m[4], &m[5]);
         for (int i = 0; i < 6; ++i) a.sll_addr[i] = static_cast<uint8_t>(m[i]);
       }
-      if (sendto(s.fd, ip.data(), ip.size(), 0, reinterpret_cast<sockaddr*>(&a),
+      if (sendto(s.get(), ip.data(), ip.size(), 0,
+                 reinterpret_cast<sockaddr*>(&a),
                  sizeof(a)) != static_cast<ssize_t>(ip.size())) {
         ADD_FAILURE() << "inject on " << iif << ": " << strerror(errno);
       }
@@ -888,23 +877,23 @@ TEST_P(ExplainKernelTest, ExplainAgreesWithTheKernelOnEveryProbe) {
         auto it = listeners_.find({*e->port, v6 ? AF_INET6 : AF_INET});
         // Only a connection that completed reaches the listener (one from
         // a foreign source, or bound to another device, cannot).
-        pollfd out{keep.fd, POLLOUT, 0};
+        pollfd out{keep.get(), POLLOUT, 0};
         int err = -1;
         socklen_t el = sizeof(err);
         const bool connected =
             keep.ok() && poll(&out, 1, 20) == 1 &&
-            getsockopt(keep.fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+            getsockopt(keep.get(), SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
             err == 0;
         if (it != listeners_.end() && connected) {
-          pollfd pf{it->second.fd, POLLIN, 0};
+          pollfd pf{it->second.get(), POLLIN, 0};
           if (poll(&pf, 1, 200) == 1) {
-            Fd got(accept4(it->second.fd, nullptr, nullptr, SOCK_CLOEXEC));
+            Fd got(accept4(it->second.get(), nullptr, nullptr, SOCK_CLOEXEC));
             sockaddr_storage ss{};
             socklen_t len = sizeof(ss);
             const int r =
-                v6 ? getsockopt(got.fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss,
+                v6 ? getsockopt(got.get(), SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss,
                                 &len)
-                   : getsockopt(got.fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len);
+                   : getsockopt(got.get(), SOL_IP, SO_ORIGINAL_DST, &ss, &len);
             ASSERT_EQ(r, 0) << what;
             const uint8_t* a =
                 v6 ? reinterpret_cast<const uint8_t*>(
@@ -922,7 +911,7 @@ TEST_P(ExplainKernelTest, ExplainAgreesWithTheKernelOnEveryProbe) {
       for (auto& [key, l] : listeners_) {
         // Whatever else was accepted is closed.
         for (;;) {
-          Fd extra(accept4(l.fd, nullptr, nullptr, SOCK_CLOEXEC));
+          Fd extra(accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
           if (!extra.ok()) break;
         }
       }
