@@ -7,19 +7,28 @@
 #   MESHCAP_QUICK=1 dev/test.sh   # the ordinary build's suite and campaign only
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# Each phase says how long it took (CI has a time limit; this is where the
+# time goes).
+phase_start=$SECONDS
+phase() {
+  echo "== [$((SECONDS - phase_start)) s since the start] $*"
+}
+phase "setup"
 bash dev/setup-debian.sh || { echo "0 passed, 1 failed"; exit 1; }
+phase "build (dev/build.sh)"
 if ! bash dev/build.sh >/dev/null; then
   bash dev/build.sh  # again, to show the errors
   echo "0 passed, 1 failed"  # the build itself failed
   exit 1
 fi
 
+phase "the suite"
 meson test -C build --print-errorlogs --num-processes 2
 meson_rc=$?
 results=(build/meson-logs/testlog.junit.xml)
 # What the explain cross-check (tests/system/explain_kernel_test.cc) and its
 # probe generator (tests/unit/explain_test.cc) counted.
-echo "== explain against the kernel"
+phase "explain against the kernel"
 grep -h '^explain cross-check:\|^explain probes:' build/meson-logs/testlog.txt ||
   echo "explain cross-check: not run (see the suite above)"
 
@@ -28,7 +37,7 @@ grep -h '^explain cross-check:\|^explain probes:' build/meson-logs/testlog.txt |
 # broken state directories, with long identifiers and racing verbs, in
 # namespaces of its own. Bounded (--quick: under a minute on 2 cores); one
 # case here, its own "N checks, M failed" line above.
-echo "== meshcap-cni's fault campaign (dev/cni-faults.sh --quick)"
+phase "meshcap-cni's fault campaign (dev/cni-faults.sh --quick)"
 bash dev/cni-faults.sh --quick
 cni_faults_rc=$?
 results+=("cni-faults=$cni_faults_rc")
@@ -36,7 +45,7 @@ results+=("cni-faults=$cni_faults_rc")
 # A packager's build: -Dbuildtype=release (-O3) with Debian's default
 # flags (dpkg-buildflags), here with --werror so that a warning a newer
 # optimiser finds shows up before a distribution meets it.
-echo "== release build with Debian's flags (dev/release-build.sh)"
+phase "release build with Debian's flags (dev/release-build.sh)"
 bash dev/release-build.sh
 release_rc=$?
 results+=("release-build=$release_rc")
@@ -52,19 +61,22 @@ results+=("clang-format=$format_rc")
 sanitize_rc=0
 fuzz_rc=0
 if [ "${MESHCAP_QUICK:-0}" != 1 ]; then
-  echo "== the suite under AddressSanitizer and UndefinedBehaviorSanitizer"
+  phase "the sanitized build (dev/build-asan.sh)"
+  bash dev/build-asan.sh  # dev/sanitize.sh says so again if it failed
+  phase "the suite under AddressSanitizer and UndefinedBehaviorSanitizer"
   bash dev/sanitize.sh
   sanitize_rc=$?
   if [ -f build-asan/meson-logs/testlog.junit.xml ]; then
     results+=(build-asan/meson-logs/testlog.junit.xml)
   fi
   results+=("sanitized-suite=$sanitize_rc")
-  echo "== each fuzzer for ${MESHCAP_FUZZ_SECONDS:-20} s (dev/fuzz.sh)"
+  phase "each fuzzer for ${MESHCAP_FUZZ_SECONDS:-20} s (dev/fuzz.sh)"
   bash dev/fuzz.sh "${MESHCAP_FUZZ_SECONDS:-20}"
   fuzz_rc=$?
   results+=("fuzzers=$fuzz_rc")
 fi
 
+phase "summary"
 # The only skip: Istio has no iptables golden for this case.
 python3 dev/summarize.py --expect-skip=inbound_ports_empty_tproxy "${results[@]}"
 summary_rc=$?
