@@ -265,8 +265,8 @@ Engine::~Engine() {
 
 absl::StatusOr<ApplyResult> Engine::Apply(const CapturePolicy& policy,
                                           const ApplyOptions& options) {
-  const ir::RuleSet rules =
-      internal::Compile(policy, impl_->factory->dialect());
+  MESHCAP_ASSIGN_OR_RETURN(const ir::RuleSet rules,
+                           internal::CompileFor(policy, *impl_->factory));
   ApplyResult result;
   Impl* p = impl_.get();
   MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
@@ -352,8 +352,8 @@ absl::StatusOr<ApplyResult> Engine::Remove() {
 }
 
 absl::StatusOr<VerifyReport> Engine::Verify(const CapturePolicy& policy) {
-  const ir::RuleSet rules =
-      internal::Compile(policy, impl_->factory->dialect());
+  MESHCAP_ASSIGN_OR_RETURN(const ir::RuleSet rules,
+                           internal::CompileFor(policy, *impl_->factory));
   VerifyReport report;
   Impl* p = impl_.get();
   MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {

@@ -171,6 +171,8 @@ struct Walker {
   bool dropped = false;
   int decisive = -1;  // index into path
   std::vector<ExplainStep> path;
+  // The table whose chains run (its named sets are what lookups read).
+  const ir::Table* table = nullptr;
 
   bool output() const { return packet.path == PacketPath::kOutput; }
   bool tracked() const { return packet.ct_state != ConnState::kInvalid; }
@@ -212,6 +214,13 @@ struct Walker {
     }
     const bool s = m.dir == ir::Direction::kSource;
     const Cidr& a = s ? src : packet.dst;
+    if (!m.set.empty()) {
+      const ir::NamedSet* set = table->FindSet(m.set);
+      const bool in = set != nullptr && ir::SetHoldsAddress(*set, a);
+      if (in != m.negate) return std::nullopt;
+      return absl::StrCat(s ? "source " : "destination ", a.AddressString(),
+                          in ? " is in " : " is not in ", "set @", m.set);
+    }
     const bool in = m.cidr.Contains(a);
     if (in != m.negate) return std::nullopt;
     return absl::StrCat(s ? "source " : "destination ", a.AddressString(),
@@ -229,9 +238,16 @@ struct Walker {
     if ((m.proto == ir::L4Proto::kTcp) != tcp) {
       return absl::StrCat("protocol is ", ProtoName(packet.protocol));
     }
-    if (m.ports.empty()) return std::nullopt;
     const bool s = m.dir == ir::Direction::kSource;
     const uint16_t port = s ? packet.src_port : packet.dst_port;
+    if (!m.set.empty()) {
+      const ir::NamedSet* set = table->FindSet(m.set);
+      const bool in = set != nullptr && ir::SetHoldsPort(*set, port);
+      if (in != m.negate) return std::nullopt;
+      return absl::StrCat(s ? "source port " : "destination port ", port,
+                          in ? " is in " : " is not in ", "set @", m.set);
+    }
+    if (m.ports.empty()) return std::nullopt;
     const bool in =
         std::find(m.ports.begin(), m.ports.end(), port) != m.ports.end();
     if (in != m.negate) return std::nullopt;
@@ -297,6 +313,7 @@ struct Walker {
   // Runs `chain` of `t`; kContinue means it ran off its end.
   Flow Run(const ir::Table& t, const std::string& chain, int depth) {
     if (depth > 16) return Flow::kContinue;  // IR never nests this deep
+    table = &t;
     std::optional<IpFamily> fam;
     if (rules.dialect == ir::Dialect::kIptables) fam = family;
     const std::vector<const ir::Rule*> list = ir::ResolveChain(t, chain, fam);
@@ -649,8 +666,9 @@ absl::StatusOr<Explanation> Explain(const CapturePolicy& policy,
         "packet: a sent packet (output) has no input interface, but iif is ",
         Quote(packet.iif)));
   }
-  return internal::ExplainRules(internal::Compile(policy, f->dialect()), *f,
-                                packet);
+  MESHCAP_ASSIGN_OR_RETURN(const ir::RuleSet rules,
+                           internal::CompileFor(policy, *f));
+  return internal::ExplainRules(rules, *f, packet);
 }
 
 namespace internal {

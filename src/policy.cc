@@ -58,6 +58,8 @@ struct CapturePolicy::Impl {
   bool ingress_mode = false;
   std::vector<std::string> virtual_interfaces;
   PodDns pod_dns = PodDns::kUnset;
+  // Both.
+  bool compact_lists = false;
   // The text of every knob in effect; the JSON object of them that
   // ToJson() returns; and their exact identity, fingerprint(). Both are
   // made once, when the policy is built: compiling uses the fingerprint at
@@ -653,6 +655,18 @@ const KnobDef kKnobs[] = {
        }
        return absl::OkStatus();
      }},
+    // --- Both profiles, meshcap's own ---
+    {{.key = "CompactLists",
+      .flag = "compact-lists",
+      .env = "MESHCAP_COMPACT_LISTS",
+      .default_text = "false",
+      .help = "nftables only: write each CIDR and port list as one rule with "
+              "a named set lookup instead of a rule per entry, so that a "
+              "long list costs a new connection nothing (the rules then "
+              "differ from Istio's text, not in what they capture).",
+      .is_bool = true,
+      .shared = true},
+     MESHCAP_ASSIGN(compact_lists, ParseBool(o, t))},
 };
 
 #undef MESHCAP_ASSIGN
@@ -744,6 +758,7 @@ const std::vector<Cidr>& CapturePolicy::dns_servers_v6() const {
   return impl_->dns_servers_v6;
 }
 bool CapturePolicy::drop_invalid() const { return impl_->drop_invalid; }
+bool CapturePolicy::compact_lists() const { return impl_->compact_lists; }
 const std::optional<std::vector<OwnerGroup>>&
 CapturePolicy::owner_groups_include() const {
   return impl_->owner_groups_include;
@@ -915,6 +930,7 @@ MESHCAP_BOOL_SETTER(SetCaptureAllDns, "CaptureAllDNS")
 MESHCAP_BOOL_SETTER(SetDropInvalid, "DropInvalid")
 MESHCAP_BOOL_SETTER(SetIpv6, "EnableIPv6")
 MESHCAP_BOOL_SETTER(SetIngressMode, "IngressMode")
+MESHCAP_BOOL_SETTER(SetCompactLists, "CompactLists")
 #undef MESHCAP_TEXT_SETTER
 #undef MESHCAP_BOOL_SETTER
 

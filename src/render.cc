@@ -12,7 +12,9 @@ absl::StatusOr<std::string> Render(const CapturePolicy& policy,
                                    std::string_view backend) {
   MESHCAP_ASSIGN_OR_RETURN(const internal::BackendFactory* f,
                            internal::FindSpellingBackend(backend));
-  return f->Render(internal::Compile(policy, f->dialect()));
+  MESHCAP_ASSIGN_OR_RETURN(const ir::RuleSet rules,
+                           internal::CompileFor(policy, *f));
+  return f->Render(rules);
 }
 
 }  // namespace meshcap

@@ -97,6 +97,23 @@ absl::Status ExplainError(const Batch& batch, const NetlinkError& e,
       return absl::InvalidArgumentError(absl::StrCat(
           what, ": the kernel refused ", where, ": ", kernel_text));
     }
+    case MessageInfo::Kind::kSet:
+    case MessageInfo::Kind::kSetElements:
+    case MessageInfo::Kind::kDeleteSetElements: {
+      const char* which = m->kind == MessageInfo::Kind::kSet
+                              ? "set "
+                              : (m->kind == MessageInfo::Kind::kSetElements
+                                     ? "the new elements of set "
+                                     : "the removal of elements of set ");
+      if (m->kind == MessageInfo::Kind::kSet && unsupported) {
+        return absl::UnavailableError(absl::StrCat(
+            what, ": the kernel cannot hold ", which, m->table, "/", m->set,
+            " (CompactLists needs nf_tables sets): ", kernel_text));
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": the kernel refused ", which, m->table, "/",
+                       m->set, ": ", kernel_text));
+    }
     default:
       break;
   }
@@ -131,6 +148,13 @@ absl::Status Send(internal::NetlinkTransport& nl, const BatchPlan& plan,
                                     t->name()) != plan.remove.end();
     changes->push_back(absl::StrCat(replaced ? "replaced" : "created",
                                     " table inet ", t->name()));
+  }
+  for (const BatchPlan::SetUpdate& u : plan.sets) {
+    if (changes == nullptr) continue;
+    changes->push_back(absl::StrCat("updated set inet ", u.table->name(), " ",
+                                    u.edit.set->spec->name, ": ",
+                                    u.edit.add.size(), " element(s) added, ",
+                                    u.edit.remove.size(), " removed"));
   }
   for (const BatchPlan::ChainUpdate& u : plan.update) {
     if (changes == nullptr) continue;
@@ -220,12 +244,17 @@ absl::Status NftablesBackend::Apply(
     // nothing sent). Different chains: the whole table.
     bool stale = false;  // the known state did not match the kernel
     auto plan_table = [&](const LoweredTable& t, auto changed_chains,
-                          auto edit) {
+                          auto set_edits, auto edit) {
       std::optional<std::vector<const LoweredChain*>> changed = changed_chains;
-      if (!changed.has_value()) {
+      std::optional<std::vector<SetEdit>> sets = set_edits;
+      if (!changed.has_value() || !sets.has_value()) {
         plan.remove.push_back(t.name());
         plan.create.push_back(&t);
         return;
+      }
+      // A set's elements change in place, the rules that look it up stay.
+      for (SetEdit& e : *sets) {
+        plan.sets.push_back(MakeSetUpdate(t, std::move(e)));
       }
       for (const LoweredChain* c : *changed) {
         std::optional<ChainEdit> e = edit(*c);
@@ -252,7 +281,7 @@ absl::Status NftablesBackend::Apply(
           plan.create.push_back(&t);
           continue;
         }
-        plan_table(t, ChangedChains(t, *b),
+        plan_table(t, ChangedChains(t, *b), EditSets(t, *b),
                    [&](const LoweredChain& c) -> std::optional<ChainEdit> {
                      // The kernel holds `b`'s rules: only their handles
                      // are needed.
@@ -296,7 +325,7 @@ absl::Status NftablesBackend::Apply(
           continue;
         }
         const KernelTable& have = it->second;
-        plan_table(t, ChangedChains(t, have),
+        plan_table(t, ChangedChains(t, have), EditSets(t, have),
                    [&](const LoweredChain& c) -> std::optional<ChainEdit> {
                      return EditChain(t, c, have);
                    });

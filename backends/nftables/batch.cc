@@ -76,6 +76,30 @@ class BatchWriter {
     Finish(nlh, MessageInfo::Kind::kChain, table.name()).chain = &chain;
   }
 
+  void AddNamedSet(const LoweredTable& table, const LoweredNamedSet& set) {
+    nlmsghdr* nlh = nftnl_set_nlmsg_build_hdr(
+        batch_.bytes.Next(), NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, seq_);
+    nftnl_set_nlmsg_build_payload(nlh, set.set.get());
+    Finish(nlh, MessageInfo::Kind::kSet, table.name()).set = set.spec->name;
+    SetElements(table, set.spec->name, set.element_messages, true);
+  }
+
+  // NEWSETELEM (add) or DELSETELEM messages, one per object.
+  void SetElements(const LoweredTable& table, const std::string& name,
+                   const std::vector<NftnlPtr<nftnl_set>>& messages, bool add) {
+    for (const NftnlPtr<nftnl_set>& m : messages) {
+      nlmsghdr* nlh = nftnl_set_elem_nlmsg_build_hdr(
+          batch_.bytes.Next(), add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+          NFPROTO_INET, add ? NLM_F_CREATE : 0, seq_);
+      nftnl_set_elems_nlmsg_build_payload(nlh, m.get());
+      Finish(nlh,
+             add ? MessageInfo::Kind::kSetElements
+                 : MessageInfo::Kind::kDeleteSetElements,
+             table.name())
+          .set = name;
+    }
+  }
+
   void AddSet(const LoweredTable& table, const LoweredSet& set) {
     nlmsghdr* nlh = nftnl_set_nlmsg_build_hdr(
         batch_.bytes.Next(), NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, seq_);
@@ -141,11 +165,28 @@ const MessageInfo* Batch::FindSeq(uint32_t seq) const {
   return nullptr;
 }
 
+BatchPlan::SetUpdate MakeSetUpdate(const LoweredTable& table, SetEdit edit) {
+  BatchPlan::SetUpdate u;
+  u.table = &table;
+  u.remove = ElementMessages(table.name(), *edit.set->spec, edit.remove,
+                             /*leading=*/false);
+  u.add = ElementMessages(table.name(), *edit.set->spec, edit.add,
+                          /*leading=*/false);
+  u.edit = std::move(edit);
+  return u;
+}
+
 uint32_t CountMessages(const BatchPlan& plan) {
   uint32_t n = 2 + 2 * static_cast<uint32_t>(plan.remove.size());
   for (const LoweredTable* t : plan.create) {
     n += 1 + static_cast<uint32_t>(t->chains.size() + 2 * t->sets.size() +
                                    t->rules.size());
+    for (const LoweredNamedSet& s : t->named_sets) {
+      n += 1 + static_cast<uint32_t>(s.element_messages.size());
+    }
+  }
+  for (const BatchPlan::SetUpdate& u : plan.sets) {
+    n += static_cast<uint32_t>(u.remove.size() + u.add.size());
   }
   for (const BatchPlan::ChainUpdate& u : plan.update) {
     n += static_cast<uint32_t>(u.edit.deletes.size());
@@ -165,10 +206,16 @@ Batch BuildBatch(const BatchPlan& plan, uint32_t first_seq) {
   for (const LoweredTable* t : plan.create) {
     w.AddTable(t->table.get(), t->name());
     for (const LoweredChain& c : t->chains) w.AddChain(*t, c);
+    for (const LoweredNamedSet& s : t->named_sets) w.AddNamedSet(*t, s);
     for (const LoweredRule& r : t->rules) {
       for (size_t s : r.sets) w.AddSet(*t, t->sets[s]);
       w.AddRule(*t, r);
     }
+  }
+  for (const BatchPlan::SetUpdate& u : plan.sets) {
+    const std::string& name = u.edit.set->spec->name;
+    w.SetElements(*u.table, name, u.remove, /*add=*/false);
+    w.SetElements(*u.table, name, u.add, /*add=*/true);
   }
   for (const BatchPlan::ChainUpdate& u : plan.update) {
     for (uint64_t handle : u.edit.deletes) {

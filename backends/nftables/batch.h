@@ -26,12 +26,14 @@ struct MessageInfo {
     kChain,
     kSet,
     kSetElements,
+    kDeleteSetElements,
     kRule,
     kEnd
   };
   Kind kind;
   uint32_t seq = 0;
   std::string table;
+  std::string set;  // kSet, kSetElements, kDeleteSetElements: its name
   const LoweredChain* chain = nullptr;
   const LoweredRule* rule = nullptr;
   // For rules: [begin, end) of each expression's attribute, as offsets from
@@ -52,14 +54,27 @@ struct BatchPlan {
     ChainEdit edit;
   };
   std::vector<ChainUpdate> update;
+  // Named sets of existing tables whose elements change (sent before the
+  // chain updates, deletions first).
+  struct SetUpdate {
+    const LoweredTable* table;
+    SetEdit edit;
+    std::vector<NftnlPtr<nftnl_set>> remove;
+    std::vector<NftnlPtr<nftnl_set>> add;
+  };
+  std::vector<SetUpdate> sets;
   // NFNL_BATCH_GENID: the kernel refuses the batch (ERESTART) unless the
   // ruleset generation is still this one.
   std::optional<uint32_t> generation;
 
   bool empty() const {
-    return remove.empty() && create.empty() && update.empty();
+    return remove.empty() && create.empty() && update.empty() && sets.empty();
   }
 };
+
+// The update of `table`'s named set that `edit` describes, its element
+// messages built.
+BatchPlan::SetUpdate MakeSetUpdate(const LoweredTable& table, SetEdit edit);
 
 struct Batch {
   internal::NetlinkBatch bytes;

@@ -6,10 +6,13 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <string.h>
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -59,6 +62,12 @@ bool ExprEqual(const nftnl_expr* a, const ExprCursor::SetResolver& ra,
     return false;
   }
   if (lookup) {
+    // A named set is itself compared (EditSets, CompareTable): here its
+    // name.
+    std::string na, nb;
+    const bool named_a = LooksUpNamedSet(a, &na);
+    const bool named_b = LooksUpNamedSet(b, &nb);
+    if (named_a || named_b) return named_a && named_b && na == nb;
     const Keys* ka = ra(a);
     const Keys* kb = rb(b);
     if (ka == nullptr || kb == nullptr || *ka != *kb) return false;
@@ -92,7 +101,58 @@ std::string DescribeChain(bool base, uint32_t hook, int32_t prio,
       " priority ", prio);
 }
 
+uint32_t FlagsOf(const ir::NamedSet& s) {
+  return s.key == ir::NamedSet::Key::kPort ? 0 : NFT_SET_INTERVAL;
+}
+
+uint32_t KeyTypeOf(const LoweredNamedSet& s) {
+  return nftnl_set_get_u32(s.set.get(), NFTNL_SET_KEY_TYPE);
+}
+
+// want - have and have - want of two sorted key lists.
+SetEdit Diff(const LoweredNamedSet& want,
+             const std::vector<std::string>& have) {
+  SetEdit e;
+  e.set = &want;
+  std::set_difference(want.elements.begin(), want.elements.end(), have.begin(),
+                      have.end(), std::back_inserter(e.add));
+  std::set_difference(have.begin(), have.end(), want.elements.begin(),
+                      want.elements.end(), std::back_inserter(e.remove));
+  return e;
+}
+
 }  // namespace
+
+std::optional<std::vector<SetEdit>> EditSets(const LoweredTable& want,
+                                             const KernelTable& have) {
+  if (want.named_sets.size() != have.named_sets.size()) return std::nullopt;
+  std::vector<SetEdit> out;
+  for (const LoweredNamedSet& s : want.named_sets) {
+    auto it = have.named_sets.find(s.spec->name);
+    if (it == have.named_sets.end()) return std::nullopt;
+    const KernelSet& k = it->second;
+    if (k.flags != FlagsOf(*s.spec) || k.key_type != KeyTypeOf(s) ||
+        k.key_len != nftnl_set_get_u32(s.set.get(), NFTNL_SET_KEY_LEN)) {
+      return std::nullopt;
+    }
+    SetEdit e = Diff(s, k.elements);
+    if (!e.add.empty() || !e.remove.empty()) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::optional<std::vector<SetEdit>> EditSets(const LoweredTable& want,
+                                             const LoweredTable& before) {
+  if (want.named_sets.size() != before.named_sets.size()) return std::nullopt;
+  std::vector<SetEdit> out;
+  for (const LoweredNamedSet& s : want.named_sets) {
+    const LoweredNamedSet* b = before.FindNamedSet(s.spec->name);
+    if (b == nullptr || b->spec->key != s.spec->key) return std::nullopt;
+    SetEdit e = Diff(s, b->elements);
+    if (!e.add.empty() || !e.remove.empty()) out.push_back(std::move(e));
+  }
+  return out;
+}
 
 Difference ExtraTable(const KernelTable& have) {
   size_t rules = 0;
@@ -341,6 +401,45 @@ bool CompareTable(const LoweredTable& want, const KernelTable& have,
                 text_of_actual(run.actual[k])});
       }
     }
+  }
+  // Named sets: declared alike, holding the same elements.
+  for (const LoweredNamedSet& s : want.named_sets) {
+    const std::string& name = s.spec->name;
+    const std::string want_type = SetTypeText(KeyTypeOf(s), FlagsOf(*s.spec));
+    auto it = have.named_sets.find(name);
+    if (it == have.named_sets.end()) {
+      report({Difference::Kind::kMissing, "set", want.name(), name, 0,
+              absl::StrCat(want_type, "; ", s.elements.size(), " element(s)"),
+              ""});
+      if (out == nullptr) return false;
+      continue;
+    }
+    const KernelSet& k = it->second;
+    const std::string have_type = SetTypeText(k.key_type, k.flags);
+    if (have_type != want_type ||
+        k.key_len != nftnl_set_get_u32(s.set.get(), NFTNL_SET_KEY_LEN)) {
+      report({Difference::Kind::kChanged, "set", want.name(), name, 0,
+              want_type, have_type});
+      if (out == nullptr) return false;
+      continue;
+    }
+    const SetEdit e = Diff(s, k.elements);
+    for (const std::string& key : e.add) {
+      report({Difference::Kind::kMissing, "set element", want.name(), name, 0,
+              ElementText(key), ""});
+    }
+    for (const std::string& key : e.remove) {
+      report({Difference::Kind::kExtra, "set element", want.name(), name, 0, "",
+              ElementText(key)});
+    }
+    if (!equal && out == nullptr) return false;
+  }
+  for (const auto& [name, k] : have.named_sets) {
+    if (want.FindNamedSet(name) != nullptr) continue;
+    report({Difference::Kind::kExtra, "set", want.name(), name, 0, "",
+            absl::StrCat(SetTypeText(k.key_type, k.flags), "; ",
+                         k.elements.size(), " element(s)")});
+    if (out == nullptr) return false;
   }
   for (const KernelChain& kc : have.chains) {
     if (wanted.count(kc.name) > 0) continue;

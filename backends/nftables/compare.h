@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "backends/nftables/lower.h"
@@ -57,6 +58,22 @@ ChainEdit EditChain(const LoweredTable& want, const LoweredChain& chain,
 ChainEdit EditChain(const LoweredTable& want, const LoweredChain& chain,
                     const LoweredTable& before,
                     const std::vector<uint64_t>& handles);
+
+// How a named set's elements become the wanted ones (canonical keys).
+struct SetEdit {
+  const LoweredNamedSet* set = nullptr;
+  std::vector<std::string> add;
+  std::vector<std::string> remove;
+};
+
+// The element edits that make `have`'s named sets `want`'s (only sets that
+// differ); nullopt when the sets themselves differ (a name, a type, a
+// flag) and the table must be replaced whole.
+std::optional<std::vector<SetEdit>> EditSets(const LoweredTable& want,
+                                             const KernelTable& have);
+// The same against a table this backend lowered and committed before.
+std::optional<std::vector<SetEdit>> EditSets(const LoweredTable& want,
+                                             const LoweredTable& before);
 
 // A whole table of ours that should not be there, as a difference.
 Difference ExtraTable(const KernelTable& have);

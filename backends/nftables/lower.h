@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,6 +38,50 @@ struct LoweredSet {
   NftnlPtr<nftnl_set> set;  // with its elements
 };
 
+// A named set (CompactLists): its declaration, and its elements in
+// messages of at most kElementsPerMessage kernel elements each.
+struct LoweredNamedSet {
+  const ir::NamedSet* spec = nullptr;
+  NftnlPtr<nftnl_set> set;  // the declaration, without elements
+  // One canonical key per element (CanonicalElements), sorted.
+  std::vector<std::string> elements;
+  std::vector<NftnlPtr<nftnl_set>> element_messages;
+};
+
+// Kernel elements per NEWSETELEM / DELSETELEM message: a message must fit
+// in NetlinkBatch::kMaxMessage (64 KiB); an IPv6 interval element takes
+// about 60 bytes.
+inline constexpr size_t kElementsPerMessage = 512;
+
+// A named set's elements as this backend compares them: a port (2 bytes,
+// network order), or an interval's first and last address (8 or 32 bytes).
+// Sorted.
+std::vector<std::string> CanonicalElements(const ir::NamedSet& set);
+
+// The same from the elements the kernel holds (key, whether it ends an
+// interval) of a set whose keys are `key_len` bytes; `interval`: the set
+// has NFT_SET_INTERVAL. The leading "everything below is out" element nft
+// writes is no interval of its own.
+std::vector<std::string> CanonicalFromKernel(
+    std::vector<std::pair<std::string, bool>> elements, bool interval,
+    uint32_t key_len);
+
+// The nftnl_set objects (table, name, family and up to kElementsPerMessage
+// elements each) that add or delete the canonical elements `keys` of
+// `set`: each interval as its start and, unless it runs to the end of the
+// address space, the end element after it; nft's leading element when
+// `leading` (a set's first filling).
+std::vector<NftnlPtr<nftnl_set>> ElementMessages(
+    const std::string& table, const ir::NamedSet& set,
+    const std::vector<std::string>& keys, bool leading);
+
+// A canonical element as nft prints it: "443", "10.0.0.0/8",
+// "10.0.0.1-10.0.0.5".
+std::string ElementText(const std::string& canonical);
+
+// A set declaration as nft prints it: "type ipv4_addr; flags interval".
+std::string SetTypeText(uint32_t key_type, uint32_t flags);
+
 struct LoweredRule {
   std::string chain;
   int position = 0;  // 1-based within the chain
@@ -60,7 +105,10 @@ struct LoweredTable {
   NftnlPtr<nftnl_table> table;
   std::vector<LoweredChain> chains;
   std::vector<LoweredSet> sets;
+  std::vector<LoweredNamedSet> named_sets;  // in declaration order
   std::vector<LoweredRule> rules;  // chain by chain, each in final order
+
+  const LoweredNamedSet* FindNamedSet(const std::string& name) const;
 
   const std::string& name() const { return source->name; }
 };

@@ -72,6 +72,13 @@ absl::Status ReadSets(NetlinkTransport& nl, KernelTable& table) {
         const char* name = nftnl_set_get_str(s.get(), NFTNL_SET_NAME);
         if (t != nullptr && name != nullptr && table.name == t) {
           names.emplace_back(name);
+          const uint32_t flags = nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS);
+          if ((flags & NFT_SET_ANONYMOUS) == 0) {
+            KernelSet& ks = table.named_sets[name];
+            ks.flags = flags;
+            ks.key_type = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE);
+            ks.key_len = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_LEN);
+          }
         }
         return absl::OkStatus();
       }));
@@ -84,6 +91,7 @@ absl::Status ReadSets(NetlinkTransport& nl, KernelTable& table) {
                                          NLM_F_DUMP, 0);
     nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
     std::vector<std::string>& keys = table.sets[name];
+    std::vector<std::pair<std::string, bool>> elements;
     MESHCAP_RETURN_IF_ERROR(nl.Request(
         nlh, "cannot list the elements of an nftables set",
         [&](const nlmsghdr* m) {
@@ -98,12 +106,23 @@ absl::Status ReadSets(NetlinkTransport& nl, KernelTable& table) {
             const void* key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
             if (key != nullptr) {
               keys.emplace_back(static_cast<const char*>(key), len);
+              const bool end =
+                  nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+                  (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
+                   NFT_SET_ELEM_INTERVAL_END) != 0;
+              elements.emplace_back(keys.back(), end);
             }
           }
           nftnl_set_elems_iter_destroy(it);
           return absl::OkStatus();
         }));
     std::sort(keys.begin(), keys.end());
+    auto named = table.named_sets.find(name);
+    if (named != table.named_sets.end()) {
+      named->second.elements = CanonicalFromKernel(
+          std::move(elements), (named->second.flags & NFT_SET_INTERVAL) != 0,
+          named->second.key_len);
+    }
   }
   return absl::OkStatus();
 }

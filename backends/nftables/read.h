@@ -26,10 +26,21 @@ struct KernelChain {
   std::vector<NftnlPtr<nftnl_rule>> rules;  // in kernel order
 };
 
+// A named set (not one of nft's anonymous "__set%d").
+struct KernelSet {
+  uint32_t flags = 0;
+  uint32_t key_type = 0;
+  uint32_t key_len = 0;
+  // CanonicalFromKernel() of its elements.
+  std::vector<std::string> elements;
+};
+
 struct KernelTable {
   std::string name;
   // Anonymous and named sets by kernel name: their keys, sorted.
   std::map<std::string, std::vector<std::string>> sets;
+  // The named sets, by name.
+  std::map<std::string, KernelSet> named_sets;
   std::vector<KernelChain> chains;  // in kernel order
 
   const KernelChain* Find(const std::string& chain) const;

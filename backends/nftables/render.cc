@@ -10,6 +10,11 @@
 #include "backends/nftables/lower.h"
 
 namespace meshcap::nft {
+namespace {
+
+constexpr size_t kElementsPerLine = 1000;
+
+}  // namespace
 
 const char* ChainTypeName(ir::ChainType type) {
   switch (type) {
@@ -39,6 +44,31 @@ std::string Render(const ir::RuleSet& rules) {
                         HookName(*c.hook), " priority ", c.priority, " ; }");
       }
       out += '\n';
+    }
+    for (const ir::NamedSet& set : t.sets) {
+      const bool ports = set.key == ir::NamedSet::Key::kPort;
+      absl::StrAppend(&out, "add set inet ", t.name, " ", set.name, " { type ",
+                      ports
+                          ? "inet_service"
+                          : (set.key == ir::NamedSet::Key::kIpv4 ? "ipv4_addr"
+                                                                 : "ipv6_addr"),
+                      ports ? "" : "; flags interval", "; }\n");
+      absl::StrAppend(&out, "flush set inet ", t.name, " ", set.name, "\n");
+      // A line per 1,000 elements.
+      const size_t n = ports ? set.ports.size() : set.cidrs.size();
+      for (size_t i = 0; i < n; i += kElementsPerLine) {
+        absl::StrAppend(&out, "add element inet ", t.name, " ", set.name,
+                        " { ");
+        for (size_t j = i; j < n && j < i + kElementsPerLine; ++j) {
+          if (j > i) out += ", ";
+          if (ports) {
+            absl::StrAppend(&out, set.ports[j]);
+          } else {
+            out += set.cidrs[j].ToString();
+          }
+        }
+        out += " }\n";
+      }
     }
     std::map<std::string, int> count;
     for (const ir::RuleEntry& e : t.entries) {

@@ -193,6 +193,10 @@ class MESHCAP_EXPORT CapturePolicy {
   const std::vector<Cidr>& dns_servers_v6() const;
   // `--drop-invalid`.
   bool drop_invalid() const;
+  // `--compact-lists` (meshcap's own, both profiles): CIDR and port lists
+  // as named nftables sets, one lookup rule per list. The nftables backend
+  // only; the iptables backends refuse it.
+  bool compact_lists() const;
   // `ISTIO_OUTBOUND_OWNER_GROUPS`: when set, only these groups are captured.
   // `std::nullopt` means all groups (`*`).
   const std::optional<std::vector<OwnerGroup>>& owner_groups_include() const;
@@ -301,6 +305,7 @@ class MESHCAP_EXPORT PolicyBuilder {
   PolicyBuilder& SetOwnerGroupsExclude(std::string_view v);
   PolicyBuilder& SetIpv4LoopbackCidr(std::string_view v);
   PolicyBuilder& SetIpv6(bool on);
+  PolicyBuilder& SetCompactLists(bool on);
 
   // Typed shorthands for the ambient knobs.
   PolicyBuilder& SetProbeSnatIpv4(std::string_view v);

@@ -5,11 +5,21 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "src/backend.h"
 #include "src/compile/compile.h"
 
 namespace meshcap::internal {
 
 Cidr ConstCidr(const char* text) { return *Cidr::Parse(text); }
+
+const std::string& Emitter::DeclareSet(ir::TableKind t, ir::NamedSet set) {
+  std::vector<ir::NamedSet>& sets = sets_[static_cast<size_t>(t)];
+  for (const ir::NamedSet& s : sets) {
+    if (s.name == set.name) return s.name;
+  }
+  sets.push_back(std::move(set));
+  return sets.back().name;
+}
 
 ir::RuleSet Emitter::Finish(Profile profile, const Naming& naming,
                             const std::vector<ir::TableKind>& order) && {
@@ -45,6 +55,7 @@ ir::RuleSet Emitter::Finish(Profile profile, const Naming& naming,
       }
     }
     table.entries = std::move(entries);
+    table.sets = std::move(sets_[static_cast<size_t>(kind)]);
     set.tables.push_back(std::move(table));
   }
   return set;
@@ -57,6 +68,23 @@ ir::RuleSet Compile(const CapturePolicy& policy, ir::Dialect dialect) {
   out.fingerprint =
       absl::StrCat(static_cast<int>(dialect), ":", policy.fingerprint());
   return out;
+}
+
+}  // namespace meshcap::internal
+
+namespace meshcap::internal {
+
+absl::StatusOr<ir::RuleSet> CompileFor(const CapturePolicy& policy,
+                                       const BackendFactory& backend) {
+  if (policy.compact_lists() && backend.dialect() == ir::Dialect::kIptables) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CompactLists: the ", std::string(backend.Name()),
+        " backend cannot hold named sets (iptables has none of its own, and "
+        "ipset's live outside iptables-restore's commit, so the capture "
+        "could not change in one transaction); use the nftables backend, or "
+        "turn CompactLists off"));
+  }
+  return Compile(policy, backend.dialect());
 }
 
 }  // namespace meshcap::internal

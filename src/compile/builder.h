@@ -39,25 +39,40 @@ class RuleBuilder {
     return Add(ir::InterfaceMatch{ir::Direction::kDestination, name, negate});
   }
   RuleBuilder& Src(const Cidr& c, bool negate = false) {
-    return Add(ir::AddressMatch{ir::Direction::kSource, c, negate});
+    return Add(ir::AddressMatch{ir::Direction::kSource, c, negate, {}});
   }
   RuleBuilder& Dst(const Cidr& c, bool negate = false) {
-    return Add(ir::AddressMatch{ir::Direction::kDestination, c, negate});
+    return Add(ir::AddressMatch{ir::Direction::kDestination, c, negate, {}});
+  }
+  // In the table's named set `set`, of the family of `family` (CompactLists).
+  RuleBuilder& SrcSet(const std::string& set, const Cidr& family) {
+    return Add(ir::AddressMatch{ir::Direction::kSource, family, false, set});
+  }
+  RuleBuilder& DstSet(const std::string& set, const Cidr& family) {
+    return Add(
+        ir::AddressMatch{ir::Direction::kDestination, family, false, set});
   }
   RuleBuilder& Proto(ir::L4Proto p) { return Add(ir::ProtocolMatch{p}); }
   RuleBuilder& Dport(ir::L4Proto p, std::vector<uint16_t> ports,
                      bool negate = false) {
-    return Add(ir::PortMatch{p, ir::Direction::kDestination, std::move(ports),
-                             negate});
+    return Add(ir::PortMatch{
+        p, ir::Direction::kDestination, std::move(ports), negate, {}});
+  }
+  // In the table's named set of ports `set` (CompactLists).
+  RuleBuilder& DportSet(ir::L4Proto p, const std::string& set) {
+    return Add(ir::PortMatch{p, ir::Direction::kDestination, {}, false, set});
+  }
+  RuleBuilder& SportSet(ir::L4Proto p, const std::string& set) {
+    return Add(ir::PortMatch{p, ir::Direction::kSource, {}, false, set});
   }
   RuleBuilder& Sport(ir::L4Proto p, std::vector<uint16_t> ports,
                      bool negate = false) {
     return Add(
-        ir::PortMatch{p, ir::Direction::kSource, std::move(ports), negate});
+        ir::PortMatch{p, ir::Direction::kSource, std::move(ports), negate, {}});
   }
   // The protocol's port match with no constraint (iptables `-m tcp`).
   RuleBuilder& PortModule(ir::L4Proto p) {
-    return Add(ir::PortMatch{p, ir::Direction::kDestination, {}, false});
+    return Add(ir::PortMatch{p, ir::Direction::kDestination, {}, false, {}});
   }
   RuleBuilder& Uid(uint32_t id, bool negate = false) {
     return Add(ir::OwnerMatch{ir::OwnerMatch::kUid, id, "", negate});
@@ -130,6 +145,10 @@ class Emitter {
     Add(t, chain, pos, std::move(r));
   }
 
+  // Declares the named set `set` in table `t` once (the first declaration
+  // of a name wins); returns its name.
+  const std::string& DeclareSet(ir::TableKind t, ir::NamedSet set);
+
   // Tables in `order` that hold a rule; each declares the chains that hold
   // a rule or are jumped to, in the naming's declaration order.
   ir::RuleSet Finish(Profile profile, const Naming& naming,
@@ -145,6 +164,7 @@ class Emitter {
   ir::Dialect dialect_;
   bool ipv6_;
   std::array<std::vector<ir::RuleEntry>, 3> entries_;
+  std::array<std::vector<ir::NamedSet>, 3> sets_;
 };
 
 // `ip`/`ip6` rules come in pairs; calls `f(scope, is_v6)` for IPv4, then

@@ -5,6 +5,7 @@
 #ifndef MESHCAP_SRC_COMPILE_COMPILE_H_
 #define MESHCAP_SRC_COMPILE_COMPILE_H_
 
+#include "absl/status/statusor.h"
 #include "meshcap/policy.h"
 #include "src/ir/rule_set.h"
 
@@ -15,6 +16,15 @@ namespace meshcap::internal {
 // ambient profile as `cni/pkg/iptables` / `cni/pkg/nftables`
 // `CreateInpodRules`. A built policy is valid, so this cannot fail.
 ir::RuleSet Compile(const CapturePolicy& policy, ir::Dialect dialect);
+
+class BackendFactory;
+
+// Compile() for the backend `backend`, refusing what it cannot hold:
+// CompactLists on an iptables backend (kInvalidArgument). iptables has no
+// sets of its own; ipset's live outside iptables-restore's commit, so a
+// capture through them could not change in one transaction.
+[[nodiscard]] absl::StatusOr<ir::RuleSet> CompileFor(
+    const CapturePolicy& policy, const BackendFactory& backend);
 
 // The two profiles, each in its own file.
 ir::RuleSet CompileSidecar(const CapturePolicy& policy, ir::Dialect dialect);

@@ -5,6 +5,7 @@
 // generators write a handful of rules with their matches in a different
 // order (and one with an extra match); those rules say so with `ipt_`.
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -100,6 +101,7 @@ class Sidecar {
   Sidecar(const CapturePolicy& p, ir::Dialect dialect)
       : p_(p),
         ipt_(dialect == ir::Dialect::kIptables),
+        compact_(p.compact_lists()),
         out_(dialect, p.ipv6()),
         tproxy_(p.intercept_mode() == InterceptMode::kTproxy),
         dns_(p.dns_capture_enabled()),
@@ -154,7 +156,19 @@ class Sidecar {
   void TproxyTail();
 
   const CapturePolicy& p_;
+  // CompactLists: the named set `name` of table `t` holding `cidrs` (one
+  // family, non-empty) or `ports` (non-empty), declared once; its name.
+  const std::string& CidrSet(ir::TableKind t, const char* name,
+                             const std::vector<Cidr>& cidrs);
+  const std::string& PortSet(ir::TableKind t, const char* name,
+                             const std::vector<uint16_t>& ports);
+
   const bool ipt_;  // Istio's iptables generator (else its nftables one)
+  // CompactLists: each list one rule (per family and protocol) with a set
+  // lookup, where Istio's first rule of the list stands. Every rule of a
+  // list has the same verdict, so the lookup matches exactly the packets
+  // one of them would.
+  const bool compact_;
   Emitter out_;
   bool tproxy_;
   bool dns_;
@@ -163,6 +177,29 @@ class Sidecar {
   std::vector<Cidr> servers4_, servers6_;
   bool include_has_loopback_ = false;
 };
+
+const std::string& Sidecar::CidrSet(ir::TableKind t, const char* name,
+                                    const std::vector<Cidr>& cidrs) {
+  ir::NamedSet set;
+  set.name = name;
+  set.key = cidrs.front().family() == IpFamily::kIpv4
+                ? ir::NamedSet::Key::kIpv4
+                : ir::NamedSet::Key::kIpv6;
+  set.cidrs = ir::MergePrefixes(cidrs);
+  return out_.DeclareSet(t, std::move(set));
+}
+
+const std::string& Sidecar::PortSet(ir::TableKind t, const char* name,
+                                    const std::vector<uint16_t>& ports) {
+  ir::NamedSet set;
+  set.name = name;
+  set.key = ir::NamedSet::Key::kPort;
+  set.ports = ports;
+  std::sort(set.ports.begin(), set.ports.end());
+  set.ports.erase(std::unique(set.ports.begin(), set.ports.end()),
+                  set.ports.end());
+  return out_.DeclareSet(t, std::move(set));
+}
 
 // Step 1: traffic on excluded interfaces skips everything.
 void Sidecar::ExcludeInterfaces() {
@@ -241,9 +278,17 @@ void Sidecar::Inbound() {
   const std::vector<ir::CtState> kRelEst = {ir::CtState::kRelated,
                                             ir::CtState::kEstablished};
   if (ports.all) {
-    for (uint16_t port : p_.inbound_ports_exclude()) {
+    if (compact_ && !p_.inbound_ports_exclude().empty()) {
+      const std::string& set =
+          PortSet(table, "inbound-ports-exclude", p_.inbound_ports_exclude());
       out_.Append(table, kInbound,
-                  RuleBuilder().Proto(kTcp).Dport(kTcp, {port}).Then(Return()));
+                  RuleBuilder().Proto(kTcp).DportSet(kTcp, set).Then(Return()));
+    } else {
+      for (uint16_t port : p_.inbound_ports_exclude()) {
+        out_.Append(
+            table, kInbound,
+            RuleBuilder().Proto(kTcp).Dport(kTcp, {port}).Then(Return()));
+      }
     }
     if (tproxy_) {
       out_.Append(kMangle, kInbound,
@@ -253,6 +298,27 @@ void Sidecar::Inbound() {
     } else {
       out_.Append(kNat, kInbound,
                   RuleBuilder().Proto(kTcp).Then(Jump(kInRedirect)));
+    }
+    return;
+  }
+  if (compact_) {
+    const std::string& set =
+        PortSet(table, "inbound-ports-include", ports.ports);
+    if (tproxy_) {
+      RuleBuilder divert;
+      if (ipt_) {
+        divert.Proto(kTcp).DportSet(kTcp, set).Ct(kRelEst);
+      } else {
+        divert.Proto(kTcp).Ct(kRelEst).DportSet(kTcp, set);
+      }
+      out_.Append(kMangle, kInbound, std::move(divert).Then(Jump(kDivert)));
+      out_.Append(
+          kMangle, kInbound,
+          RuleBuilder().Proto(kTcp).DportSet(kTcp, set).Then(Jump(kTproxy)));
+    } else {
+      out_.Append(kNat, kInbound,
+                  RuleBuilder().Proto(kTcp).DportSet(kTcp, set).Then(
+                      Jump(kInRedirect)));
     }
     return;
   }
@@ -282,11 +348,20 @@ void Sidecar::Inbound() {
 // proxy's own UIDs and GIDs.
 void Sidecar::OutputOwners() {
   out_.Append(kNat, kOutput, RuleBuilder().Then(Jump(kIstioOutput)));
-  for (uint16_t port : p_.outbound_ports_exclude()) {
-    out_.Append(kNat, kIstioOutput,
-                RuleBuilder().Dport(kTcp, {port}).Then(Return()));
-    out_.Append(kNat, kIstioOutput,
-                RuleBuilder().Dport(kUdp, {port}).Then(Return()));
+  if (compact_ && !p_.outbound_ports_exclude().empty()) {
+    const std::string& set =
+        PortSet(kNat, "outbound-ports-exclude", p_.outbound_ports_exclude());
+    for (ir::L4Proto proto : {kTcp, kUdp}) {
+      out_.Append(kNat, kIstioOutput,
+                  RuleBuilder().DportSet(proto, set).Then(Return()));
+    }
+  } else {
+    for (uint16_t port : p_.outbound_ports_exclude()) {
+      out_.Append(kNat, kIstioOutput,
+                  RuleBuilder().Dport(kTcp, {port}).Then(Return()));
+      out_.Append(kNat, kIstioOutput,
+                  RuleBuilder().Dport(kUdp, {port}).Then(Return()));
+    }
   }
   ForFamilies([&](Scope s, const Cidr&, const Cidr& passthrough) {
     out_.Append(kNat, kIstioOutput,
@@ -360,6 +435,21 @@ void Sidecar::Dns() {
         RuleBuilder().Proto(kTcp).Dport(kTcp, {kDnsPort}).Then(to_agent));
     out_.Append(kNat, kOutputDns,
                 RuleBuilder().Dport(kUdp, {kDnsPort}).Then(to_agent));
+  } else if (compact_) {
+    for (ir::L4Proto proto : {kTcp, kUdp}) {
+      for (const auto* list : {&v4, &v6}) {
+        if (list->empty()) continue;
+        const std::string& set = CidrSet(
+            kNat, list == &v4 ? "dns-servers-v4" : "dns-servers-v6", *list);
+        RuleBuilder r(ScopeOf(list->front()));
+        if (ipt_) {
+          r.Dport(proto, {kDnsPort}).DstSet(set, list->front());
+        } else {
+          r.DstSet(set, list->front()).Dport(proto, {kDnsPort});
+        }
+        out_.Append(kNat, kOutputDns, std::move(r).Then(to_agent));
+      }
+    }
   } else {
     for (ir::L4Proto proto : {kTcp, kUdp}) {
       for (const auto* list : {&v4, &v6}) {
@@ -405,6 +495,22 @@ void Sidecar::Dns() {
     out_.Append(kRaw, kPrerouting, RuleBuilder(*s).Then(Jump(kInbound)));
   }
   for (const auto* list : {&v4, &v6}) {
+    if (compact_ && !list->empty()) {
+      const Cidr& family = list->front();
+      const std::string& set = CidrSet(
+          kRaw, list == &v4 ? "dns-servers-v4" : "dns-servers-v6", *list);
+      out_.Append(kRaw, kOutputDns,
+                  RuleBuilder(ScopeOf(family))
+                      .Dport(kUdp, {kDnsPort})
+                      .DstSet(set, family)
+                      .Then(ir::CtZoneVerdict{kCtZoneApp}));
+      out_.Append(kRaw, kInbound,
+                  RuleBuilder(ScopeOf(family))
+                      .Sport(kUdp, {kDnsPort})
+                      .SrcSet(set, family)
+                      .Then(ir::CtZoneVerdict{kCtZoneUpstream}));
+      continue;
+    }
     for (const Cidr& server : *list) {
       out_.Append(kRaw, kOutputDns,
                   RuleBuilder(ScopeOf(server))
@@ -425,15 +531,38 @@ void Sidecar::OutboundDestinations() {
   ForFamilies([&](Scope s, const Cidr& lo, const Cidr&) {
     out_.Append(kNat, kIstioOutput, RuleBuilder(s).Dst(lo).Then(Return()));
   });
+  // IPv6 lists go only where IPv6 rules do.
+  auto compact_list = [&](const std::vector<Cidr>& list) {
+    return compact_ && !list.empty() &&
+           (list.front().family() == IpFamily::kIpv4 || p_.ipv6());
+  };
   for (const auto* list : {&exclude4_, &exclude6_}) {
+    if (compact_list(*list)) {
+      const Cidr& family = list->front();
+      const std::string& set = CidrSet(
+          kNat,
+          list == &exclude4_ ? "outbound-exclude-v4" : "outbound-exclude-v6",
+          *list);
+      out_.Append(
+          kNat, kIstioOutput,
+          RuleBuilder(ScopeOf(family)).DstSet(set, family).Then(Return()));
+      continue;
+    }
     for (const Cidr& c : *list) {
       out_.Append(kNat, kIstioOutput,
                   RuleBuilder(ScopeOf(c)).Dst(c).Then(Return()));
     }
   }
-  for (uint16_t port : p_.outbound_ports_include()) {
+  if (compact_ && !p_.outbound_ports_include().empty()) {
+    const std::string& set =
+        PortSet(kNat, "outbound-ports-include", p_.outbound_ports_include());
     out_.Append(kNat, kIstioOutput,
-                RuleBuilder().Dport(kTcp, {port}).Then(Jump(kRedirect)));
+                RuleBuilder().DportSet(kTcp, set).Then(Jump(kRedirect)));
+  } else {
+    for (uint16_t port : p_.outbound_ports_include()) {
+      out_.Append(kNat, kIstioOutput,
+                  RuleBuilder().Dport(kTcp, {port}).Then(Jump(kRedirect)));
+    }
   }
 
   if (p_.outbound_cidrs_include().all) {
@@ -445,6 +574,25 @@ void Sidecar::OutboundDestinations() {
     return;
   }
   for (const auto* list : {&include4_, &include6_}) {
+    if (compact_list(*list)) {
+      const Cidr& family = list->front();
+      const std::string& set = CidrSet(
+          kNat,
+          list == &include4_ ? "outbound-include-v4" : "outbound-include-v6",
+          *list);
+      for (const std::string& nic : p_.kube_virt_interfaces()) {
+        out_.Insert(kNat, kPrerouting, 1,
+                    RuleBuilder(ScopeOf(family))
+                        .Iif(nic)
+                        .DstSet(set, family)
+                        .Then(Jump(kRedirect)));
+      }
+      out_.Append(kNat, kIstioOutput,
+                  RuleBuilder(ScopeOf(family))
+                      .DstSet(set, family)
+                      .Then(Jump(kRedirect)));
+      continue;
+    }
     for (const Cidr& c : *list) {
       for (const std::string& nic : p_.kube_virt_interfaces()) {
         out_.Insert(

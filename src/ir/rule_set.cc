@@ -25,6 +25,39 @@ const ChainSpec* Table::FindChain(const std::string& chain) const {
   return nullptr;
 }
 
+const NamedSet* Table::FindSet(const std::string& set) const {
+  for (const NamedSet& s : sets) {
+    if (s.name == set) return &s;
+  }
+  return nullptr;
+}
+
+std::vector<Cidr> MergePrefixes(std::vector<Cidr> cidrs) {
+  // By address, then shorter prefixes first: a prefix's sub-prefixes
+  // follow it, before anything disjoint from it.
+  std::sort(cidrs.begin(), cidrs.end(), [](const Cidr& a, const Cidr& b) {
+    if (a.bytes() != b.bytes()) return a.bytes() < b.bytes();
+    return a.prefix_len() < b.prefix_len();
+  });
+  std::vector<Cidr> out;
+  for (Cidr& c : cidrs) {
+    if (!out.empty() && out.back().Contains(c)) continue;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+bool SetHoldsAddress(const NamedSet& set, const Cidr& addr) {
+  for (const Cidr& c : set.cidrs) {
+    if (c.family() == addr.family() && c.Contains(addr)) return true;
+  }
+  return false;
+}
+
+bool SetHoldsPort(const NamedSet& set, uint16_t port) {
+  return std::binary_search(set.ports.begin(), set.ports.end(), port);
+}
+
 const Table* RuleSet::FindTable(TableKind kind) const {
   for (const Table& t : tables) {
     if (t.kind == kind) return &t;

@@ -64,11 +64,14 @@ struct InterfaceMatch {
 };
 
 // The source or destination address lies in `cidr` (spelled as the policy
-// spelled it, for the renderers that keep the user's text).
+// spelled it, for the renderers that keep the user's text). With `set`
+// (CompactLists): the address lies in the table's named set of that name,
+// and `cidr` only says the family (it is the set's first prefix).
 struct AddressMatch {
   Direction dir = Direction::kDestination;
   Cidr cidr;
   bool negate = false;
+  std::string set;
 };
 
 // The transport protocol.
@@ -78,12 +81,14 @@ struct ProtocolMatch {
 
 // The source or destination port is one of `ports`. No ports: the
 // protocol's port match without a constraint (iptables `-m tcp`), which
-// matches exactly the packets of that protocol.
+// matches exactly the packets of that protocol. With `set` (CompactLists):
+// the port is in the table's named set of that name (`ports` is empty).
 struct PortMatch {
   L4Proto proto = L4Proto::kTcp;
   Direction dir = Direction::kDestination;
   std::vector<uint16_t> ports;
   bool negate = false;
+  std::string set;
 };
 
 // The local socket's owner. `name` is the group name the policy gave
@@ -195,6 +200,34 @@ struct RuleEntry {
   Rule rule;
 };
 
+// A named set of a table (CompactLists): what a set lookup matches. The
+// nftables backend makes an interval set of addresses (ipv4_addr,
+// ipv6_addr) or a set of ports (inet_service).
+struct NamedSet {
+  enum class Key : uint8_t { kIpv4, kIpv6, kPort };
+  std::string name;
+  Key key = Key::kIpv4;
+  // kIpv4, kIpv6: disjoint prefixes, sorted by address (MergePrefixes).
+  std::vector<Cidr> cidrs;
+  // kPort: sorted, unique.
+  std::vector<uint16_t> ports;
+
+  friend bool operator==(const NamedSet& a, const NamedSet& b) {
+    return a.name == b.name && a.key == b.key && a.cidrs == b.cidrs &&
+           a.ports == b.ports;
+  }
+};
+
+// `cidrs` (one family) as an interval set can hold them: sorted by address,
+// each prefix inside another dropped. Prefixes are nested or disjoint, so
+// the result matches exactly the addresses the list matches.
+std::vector<Cidr> MergePrefixes(std::vector<Cidr> cidrs);
+
+// Whether `set` holds the address of `addr` (a host prefix of the set's
+// family) or `port`.
+bool SetHoldsAddress(const NamedSet& set, const Cidr& addr);
+bool SetHoldsPort(const NamedSet& set, uint16_t port);
+
 struct Table {
   TableKind kind = TableKind::kNat;
   // The dialect's name: "nat"; "istio-proxy-nat", "istio-ambient-nat".
@@ -202,8 +235,11 @@ struct Table {
   // Chains that hold at least one rule, in declaration order.
   std::vector<ChainSpec> chains;
   std::vector<RuleEntry> entries;
+  // Named sets the rules look up (CompactLists), in declaration order.
+  std::vector<NamedSet> sets;
 
   const ChainSpec* FindChain(const std::string& chain) const;
+  const NamedSet* FindSet(const std::string& set) const;
 };
 
 // Packets whose mark matches `mark/mask` are looked up in `table`, which

@@ -383,10 +383,10 @@ constexpr std::pair<const char*, char> kIstioFlags[] = {
 };
 // What meshcap adds under that name.
 constexpr const char* kAdditions[] = {
-    "profile",         "ipv6",    "dns-servers",
-    "policy",          "version", "probe-snat-ipv4",
-    "probe-snat-ipv6", "ingress", "virtual-interfaces",
-    "pod-dns",
+    "profile",         "ipv6",          "dns-servers",
+    "policy",          "version",       "probe-snat-ipv4",
+    "probe-snat-ipv6", "ingress",       "virtual-interfaces",
+    "pod-dns",         "compact-lists",
 };
 
 TEST_F(CliTest, IstioIptablesTakesExactlyIstiosFlagsPlusDeclaredAdditions) {

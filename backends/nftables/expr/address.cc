@@ -40,6 +40,10 @@ void Spell(const ir::AddressMatch& m, const SpellContext&, std::string& out) {
   out += m.cidr.family() == IpFamily::kIpv4 ? "ip " : "ip6 ";
   out += m.dir == ir::Direction::kSource ? "saddr " : "daddr ";
   if (m.negate) out += "!= ";
+  if (!m.set.empty()) {
+    absl::StrAppend(&out, "@", m.set);
+    return;
+  }
   out += m.cidr.Text();
 }
 
@@ -51,6 +55,11 @@ void Encode(const ir::AddressMatch& m, RuleEncoder& enc) {
   const int prefix = m.cidr.prefix_len();
   const auto& bytes = m.cidr.bytes();
   const uint32_t op = m.negate ? NFT_CMP_NEQ : NFT_CMP_EQ;
+  if (!m.set.empty()) {
+    enc.Payload(NFT_PAYLOAD_NETWORK_HEADER, offset, addr_len);
+    enc.LookupNamed(m.set, m.negate);
+    return;
+  }
   if (prefix > 0 && prefix % 8 == 0) {
     const auto len = static_cast<uint32_t>(prefix / 8);
     enc.Payload(NFT_PAYLOAD_NETWORK_HEADER, offset, len);
@@ -103,6 +112,17 @@ bool Decode(ExprCursor& c, ir::AddressMatch* out) {
   const uint32_t full = v4 ? 4 : 16;
   if (len == 0 || len > full) return false;
   size_t j = i + 1;
+  std::string set;
+  if (len == full && c.Is(j, "lookup") && LooksUpNamedSet(c.Peek(j), &set)) {
+    out->dir = dir;
+    out->cidr = *Cidr::Parse(v4 ? "0.0.0.0/0" : "::/0");
+    out->negate =
+        (AttrU32(c.Peek(j), NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV) != 0;
+    out->set = std::move(set);
+    c.nfproto_seen = true;
+    c.Advance(j + 1);
+    return true;
+  }
   int prefix = static_cast<int>(len) * 8;
   if (c.Is(j, "bitwise")) {
     if (len != full) return false;
@@ -127,6 +147,7 @@ bool Decode(ExprCursor& c, ir::AddressMatch* out) {
   out->dir = dir;
   out->cidr = cidr->WithText(cidr->ToString());
   out->negate = op == NFT_CMP_NEQ;
+  out->set.clear();
   c.nfproto_seen = true;
   c.Advance(j + 1);
   return true;

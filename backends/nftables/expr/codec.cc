@@ -74,6 +74,22 @@ void RuleEncoder::Lookup(uint32_t set_id, bool invert) {
   Add(e);
 }
 
+void RuleEncoder::LookupNamed(const std::string& set, bool invert) {
+  nftnl_expr* e = nftnl_expr_alloc("lookup");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+  nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set.c_str());
+  if (invert) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+  Add(e);
+}
+
+bool LooksUpNamedSet(const nftnl_expr* lookup, std::string* name) {
+  if (!nftnl_expr_is_set(lookup, NFTNL_EXPR_LOOKUP_SET)) return false;
+  const char* n = nftnl_expr_get_str(lookup, NFTNL_EXPR_LOOKUP_SET);
+  if (n == nullptr || strncmp(n, "__set", 5) == 0) return false;
+  if (name != nullptr) *name = n;
+  return true;
+}
+
 void RuleEncoder::Counter() {
   const int16_t saved = origin_;
   origin_ = kOriginCounter;

@@ -78,6 +78,8 @@ class RuleEncoder {
   void Bitwise(const void* mask, const void* xor_value, uint32_t len);
   // [ lookup reg 1 set __setN [0x8: inverted] ]
   void Lookup(uint32_t set_id, bool invert);
+  // [ lookup reg 1 set NAME [0x8: inverted] ]: a named set of the table.
+  void LookupNamed(const std::string& set, bool invert);
   // [ counter pkts 0 bytes 0 ]
   void Counter();
   // [ immediate reg 0 VERDICT [CHAIN] ]
@@ -142,6 +144,10 @@ class ExprCursor {
   SetResolver sets_;
   size_t pos_ = 0;
 };
+
+// Whether `lookup` reads a named set (not one of nft's anonymous
+// "__set%d"); its name in `name`.
+bool LooksUpNamedSet(const nftnl_expr* lookup, std::string* name = nullptr);
 
 using nftnl::AttrBytes;
 using nftnl::AttrU32;

@@ -33,14 +33,16 @@ uint32_t Offset(ir::Direction dir) {
 
 void Spell(const ir::PortMatch& m, const SpellContext&, std::string& out) {
   const char* proto = m.proto == ir::L4Proto::kTcp ? "tcp" : "udp";
-  if (m.ports.empty()) {
+  if (m.ports.empty() && m.set.empty()) {
     absl::StrAppend(&out, "meta l4proto ", proto);
     return;
   }
   absl::StrAppend(&out, proto,
                   m.dir == ir::Direction::kSource ? " sport " : " dport ");
   if (m.negate) out += "!= ";
-  if (m.ports.size() == 1) {
+  if (!m.set.empty()) {
+    absl::StrAppend(&out, "@", m.set);
+  } else if (m.ports.size() == 1) {
     absl::StrAppend(&out, m.ports[0]);
   } else {
     absl::StrAppend(&out, "{ ", absl::StrJoin(m.ports, ", "), " }");
@@ -49,6 +51,11 @@ void Spell(const ir::PortMatch& m, const SpellContext&, std::string& out) {
 
 void Encode(const ir::PortMatch& m, RuleEncoder& enc) {
   enc.L4ProtoDependency(m.proto, /*explicit_match=*/false);
+  if (!m.set.empty()) {
+    enc.Payload(NFT_PAYLOAD_TRANSPORT_HEADER, Offset(m.dir), 2);
+    enc.LookupNamed(m.set, m.negate);
+    return;
+  }
   if (m.ports.empty()) return;
   enc.Payload(NFT_PAYLOAD_TRANSPORT_HEADER, Offset(m.dir), 2);
   if (m.ports.size() == 1) {
@@ -91,8 +98,14 @@ bool Decode(ExprCursor& c, ir::PortMatch* out) {
                  ? ir::Direction::kSource
                  : ir::Direction::kDestination;
   out->ports.clear();
-  if (c.IsCmp(i + 1, &op, &data) && data.size() == 2 &&
-      (op == NFT_CMP_EQ || op == NFT_CMP_NEQ)) {
+  out->set.clear();
+  std::string set;
+  if (c.Is(i + 1, "lookup") && LooksUpNamedSet(c.Peek(i + 1), &set)) {
+    out->set = std::move(set);
+    out->negate = (AttrU32(c.Peek(i + 1), NFTNL_EXPR_LOOKUP_FLAGS) &
+                   NFT_LOOKUP_F_INV) != 0;
+  } else if (c.IsCmp(i + 1, &op, &data) && data.size() == 2 &&
+             (op == NFT_CMP_EQ || op == NFT_CMP_NEQ)) {
     uint16_t port;
     memcpy(&port, data.data(), 2);
     out->ports.push_back(ntohs(port));
