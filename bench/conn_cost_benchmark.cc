@@ -9,12 +9,14 @@
 // past every excluded range, to the REDIRECT to 15001, where a listener
 // accepts it. The median per N, and its ratio to N = 0 in the same run,
 // show the linear cost of Istio's one-rule-per-range form. The backend
-// "nftables+set" is issue 23's compact form made by hand with nft (one
-// interval set, one rule), for comparison until meshcap writes it.
+// "nftables+compact" is the nftables backend with CompactLists (each list
+// one named set, one rule). A length "N:P" adds P excluded outbound ports
+// (20000, 20003, ...; never the destination's).
 //
-//   conn_cost_benchmark [--lengths=0,10,100,1000,3000,10000]
+//   conn_cost_benchmark [--lengths=0,10,100,1000,3000,10000,10000:1000]
 //                       [--connections=2000] [--rounds=3]
-//                       [--backends=nftables,iptables-nft,iptables-legacy]
+//                       [--backends=nftables,nftables+compact,iptables-nft,
+//                                   iptables-legacy]
 //
 // Needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN). Prints one markdown
 // table.
@@ -55,13 +57,25 @@ std::vector<std::string> SplitComma(const std::string& s) {
   return out;
 }
 
-// N distinct /32s in 10.0.0.0/8, none the destination.
+// P excluded ports, none the destination's (80).
+std::string Ports(int p) {
+  std::string out;
+  for (int i = 0; i < p; ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(20000 + 3 * i);
+  }
+  return out;
+}
+
+// N distinct /32s in 10.0.0.0/8, none adjacent to another, none the
+// destination.
 std::string Exclusions(int n) {
   std::string out;
   for (int i = 0; i < n; ++i) {
     if (i > 0) out += ',';
-    out += "10." + std::to_string((i >> 16) & 255) + "." +
-           std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255) +
+    const int a = 2 * i;  // every other address: none adjacent
+    out += "10." + std::to_string((a >> 16) & 255) + "." +
+           std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255) +
            "/32";
   }
   return out;
@@ -69,7 +83,8 @@ std::string Exclusions(int n) {
 
 // In the child: the namespace, the capture, the listener, the timings.
 // Writes the median in nanoseconds to `fd`; exits non-zero on failure.
-int Measure(const std::string& backend, int n, int connections, int fd) {
+int Measure(const std::string& backend, int n, int ports, int connections,
+            int fd) {
   if (unshare(CLONE_NEWNET) != 0) return 2;
   // One CPU for the connection, its softirq and the listener: where the
   // scheduler put them otherwise changed the cost by half again.
@@ -83,22 +98,17 @@ int Measure(const std::string& backend, int n, int connections, int fd) {
                   "ip route add default via 203.0.113.1") != 0) {
     return 3;
   }
-  // "nftables+set": the compact form issue 23 asks for, made by hand with
-  // nft (meshcap cannot write it yet): the policy without exclusions, then
-  // the N ranges as one interval set and one rule where Istio's first
-  // exclusion rule would be.
-  const bool set_form = backend == "nftables+set";
-  std::string json =
-      R"({"OutboundIPRangesInclude": "*", "InboundPortsInclude": ""})";
-  if (n > 0 && !set_form) {
-    json = R"({"OutboundIPRangesInclude": "*", "InboundPortsInclude": "",
-               "OutboundIPRangesExclude": ")" +
-           Exclusions(n) + "\"}";
-  }
+  const bool compact = backend == "nftables+compact";
+  std::string json = R"({"OutboundIPRangesInclude": "*",
+                         "InboundPortsInclude": "")";
+  if (compact) json += R"(, "CompactLists": true)";
+  if (n > 0) json += R"(, "OutboundIPRangesExclude": ")" + Exclusions(n) + "\"";
+  if (ports > 0) json += R"(, "OutboundPortsExclude": ")" + Ports(ports) + "\"";
+  json += "}";
   absl::StatusOr<meshcap::CapturePolicy> policy = meshcap::PolicyFromJson(json);
   if (!policy.ok()) return 4;
   meshcap::EngineOptions o;
-  o.backend = set_form ? "nftables" : backend;
+  o.backend = compact ? "nftables" : backend;
   absl::StatusOr<std::unique_ptr<meshcap::Engine>> engine =
       meshcap::Engine::Create(o);
   if (!engine.ok()) {
@@ -111,28 +121,6 @@ int Measure(const std::string& backend, int n, int connections, int fd) {
     std::fprintf(stderr, "%s\n",
                  std::string(applied.status().message()).c_str());
     return 6;
-  }
-  if (set_form && n > 0) {
-    char path[] = "/tmp/meshcap-conn-cost-XXXXXX";
-    const int f = mkstemp(path);
-    if (f < 0) return 10;
-    std::string ranges = Exclusions(n);
-    std::string script =
-        "add set inet istio-proxy-nat istio-exclude-v4 { type ipv4_addr ; "
-        "flags interval ; }\n"
-        "add element inet istio-proxy-nat istio-exclude-v4 { " +
-        ranges +
-        " }\n"
-        // Before `counter jump istio-redirect`, after the loopback return.
-        "insert rule inet istio-proxy-nat istio-output index 8 ip daddr "
-        "@istio-exclude-v4 counter return\n";
-    const bool wrote = write(f, script.data(), script.size()) ==
-                       static_cast<ssize_t>(script.size());
-    close(f);
-    const int rc =
-        wrote ? std::system(("nft -f " + std::string(path)).c_str()) : -1;
-    unlink(path);
-    if (rc != 0) return 11;
   }
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int on = 1;
@@ -183,10 +171,10 @@ int Measure(const std::string& backend, int n, int connections, int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> lengths = {"0",    "10",   "100",
-                                      "1000", "3000", "10000"};
-  std::vector<std::string> backends = {"nftables", "iptables-nft",
-                                       "iptables-legacy"};
+  std::vector<std::string> lengths = {"0",    "10",    "100",       "1000",
+                                      "3000", "10000", "10000:1000"};
+  std::vector<std::string> backends = {"nftables", "nftables+compact",
+                                       "iptables-nft", "iptables-legacy"};
   int connections = 2000;
   int rounds = 3;
   for (int i = 1; i < argc; ++i) {
@@ -221,8 +209,12 @@ int main(int argc, char** argv) {
       const pid_t pid = fork();
       if (pid == 0) {
         close(pipefd[0]);
-        _exit(Measure(c.backend, std::atoi(c.length.c_str()), connections,
-                      pipefd[1]));
+        const size_t colon = c.length.find(':');
+        const int ports = colon == std::string::npos
+                              ? 0
+                              : std::atoi(c.length.c_str() + colon + 1);
+        _exit(Measure(c.backend, std::atoi(c.length.c_str()), ports,
+                      connections, pipefd[1]));
       }
       close(pipefd[1]);
       int64_t median = 0;
@@ -240,11 +232,11 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "# A new captured TCP connection's connect() with N excluded /32 "
-      "ranges: Istio's linear form (nftables+set: one interval set, made with "
-      "nft); median of %d connections per cell and round, median of %d "
-      "rounds\n\n",
+      "ranges (N:P: and P excluded ports): Istio's linear form, and "
+      "nftables+compact (CompactLists: named sets); median of %d "
+      "connections per cell and round, median of %d rounds\n\n",
       connections, rounds);
-  std::printf("| backend | N | connect, µs | vs N = 0 |\n");
+  std::printf("| backend | N[:P] | connect, µs | vs N = 0 |\n");
   std::printf("| --- | ---: | ---: | ---: |\n");
   double base = 0;
   for (Cell& c : cells) {

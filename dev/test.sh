@@ -13,6 +13,9 @@ phase_start=$SECONDS
 phase() {
   echo "== [$((SECONDS - phase_start)) s since the start] $*"
 }
+# The builds this makes carry line tables, not full debug info
+# (dev/build.sh): a third less compile time, backtraces still symbolized.
+export MESHCAP_DEBUG_INFO="${MESHCAP_DEBUG_INFO:-lines}"
 phase "setup"
 bash dev/setup-debian.sh || { echo "0 passed, 1 failed"; exit 1; }
 phase "build (dev/build.sh)"

@@ -170,6 +170,22 @@ struct Engine::Impl {
   internal::BackendOptions backend_options;
   const BackendFactory* factory = nullptr;
   std::unique_ptr<Backend> backend;
+  // The rule set of the policy compiled last: Apply, Verify and Watch meet
+  // the same policy again and again, and a long list takes milliseconds to
+  // compile.
+  std::shared_ptr<const ir::RuleSet> compiled;
+
+  absl::StatusOr<std::shared_ptr<const ir::RuleSet>> Compile(
+      const CapturePolicy& policy) {
+    if (compiled == nullptr ||
+        compiled->fingerprint !=
+            internal::CompiledFingerprint(policy, factory->dialect())) {
+      MESHCAP_ASSIGN_OR_RETURN(ir::RuleSet rules,
+                               internal::CompileFor(policy, *factory));
+      compiled = std::make_shared<const ir::RuleSet>(std::move(rules));
+    }
+    return compiled;
+  }
   // The other backends of this build, created when first needed.
   std::vector<std::pair<const BackendFactory*, std::unique_ptr<Backend>>>
       others;
@@ -265,8 +281,9 @@ Engine::~Engine() {
 
 absl::StatusOr<ApplyResult> Engine::Apply(const CapturePolicy& policy,
                                           const ApplyOptions& options) {
-  MESHCAP_ASSIGN_OR_RETURN(const ir::RuleSet rules,
-                           internal::CompileFor(policy, *impl_->factory));
+  MESHCAP_ASSIGN_OR_RETURN(std::shared_ptr<const ir::RuleSet> compiled,
+                           impl_->Compile(policy));
+  const ir::RuleSet& rules = *compiled;
   ApplyResult result;
   Impl* p = impl_.get();
   MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {
@@ -352,8 +369,9 @@ absl::StatusOr<ApplyResult> Engine::Remove() {
 }
 
 absl::StatusOr<VerifyReport> Engine::Verify(const CapturePolicy& policy) {
-  MESHCAP_ASSIGN_OR_RETURN(const ir::RuleSet rules,
-                           internal::CompileFor(policy, *impl_->factory));
+  MESHCAP_ASSIGN_OR_RETURN(std::shared_ptr<const ir::RuleSet> compiled,
+                           impl_->Compile(policy));
+  const ir::RuleSet& rules = *compiled;
   VerifyReport report;
   Impl* p = impl_.get();
   MESHCAP_RETURN_IF_ERROR(p->exec->Run([&]() -> absl::Status {

@@ -81,7 +81,10 @@ class BatchWriter {
         batch_.bytes.Next(), NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, seq_);
     nftnl_set_nlmsg_build_payload(nlh, set.set.get());
     Finish(nlh, MessageInfo::Kind::kSet, table.name()).set = set.spec->name;
-    SetElements(table, set.spec->name, set.element_messages, true);
+    SetElements(table, set.spec->name,
+                ElementMessages(table.name(), *set.spec, set.elements,
+                                /*leading=*/true),
+                true);
   }
 
   // NEWSETELEM (add) or DELSETELEM messages, one per object.
@@ -182,7 +185,8 @@ uint32_t CountMessages(const BatchPlan& plan) {
     n += 1 + static_cast<uint32_t>(t->chains.size() + 2 * t->sets.size() +
                                    t->rules.size());
     for (const LoweredNamedSet& s : t->named_sets) {
-      n += 1 + static_cast<uint32_t>(s.element_messages.size());
+      n += 1 + static_cast<uint32_t>(
+                   CountElementMessages(*s.spec, s.elements, true));
     }
   }
   for (const BatchPlan::SetUpdate& u : plan.sets) {

@@ -156,7 +156,6 @@ LoweredNamedSet MakeNamedSet(const std::string& table, uint32_t id,
                      nftnl_udata_buf_len(ud));
   nftnl_udata_buf_free(ud);
   s.elements = CanonicalElements(spec);
-  s.element_messages = ElementMessages(table, spec, s.elements, true);
   return s;
 }
 
@@ -194,8 +193,30 @@ std::vector<std::string> CanonicalElements(const ir::NamedSet& set) {
       out.push_back(first + last);
     }
   }
-  std::sort(out.begin(), out.end());
+  // MergePrefixes sorts the prefixes and the policy the ports: usually
+  // nothing to do.
+  if (!std::is_sorted(out.begin(), out.end())) {
+    std::sort(out.begin(), out.end());
+  }
   return out;
+}
+
+size_t CountElementMessages(const ir::NamedSet& set,
+                            const std::vector<std::string>& keys,
+                            bool leading) {
+  size_t elements = keys.size();
+  if (IsInterval(set)) {
+    const uint32_t len = KeyLen(set);
+    for (const std::string& k : keys) {
+      // The end element, unless the interval runs to the end.
+      elements += k.compare(len, len, std::string(len, '\xff')) != 0;
+    }
+    if (leading && !keys.empty() &&
+        keys.front().compare(0, len, std::string(len, '\0')) != 0) {
+      ++elements;
+    }
+  }
+  return (elements + kElementsPerMessage - 1) / kElementsPerMessage;
 }
 
 std::vector<std::string> CanonicalFromKernel(
@@ -267,17 +288,20 @@ std::vector<NftnlPtr<nftnl_set>> ElementMessages(
     for (const std::string& k : keys) add(k, false, false);
     return out;
   }
+  // In descending order, each interval's end before its start, as nft
+  // sends them: the kernel's interval tree inserts them for less.
   const uint32_t len = KeyLen(set);
-  for (size_t i = 0; i < keys.size(); ++i) {
+  for (size_t i = keys.size(); i-- > 0;) {
     const std::string first = keys[i].substr(0, len);
     std::string after = keys[i].substr(len);
-    // nft's leading element: below the first interval nothing is in.
-    if (leading && i == 0 && first != std::string(len, '\0')) {
-      add(std::string(len, '\0'), true, false);
-    }
     const bool to_the_end = !Increment(after);
-    add(first, false, to_the_end);
     if (!to_the_end) add(after, true, false);
+    add(first, false, to_the_end);
+  }
+  // nft's leading element: below the first interval nothing is in.
+  if (leading && !keys.empty() &&
+      keys.front().compare(0, len, std::string(len, '\0')) != 0) {
+    add(std::string(len, '\0'), true, false);
   }
   return out;
 }

@@ -38,14 +38,14 @@ struct LoweredSet {
   NftnlPtr<nftnl_set> set;  // with its elements
 };
 
-// A named set (CompactLists): its declaration, and its elements in
-// messages of at most kElementsPerMessage kernel elements each.
+// A named set (CompactLists): its declaration and its elements (their
+// messages are made only when the set is created: an apply that edits a
+// set sends only what changed).
 struct LoweredNamedSet {
   const ir::NamedSet* spec = nullptr;
   NftnlPtr<nftnl_set> set;  // the declaration, without elements
   // One canonical key per element (CanonicalElements), sorted.
   std::vector<std::string> elements;
-  std::vector<NftnlPtr<nftnl_set>> element_messages;
 };
 
 // Kernel elements per NEWSETELEM / DELSETELEM message: a message must fit
@@ -81,6 +81,10 @@ std::string ElementText(const std::string& canonical);
 
 // A set declaration as nft prints it: "type ipv4_addr; flags interval".
 std::string SetTypeText(uint32_t key_type, uint32_t flags);
+
+// How many messages ElementMessages() makes for `keys`.
+size_t CountElementMessages(const ir::NamedSet& set,
+                            const std::vector<std::string>& keys, bool leading);
 
 struct LoweredRule {
   std::string chain;

@@ -65,9 +65,13 @@ ir::RuleSet Compile(const CapturePolicy& policy, ir::Dialect dialect) {
   ir::RuleSet out = policy.profile() == Profile::kAmbient
                         ? CompileAmbient(policy, dialect)
                         : CompileSidecar(policy, dialect);
-  out.fingerprint =
-      absl::StrCat(static_cast<int>(dialect), ":", policy.fingerprint());
+  out.fingerprint = CompiledFingerprint(policy, dialect);
   return out;
+}
+
+std::string CompiledFingerprint(const CapturePolicy& policy,
+                                ir::Dialect dialect) {
+  return absl::StrCat(static_cast<int>(dialect), ":", policy.fingerprint());
 }
 
 }  // namespace meshcap::internal

@@ -5,6 +5,8 @@
 #ifndef MESHCAP_SRC_COMPILE_COMPILE_H_
 #define MESHCAP_SRC_COMPILE_COMPILE_H_
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "meshcap/policy.h"
 #include "src/ir/rule_set.h"
@@ -16,6 +18,11 @@ namespace meshcap::internal {
 // ambient profile as `cni/pkg/iptables` / `cni/pkg/nftables`
 // `CreateInpodRules`. A built policy is valid, so this cannot fail.
 ir::RuleSet Compile(const CapturePolicy& policy, ir::Dialect dialect);
+
+// The fingerprint Compile() gives the rule set of `policy` in `dialect`,
+// without compiling it.
+std::string CompiledFingerprint(const CapturePolicy& policy,
+                                ir::Dialect dialect);
 
 class BackendFactory;
 

@@ -112,14 +112,15 @@ class Sidecar {
         passthrough6_(ConstCidr("::6/128")) {
     // Istio prints include and exclude prefixes with netip.Prefix.String():
     // canonical address, host bits as given.
+    // (A list that becomes a set keeps no text: the set prints its own.)
     for (const Cidr& c : p.outbound_cidrs_include().cidrs) {
       (c.family() == IpFamily::kIpv4 ? include4_ : include6_)
-          .push_back(c.WithText(c.PrefixString()));
+          .push_back(compact_ ? c : c.WithText(c.PrefixString()));
       if (c.IsLoopback()) include_has_loopback_ = true;
     }
     for (const Cidr& c : p.outbound_cidrs_exclude()) {
       (c.family() == IpFamily::kIpv4 ? exclude4_ : exclude6_)
-          .push_back(c.WithText(c.PrefixString()));
+          .push_back(compact_ ? c : c.WithText(c.PrefixString()));
     }
     // DNS servers: the address as configured, with "/32" or "/128".
     for (const Cidr& c : p.dns_servers_v4()) {

@@ -2,6 +2,8 @@
 
 #include "src/ir/rule_set.h"
 
+#include <string.h>
+
 #include <algorithm>
 
 namespace meshcap::ir {
@@ -35,10 +37,14 @@ const NamedSet* Table::FindSet(const std::string& set) const {
 std::vector<Cidr> MergePrefixes(std::vector<Cidr> cidrs) {
   // By address, then shorter prefixes first: a prefix's sub-prefixes
   // follow it, before anything disjoint from it.
-  std::sort(cidrs.begin(), cidrs.end(), [](const Cidr& a, const Cidr& b) {
-    if (a.bytes() != b.bytes()) return a.bytes() < b.bytes();
-    return a.prefix_len() < b.prefix_len();
-  });
+  auto before = [](const Cidr& a, const Cidr& b) {
+    const int c = memcmp(a.bytes().data(), b.bytes().data(), a.bytes().size());
+    return c != 0 ? c < 0 : a.prefix_len() < b.prefix_len();
+  };
+  // Long lists usually come sorted.
+  if (!std::is_sorted(cidrs.begin(), cidrs.end(), before)) {
+    std::sort(cidrs.begin(), cidrs.end(), before);
+  }
   std::vector<Cidr> out;
   for (Cidr& c : cidrs) {
     if (!out.empty() && out.back().Contains(c)) continue;
