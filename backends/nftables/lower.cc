@@ -288,20 +288,21 @@ std::vector<NftnlPtr<nftnl_set>> ElementMessages(
     for (const std::string& k : keys) add(k, false, false);
     return out;
   }
-  // In descending order, each interval's end before its start, as nft
-  // sends them: the kernel's interval tree inserts them for less.
+  // In ascending order, each interval's start before its end, as nft sends
+  // them: the kernel checks each element against its neighbours as it
+  // comes.
   const uint32_t len = KeyLen(set);
-  for (size_t i = keys.size(); i-- > 0;) {
-    const std::string first = keys[i].substr(0, len);
-    std::string after = keys[i].substr(len);
-    const bool to_the_end = !Increment(after);
-    if (!to_the_end) add(after, true, false);
-    add(first, false, to_the_end);
-  }
   // nft's leading element: below the first interval nothing is in.
   if (leading && !keys.empty() &&
       keys.front().compare(0, len, std::string(len, '\0')) != 0) {
     add(std::string(len, '\0'), true, false);
+  }
+  for (const std::string& key : keys) {
+    const std::string first = key.substr(0, len);
+    std::string after = key.substr(len);
+    const bool to_the_end = !Increment(after);
+    add(first, false, to_the_end);
+    if (!to_the_end) add(after, true, false);
   }
   return out;
 }
