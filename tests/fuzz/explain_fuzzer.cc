@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 
 #include "meshcap/explain.h"
@@ -31,7 +32,14 @@ const char* const kPolicies[] = {
         "RedirectDNS": true, "DNSServersV4": ["198.51.100.53"],
         "DropInvalid": true})",
     R"({"Profile": "ambient", "RedirectDNS": true})",
+    // The first with CompactLists: its verdicts must be the first's.
+    R"({"OutboundIPRangesInclude": "*", "InboundPortsInclude": "*",
+        "InboundPortsExclude": "15090,15021,15020",
+        "OutboundIPRangesExclude": "10.10.0.0/16,fd00::/8",
+        "ExcludeInterfaces": "eth9", "EnableIPv6": true,
+        "CompactLists": true})",
 };
+constexpr size_t kCompact = 3;
 const char* const kBackends[] = {"nftables", "iptables-legacy", "iptables-nft"};
 
 void CheckLine(const absl::Status& s) {
@@ -54,8 +62,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return v;
   }();
-  const meshcap::CapturePolicy& policy = (*policies)[data[0] % 3];
-  const char* backend = kBackends[(data[0] / 3) % 3];
+  const size_t which = data[0] % std::size(kPolicies);
+  const meshcap::CapturePolicy& policy = (*policies)[which];
+  const char* backend =
+      kBackends[(data[0] / std::size(kPolicies)) % std::size(kBackends)];
   const std::string json(reinterpret_cast<const char*>(data + 1), size - 1);
   absl::StatusOr<meshcap::Packet> packet = meshcap::Packet::FromJson(json);
   if (!packet.ok()) {
@@ -68,6 +78,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Only a backend this build lacks.
     if (e.status().code() != absl::StatusCode::kInvalidArgument) abort();
     return 0;
+  }
+  if (which == kCompact) {
+    absl::StatusOr<meshcap::Explanation> linear =
+        meshcap::Explain((*policies)[0], *packet, backend);
+    if (!linear.ok() || linear->mode != e->mode || linear->port != e->port ||
+        linear->mark != e->mark || linear->connmark != e->connmark) {
+      abort();
+    }
   }
   int decisive = 0;
   for (const meshcap::ExplainStep& s : e->path) decisive += s.decisive;
