@@ -42,23 +42,9 @@ CommandResult Sh(const std::string& command) {
   return ::meshcap::testing::Shell(command);
 }
 
-std::string ListRuleset() {
-  CommandResult r = Sh("nft list ruleset");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  return r.output;
-}
+std::string ListRuleset() { return ::meshcap::testing::NftListRuleset(); }
 
-void LoadNft(const std::string& text) {
-  char path[] = "/tmp/meshcap-compact-XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, text.data(), text.size()),
-            static_cast<ssize_t>(text.size()));
-  close(fd);
-  CommandResult r = Sh(std::string("nft -f ") + path);
-  unlink(path);
-  ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
-}
+void LoadNft(const std::string& text) { ::meshcap::testing::NftLoad(text); }
 
 std::string Describe(const VerifyReport& r) {
   std::string out;

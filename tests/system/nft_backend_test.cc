@@ -42,11 +42,7 @@ CommandResult Sh(const std::string& command) {
   return ::meshcap::testing::Shell(command);
 }
 
-std::string ListRuleset() {
-  CommandResult r = Sh("nft list ruleset");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  return r.output;
-}
+std::string ListRuleset() { return ::meshcap::testing::NftListRuleset(); }
 
 std::string ListRulesetIn(int fd) {
   CommandResult r = ShellIn(fd, "nft list ruleset");
@@ -54,17 +50,7 @@ std::string ListRulesetIn(int fd) {
   return r.output;
 }
 
-void LoadNft(const std::string& text) {
-  char path[] = "/tmp/meshcap-nft-XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, text.data(), text.size()),
-            static_cast<ssize_t>(text.size()));
-  close(fd);
-  CommandResult r = Sh(std::string("nft -f ") + path);
-  unlink(path);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-}
+void LoadNft(const std::string& text) { ::meshcap::testing::NftLoad(text); }
 
 constexpr char kTproxyAll[] =
     R"({"InboundInterceptionMode": "TPROXY", "InboundPortsInclude": "*",

@@ -4,6 +4,9 @@
 #ifndef MESHCAP_TESTS_TESTING_KERNEL_H_
 #define MESHCAP_TESTS_TESTING_KERNEL_H_
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <string>
 
@@ -11,6 +14,7 @@
 #include "meshcap/policy_json.h"
 #include "src/compile/compile.h"
 #include "tests/testing/conformance.h"
+#include "tests/testing/netns.h"
 #include "tests/testing/status_matchers.h"
 
 namespace meshcap::testing {
@@ -27,6 +31,27 @@ inline CapturePolicy PolicyJson(const std::string& json = "{}") {
 // backend directly).
 inline ir::RuleSet CompileJson(const std::string& json, ir::Dialect dialect) {
   return internal::Compile(PolicyJson(json), dialect);
+}
+
+// `nft list ruleset` in the calling thread's namespace; a failure fails the
+// test.
+inline std::string NftListRuleset() {
+  CommandResult r = Shell("nft list ruleset");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.output;
+}
+
+// `nft -f` of `text` (through a temporary file); a failure fails the test.
+inline void NftLoad(const std::string& text) {
+  char path[] = "/tmp/meshcap-nft-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, text.data(), text.size()),
+            static_cast<ssize_t>(text.size()));
+  close(fd);
+  CommandResult r = Shell(std::string("nft -f ") + path);
+  unlink(path);
+  ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
 }
 
 // gtest parameter names: "ip-range" -> "ip_range", "iptables-legacy" ->
