@@ -30,10 +30,13 @@ meson test -C build --print-errorlogs --num-processes 2
 meson_rc=$?
 results=(build/meson-logs/testlog.junit.xml)
 # What the explain cross-check (tests/system/explain_kernel_test.cc) and its
-# probe generator (tests/unit/explain_test.cc) counted.
-phase "explain against the kernel"
+# probe generator (tests/unit/explain_test.cc) counted, and CompactLists'
+# equivalence (tests/unit/compact_test.cc, tests/system/compact_kernel_test.cc).
+phase "explain against the kernel; CompactLists against Istio's form"
 grep -h '^explain cross-check:\|^explain probes:' build/meson-logs/testlog.txt ||
   echo "explain cross-check: not run (see the suite above)"
+grep -h '^compact lists \|^random list edits:' build/meson-logs/testlog.txt ||
+  echo "compact lists equivalence: not run (see the suite above)"
 
 # meshcap-cni's fault campaign on the ordinary build: the real plugin against
 # the real kernel, killed at random moments, fed hostile configurations, on
