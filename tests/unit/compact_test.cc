@@ -30,6 +30,7 @@
 #include "src/explain_internal.h"
 #include "tests/testing/conformance.h"
 #include "tests/testing/explain_probes.h"
+#include "tests/testing/kernel.h"
 #include "tests/testing/status_matchers.h"
 
 namespace meshcap {
@@ -38,11 +39,7 @@ namespace {
 using ::meshcap::testing::IsOk;
 using ::testing::HasSubstr;
 
-CapturePolicy PolicyOf(const std::string& json) {
-  absl::StatusOr<CapturePolicy> p = PolicyFromJson(json);
-  EXPECT_THAT(p, IsOk()) << json;
-  return *p;
-}
+using ::meshcap::testing::PolicyJson;
 
 // The same JSON object with CompactLists on.
 std::string Compacted(const std::string& json) {
@@ -95,9 +92,9 @@ TEST(CompactLists, EachListIsOneLookupWhereItsFirstRuleStood) {
       "RerouteVirtualInterfaces": "kv0",
       "InboundPortsInclude": "9000,9001"})";
   const ir::RuleSet linear =
-      internal::Compile(PolicyOf(json), ir::Dialect::kNftables);
+      internal::Compile(PolicyJson(json), ir::Dialect::kNftables);
   const ir::RuleSet compact =
-      internal::Compile(PolicyOf(Compacted(json)), ir::Dialect::kNftables);
+      internal::Compile(PolicyJson(Compacted(json)), ir::Dialect::kNftables);
   const std::vector<std::string> out =
       Chain(compact, ir::TableKind::kNat, "istio-output");
   EXPECT_THAT(out, ::testing::Contains("tcp dport @outbound-ports-exclude "
@@ -147,8 +144,8 @@ TEST(CompactLists, EachListIsOneLookupWhereItsFirstRuleStood) {
 
 TEST(CompactLists, OffChangesNothingAndAmbientHasNoLists) {
   for (const auto& c : ::meshcap::testing::LoadAllConformanceCases()) {
-    const CapturePolicy policy = PolicyOf(c.policy_json);
-    const CapturePolicy compact = PolicyOf(Compacted(c.policy_json));
+    const CapturePolicy policy = PolicyJson(c.policy_json);
+    const CapturePolicy compact = PolicyJson(Compacted(c.policy_json));
     EXPECT_FALSE(policy.compact_lists());
     EXPECT_TRUE(compact.compact_lists());
     if (policy.profile() != Profile::kAmbient) continue;
@@ -161,7 +158,7 @@ TEST(CompactLists, OffChangesNothingAndAmbientHasNoLists) {
 }
 
 TEST(CompactLists, TheIptablesBackendsRefuseItNamingTheKnob) {
-  const CapturePolicy p = PolicyOf(
+  const CapturePolicy p = PolicyJson(
       R"({"CompactLists": true, "OutboundIPRangesExclude": "10.0.0.0/8"})");
   for (const char* backend : {"iptables", "iptables-legacy", "iptables-nft"}) {
     if (!internal::FindSpellingBackend(backend).ok()) continue;
@@ -210,9 +207,9 @@ void ExpectSameVerdicts(const std::string& name, const std::string& json,
                         const std::vector<Packet>& packets, Totals& totals) {
   const internal::BackendFactory* nft = *internal::FindBackend("nftables");
   const ir::RuleSet linear =
-      internal::Compile(PolicyOf(json), ir::Dialect::kNftables);
+      internal::Compile(PolicyJson(json), ir::Dialect::kNftables);
   const ir::RuleSet compact =
-      internal::Compile(PolicyOf(Compacted(json)), ir::Dialect::kNftables);
+      internal::Compile(PolicyJson(Compacted(json)), ir::Dialect::kNftables);
   size_t differ = 0;
   for (const Packet& p : packets) {
     absl::StatusOr<Explanation> a = internal::ExplainRules(linear, *nft, p);
@@ -248,9 +245,9 @@ TEST(CompactLists, EveryCorpusCaseGivesEveryProbeTheSameVerdict) {
   size_t differing_forms = 0;
   for (const auto& c : ::meshcap::testing::LoadAllConformanceCases()) {
     const ir::RuleSet linear =
-        internal::Compile(PolicyOf(c.policy_json), ir::Dialect::kNftables);
+        internal::Compile(PolicyJson(c.policy_json), ir::Dialect::kNftables);
     const ir::RuleSet compact = internal::Compile(
-        PolicyOf(Compacted(c.policy_json)), ir::Dialect::kNftables);
+        PolicyJson(Compacted(c.policy_json)), ir::Dialect::kNftables);
     differing_forms += nft->Render(linear) != nft->Render(compact);
     // The linear form's probes: the boundaries of every list entry.
     std::vector<Packet> packets =
