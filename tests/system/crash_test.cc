@@ -17,6 +17,7 @@
 // reliability campaign in docs/guarantees.md runs 1,000), alternating B over A
 // and A over B, and prints what the kills found.
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -278,8 +279,11 @@ int ApplyAndKill(const std::string& backend, const std::string& policy_file,
   const std::string policy_flag = "--policy=" + policy_file;
   const pid_t child = fork();
   if (child == 0) {
-    freopen("/dev/null", "w", stdout);
-    freopen("/dev/null", "w", stderr);
+    const int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+      dup2(null, STDOUT_FILENO);
+      dup2(null, STDERR_FILENO);
+    }
     execl(kMeshcap.c_str(), kMeshcap.c_str(), "apply", backend_flag.c_str(),
           policy_flag.c_str(), static_cast<char*>(nullptr));
     _exit(127);
