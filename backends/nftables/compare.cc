@@ -101,8 +101,9 @@ std::string DescribeChain(bool base, uint32_t hook, int32_t prio,
       " priority ", prio);
 }
 
-uint32_t FlagsOf(const ir::NamedSet& s) {
-  return s.key == ir::NamedSet::Key::kPort ? 0 : NFT_SET_INTERVAL;
+// The declaration as lowered (one source for both: the set object).
+uint32_t FlagsOf(const LoweredNamedSet& s) {
+  return nftnl_set_get_u32(s.set.get(), NFTNL_SET_FLAGS);
 }
 
 uint32_t KeyTypeOf(const LoweredNamedSet& s) {
@@ -131,7 +132,7 @@ std::optional<std::vector<SetEdit>> EditSets(const LoweredTable& want,
     auto it = have.named_sets.find(s.spec->name);
     if (it == have.named_sets.end()) return std::nullopt;
     const KernelSet& k = it->second;
-    if (k.flags != FlagsOf(*s.spec) || k.key_type != KeyTypeOf(s) ||
+    if (k.flags != FlagsOf(s) || k.key_type != KeyTypeOf(s) ||
         k.key_len != nftnl_set_get_u32(s.set.get(), NFTNL_SET_KEY_LEN)) {
       return std::nullopt;
     }
@@ -405,7 +406,7 @@ bool CompareTable(const LoweredTable& want, const KernelTable& have,
   // Named sets: declared alike, holding the same elements.
   for (const LoweredNamedSet& s : want.named_sets) {
     const std::string& name = s.spec->name;
-    const std::string want_type = SetTypeText(KeyTypeOf(s), FlagsOf(*s.spec));
+    const std::string want_type = SetTypeText(KeyTypeOf(s), FlagsOf(s));
     auto it = have.named_sets.find(name);
     if (it == have.named_sets.end()) {
       report({Difference::Kind::kMissing, "set", want.name(), name, 0,

@@ -97,19 +97,7 @@ std::string Long(const std::string& exclude) {
                       exclude, R"("})");
 }
 
-class CompactKernelTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!::meshcap::testing::HaveProgram("nft")) {
-      GTEST_SKIP() << "nft is not installed";
-    }
-    netns_ = std::make_unique<ScopedNetns>();
-    if (!netns_->ok()) GTEST_SKIP() << netns_->error();
-  }
-  void TearDown() override { netns_.reset(); }
-
-  std::unique_ptr<ScopedNetns> netns_;
-};
+using CompactKernelTest = ::meshcap::testing::NftNetnsTest;
 
 // What meshcap's apply leaves, `nft -f` of its render leaves too (and
 // verify finds it exact): for every corpus case with lists, and for long

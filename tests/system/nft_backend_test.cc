@@ -83,19 +83,7 @@ table ip nat {
 }
 )";
 
-class NftBackendTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!::meshcap::testing::HaveProgram("nft")) {
-      GTEST_SKIP() << "nft is not installed";
-    }
-    netns_ = std::make_unique<ScopedNetns>();
-    if (!netns_->ok()) GTEST_SKIP() << netns_->error();
-  }
-  void TearDown() override { netns_.reset(); }
-
-  std::unique_ptr<ScopedNetns> netns_;
-};
+using NftBackendTest = ::meshcap::testing::NftNetnsTest;
 
 // --- Conformance: the kernel's view equals Istio's --------------------------
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -53,6 +54,20 @@ inline void NftLoad(const std::string& text) {
   unlink(path);
   ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
 }
+
+// A test in a fresh network namespace of its own, skipped where `nft` is
+// missing or no namespace can be made.
+class NftNetnsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveProgram("nft")) GTEST_SKIP() << "nft is not installed";
+    netns_ = std::make_unique<ScopedNetns>();
+    if (!netns_->ok()) GTEST_SKIP() << netns_->error();
+  }
+  void TearDown() override { netns_.reset(); }
+
+  std::unique_ptr<ScopedNetns> netns_;
+};
 
 // gtest parameter names: "ip-range" -> "ip_range", "iptables-legacy" ->
 // "iptables_legacy".
